@@ -1,0 +1,23 @@
+// Build step after tsc: copy the SQL migrations and bundle the workflow code once.
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+async function main() {
+  const root = path.resolve(__dirname, '..', '..');
+  const from = path.join(root, 'src', 'db', 'migrations');
+  const to = path.join(root, 'dist', 'src', 'db', 'migrations');
+  fs.mkdirSync(to, { recursive: true });
+  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(root, 'dist', 'src', 'workflows', 'index.js'),
+    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } as never,
+  });
+  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), code);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+// The transactional heart of a stage: fence, fault, gate, read input, work, write, advance.
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType, RecordRejectedError } from '../failures';
+import { STAGES, type Stage } from '../names';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool';
+import { advanceWatermark, type Watermarks } from '../workflows/gate';
+import type { JsonObject, StageWork } from '../stages/work';
+
+export interface StageTask {
+  sourceId: string;
+  seq: number;
+  /** The epoch the record's workflow was started in; a write from any other epoch is fenced. */
+  epoch: number;
+}
+
+/**
+ * done: this call wrote the stage; already: an earlier attempt did; waiting: the predecessor has not
+ * finished the stage yet (nothing written); skipped: an operator skipped the record.
+ */
+export type StageOutcome = 'done' | 'already' | 'waiting' | 'skipped';
+
+export interface StageResult {
+  outcome: StageOutcome;
+  /** The source's watermarks as this transaction saw them (after its own write). */
+  watermarks: Watermarks;
+}
+
+const TABLE: Record<Stage, string> = {
+  inbound: 'stage_inbound',
+  preprocess: 'stage_preprocess',
+  core: 'stage_core',
+  postprocess: 'stage_postprocess',
+  outbound: 'stage_outbound',
+};
+
+export function stageTable(stage: Stage): string {
+  return TABLE[stage];
+}
+
+export async function readWatermarks(db: Pool | PoolClient, sourceId: string): Promise<Watermarks> {
+  const { rows } = await db.query<{ stage: Stage; watermark: number }>(
+    'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
+    [sourceId],
+  );
+  const out: Watermarks = {};
+  for (const r of rows) out[r.stage] = r.watermark;
+  return out;
+}
+
+/**
+ * Fencing and fault check in one read. FOR SHARE makes a concurrent failover (which updates the
+ * row) wait for this transaction, and this one see the new epoch if the failover committed first.
+ */
+export async function checkFence(c: PoolClient, region: string, stage: Stage | null, epoch: number): Promise<void> {
+  const { rows } = await c.query<{ active: boolean; epoch: number; faulted: boolean }>(
+    `SELECT r.active, r.epoch,
+            EXISTS (SELECT 1 FROM faults f WHERE f.region = r.name AND f.stage = $2) AS faulted
+       FROM regions r WHERE r.name = $1 FOR SHARE OF r`,
+    [region, stage ?? ''],
+  );
+  const row = rows[0];
+  if (!row || !row.active || row.epoch !== epoch) {
+    throw ApplicationFailure.create({
+      type: FailureType.Fenced,
+      nonRetryable: true,
+      message: `region ${region} at epoch ${epoch} is no longer the active writer`,
+    });
+  }
+  if (row.faulted) {
+    throw ApplicationFailure.create({
+      type: FailureType.DependencyUnavailable,
+      message: `${stage} dependency in ${region} is unavailable`,
+    });
+  }
+}
+
+/** Moves the stage watermark from seq-1 to seq, and past any skipped records right after it. */
+export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<number> {
+  const skipped = await c.query<{ seq: number }>(
+    `SELECT seq FROM records WHERE source_id = $1 AND seq > $2 AND status = 'skipped' ORDER BY seq LIMIT 1000`,
+    [sourceId, seq],
+  );
+  const wm = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
+  await c.query('UPDATE watermarks SET watermark = $3 WHERE source_id = $1 AND stage = $2 AND watermark < $3', [
+    sourceId,
+    stage,
+    wm,
+  ]);
+  return wm;
+}
+
+export interface StageWriteDeps {
+  pool: Pool;
+  region: string;
+  work: Record<Stage, StageWork>;
+}
+
+export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask): Promise<StageResult> {
+  const { sourceId, seq, epoch } = task;
+  return withTransaction(deps.pool, async (c) => {
+    await checkFence(c, deps.region, stage, epoch);
+    const gate = await c.query<{ watermark: number }>(
+      'SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE',
+      [sourceId, stage],
+    );
+    const rec = await c.query<{ record_id: string; payload: JsonObject; status: string; accepted_at: Date }>(
+      'SELECT record_id, payload, status, accepted_at FROM records WHERE source_id = $1 AND seq = $2 FOR UPDATE',
+      [sourceId, seq],
+    );
+    if (!gate.rows[0] || !rec.rows[0]) {
+      throw ApplicationFailure.create({
+        type: FailureType.RecordMissing,
+        nonRetryable: true,
+        message: `no checkpoint for ${sourceId}#${seq}`,
+      });
+    }
+    const wm = gate.rows[0].watermark;
+    const record = rec.rows[0];
+    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await readWatermarks(c, sourceId) };
+    if (wm >= seq) return { outcome: 'already', watermarks: await readWatermarks(c, sourceId) };
+    if (wm < seq - 1) return { outcome: 'waiting', watermarks: await readWatermarks(c, sourceId) };
+
+    const input = await stageInput(c, stage, sourceId, seq, record.payload);
+    const output = await deps.work[stage](input, {
+      sourceId,
+      seq,
+      recordId: record.record_id,
+      acceptedAt: record.accepted_at.toISOString(),
+    });
+    await c.query(
+      `INSERT INTO ${TABLE[stage]} (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (source_id, seq) DO NOTHING`,
+      [sourceId, seq, deps.region, epoch, output],
+    );
+    if (stage === 'outbound') {
+      await c.query(
+        `INSERT INTO deliveries (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (source_id, seq) DO NOTHING`,
+        [sourceId, seq, deps.region, epoch, output],
+      );
+      await c.query(
+        `UPDATE records SET status = 'delivered', finished_at = now() WHERE source_id = $1 AND seq = $2`,
+        [sourceId, seq],
+      );
+    } else if (record.status !== 'processing') {
+      await c.query(
+        `UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL
+          WHERE source_id = $1 AND seq = $2`,
+        [sourceId, seq],
+      );
+    }
+    await advance(c, sourceId, stage, seq);
+    return { outcome: 'done', watermarks: await readWatermarks(c, sourceId) };
+  });
+}
+
+async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: number, payload: JsonObject) {
+  const index = STAGES.indexOf(stage);
+  if (index === 0) return payload;
+  const prev = STAGES[index - 1];
+  const { rows } = await c.query<{ output: JsonObject }>(
+    `SELECT output FROM ${TABLE[prev]} WHERE source_id = $1 AND seq = $2`,
+    [sourceId, seq],
+  );
+  if (!rows[0]) throw new Error(`${prev} output of ${sourceId}#${seq} is missing`);
+  return rows[0].output;
+}
+
+/** Records a rejection: the record is blocked at the stage with its reason (fenced like a write). */
+export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: StageTask, reason: string): Promise<void> {
+  await withTransaction(deps.pool, async (c) => {
+    await checkFence(c, deps.region, null, task.epoch);
+    await c.query(
+      `UPDATE records SET status = 'blocked', blocked_stage = $3, blocked_reason = $4
+        WHERE source_id = $1 AND seq = $2 AND status IN ('accepted', 'processing', 'blocked')`,
+      [task.sourceId, task.seq, stage, reason.slice(0, 1000)],
+    );
+  });
+}
+
+export function isRejection(err: unknown): err is RecordRejectedError {
+  return err instanceof RecordRejectedError;
+}

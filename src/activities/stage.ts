@@ -1,0 +1,35 @@
+// The five stage activities, built from their dependencies so tests can swap the work or the pool.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { FailureType } from '../failures';
+import { STAGES, type Stage } from '../names';
+import type { Pool } from '../db/pool';
+import { defaultWork, type StageWork } from '../stages/work';
+import { isRejection, markBlocked, runStage, type StageResult, type StageTask, type StageWriteDeps } from './stage-write';
+
+export type { StageResult, StageTask } from './stage-write';
+
+export interface StageActivityDeps {
+  pool: Pool;
+  /** The region this worker serves; its writes are fenced against that region's epoch. */
+  region: string;
+  work?: Partial<Record<Stage, StageWork>>;
+}
+
+export function createStageActivities(deps: StageActivityDeps) {
+  const writeDeps: StageWriteDeps = { pool: deps.pool, region: deps.region, work: { ...defaultWork, ...deps.work } };
+  const activity = (stage: Stage) => async (task: StageTask): Promise<StageResult> => {
+    try {
+      return await runStage(writeDeps, stage, task);
+    } catch (err) {
+      if (!isRejection(err)) throw err;
+      await markBlocked(writeDeps, stage, task, err.message);
+      log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
+      throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
+    }
+  };
+  const acts = {} as Record<Stage, (task: StageTask) => Promise<StageResult>>;
+  for (const stage of STAGES) acts[stage] = activity(stage);
+  return acts;
+}
+
+export type StageActivities = ReturnType<typeof createStageActivities>;

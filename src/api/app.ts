@@ -1,0 +1,64 @@
+// The Fastify app: plugins, schemas, routes. server.ts owns listening and shutdown.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Ajv from 'ajv';
+import type { Config } from '../config';
+import type { Pool } from '../db/pool';
+import type { TemporalClients } from '../temporal/clients';
+import type { WorkflowStarter } from './starter';
+import type { WorkerControl } from './worker-control';
+import { registerErrorHandling } from './errors';
+import { recordRoutes } from './routes/records';
+import { sourceRoutes } from './routes/sources';
+import { adminRoutes } from './routes/admin';
+import { healthRoutes } from './routes/health';
+
+export interface AppDeps {
+  config: Config;
+  pool: Pool;
+  temporal: TemporalClients;
+  starter: WorkflowStarter;
+  workers: WorkerControl;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: AppDeps;
+  }
+}
+
+// Bodies are taken as sent: no coercion ("5" is not 5), no silent removal of unknown fields.
+const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+// Path and query strings are text: coerce them to the declared types.
+const paramAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, strict: false });
+
+export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: deps.config.BODY_LIMIT_BYTES,
+    ...opts,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
+  app.decorate('deps', deps);
+  // JSON only: anything else is 415, not a parse attempt.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Ordered record pipeline',
+        version: '1',
+        description: 'Submit records; each passes five stages in per-source order on Temporal.',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes);
+  await app.register(recordRoutes);
+  await app.register(sourceRoutes);
+  await app.register(adminRoutes);
+  return app;
+}

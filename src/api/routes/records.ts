@@ -1,0 +1,147 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { checkpointRecords } from '../../db/checkpoint';
+import { getRecord } from '../../db/queries';
+import { retryRecord, skipRecord } from '../../db/operator';
+import { activeRegion } from '../../db/regions';
+import { canonicalJson, sha256 } from '../../stages/work';
+import { recordWorkflowId, STAGES, type Stage } from '../../names';
+import { gateSignal, retrySignal, skipSignal } from '../../workflows/record.messages';
+import { ApiError } from '../errors';
+import { ErrorBody, MAX_PAYLOAD_BYTES, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
+
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+
+export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/sources/:sourceId/records',
+    {
+      schema: {
+        summary: 'Submit records (checkpointed in Postgres before 202)',
+        params: SourceParams,
+        body: SubmitBody,
+        response: { 202: SubmitReply, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { sourceId } = request.params;
+      const items = request.body.records.map((r, index) => {
+        const text = canonicalJson(r.payload);
+        const bytes = Buffer.byteLength(text);
+        if (bytes > MAX_PAYLOAD_BYTES) {
+          throw new ApiError(413, 'payload_too_large', `records[${index}].payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+        }
+        return { id: r.id, payload: r.payload, hash: sha256(text) };
+      });
+      const result = await checkpointRecords(app.deps.pool, sourceId, items);
+      if (!result.ok) {
+        throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
+          ids: result.conflicts,
+        });
+      }
+      // Committed: start the workflows without holding the answer; the relay covers failures.
+      app.deps.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
+        request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),
+      );
+      return reply.status(202).send({ records: result.records });
+    },
+  );
+
+  app.get(
+    '/v1/sources/:sourceId/records/:seq',
+    { schema: { summary: 'One record: status, stages passed, delivery', params: RecordParams, response: { 200: RecordReply, 404: ErrorBody } } },
+    async (request) => {
+      const { sourceId, seq } = request.params;
+      const row = await getRecord(app.deps.pool, sourceId, seq);
+      if (!row) throw new ApiError(404, 'record_not_found', `no record ${seq} in source ${sourceId}`);
+      const stages: RecordReply['stages'] = {};
+      let stage: Stage | null = null;
+      for (const s of STAGES) {
+        const st = row[s] as { at: string; region: string; epoch: number } | null;
+        if (st) stages[s] = { at: iso(st.at), region: st.region, epoch: st.epoch };
+        else stage ??= s;
+      }
+      const status = row.status as RecordReply['status'];
+      return {
+        sourceId,
+        seq,
+        id: row.record_id as string,
+        status,
+        stage: status === 'delivered' || status === 'skipped' ? null : stage,
+        region: (row.region as string | null) ?? null,
+        epoch: (row.epoch as number | null) ?? null,
+        workflowId: recordWorkflowId(sourceId, seq),
+        acceptedAt: iso(row.accepted_at),
+        stages,
+        deliveredAt: row.delivered_at ? iso(row.delivered_at) : null,
+        blocked: row.blocked_stage ? { stage: row.blocked_stage as string, reason: (row.blocked_reason as string | null) ?? null } : null,
+      };
+    },
+  );
+
+  const OperatorReply = Type.Object({ sourceId: Type.String(), seq: Type.Integer(), status: Type.String(), stage: Type.String() });
+  const OperatorBody = Type.Union([Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), Type.Null()]);
+
+  app.post(
+    '/v1/sources/:sourceId/records/:seq/skip',
+    {
+      schema: {
+        summary: 'Skip a blocked record: dead-letter it and let later records go on',
+        params: RecordParams,
+        body: Type.Optional(OperatorBody),
+        response: { 200: OperatorReply, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { sourceId, seq } = request.params;
+      const reason = request.body?.reason ?? 'skipped by operator';
+      const result = await skipRecord(app.deps.pool, sourceId, seq, reason);
+      if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
+      const region = await activeRegion(app.deps.pool);
+      const client = await app.deps.temporal.client(region.name);
+      const notify = async (workflowId: string, send: (h: ReturnType<typeof client.workflow.getHandle>) => Promise<void>) => {
+        try {
+          await send(client.workflow.getHandle(workflowId));
+        } catch (err) {
+          request.log.info({ workflowId, err: (err as Error).message }, 'no workflow to signal');
+        }
+      };
+      await notify(recordWorkflowId(sourceId, seq), (h) => h.signal(skipSignal));
+      // Wake whoever is now first in line at each stage that moved past the skipped record.
+      const targets = new Set(STAGES.map((s) => (result.watermarks[s] ?? 0) + 1).filter((t) => t > seq));
+      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, result.watermarks));
+      return { sourceId, seq, status: 'skipped', stage: result.stage };
+    },
+  );
+
+  app.post(
+    '/v1/sources/:sourceId/records/:seq/retry',
+    {
+      schema: {
+        summary: 'Run a blocked record\'s stage again (after fixing the cause)',
+        params: RecordParams,
+        body: Type.Optional(OperatorBody),
+        response: { 200: OperatorReply, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { sourceId, seq } = request.params;
+      const result = await retryRecord(app.deps.pool, sourceId, seq);
+      if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
+      const region = await activeRegion(app.deps.pool);
+      try {
+        const client = await app.deps.temporal.client(region.name);
+        await client.workflow.getHandle(recordWorkflowId(sourceId, seq)).signal(retrySignal);
+      } catch {
+        // Its workflow is gone (e.g. the region failed over): the relay starts a new one at the blocked stage.
+        await app.deps.pool.query('UPDATE records SET epoch = NULL WHERE source_id = $1 AND seq = $2', [sourceId, seq]);
+      }
+      return { sourceId, seq, status: 'processing', stage: result.stage };
+    },
+  );
+};
+
+function operatorError(reason: 'not_found' | 'not_blocked', sourceId: string, seq: number, status?: string): ApiError {
+  if (reason === 'not_found') return new ApiError(404, 'record_not_found', `no record ${seq} in source ${sourceId}`);
+  return new ApiError(409, 'not_blocked', `record ${seq} of ${sourceId} is ${status}, not blocked`);
+}

@@ -1,0 +1,66 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { getSource, listDeliveries } from '../../db/queries';
+import { STAGES } from '../../names';
+import { ApiError } from '../errors';
+import { DeliveriesQuery, DeliveriesReply, ErrorBody, SourceParams, SourceReply } from '../schemas';
+
+export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/sources/:sourceId',
+    {
+      schema: {
+        summary: 'A source: last seq, per-stage watermarks, the blocked record if any',
+        params: SourceParams,
+        response: { 200: SourceReply, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { sourceId } = request.params;
+      const found = await getSource(app.deps.pool, sourceId);
+      if (!found) throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
+      const wm = Object.fromEntries(found.watermarks.map((w) => [w.stage, w.watermark]));
+      const watermarks = Object.fromEntries(STAGES.map((s) => [s, wm[s] ?? 0]));
+      return {
+        sourceId,
+        lastSeq: found.source.last_seq,
+        watermarks: { ...watermarks, delivered: wm.outbound ?? 0 } as never,
+        counts: Object.fromEntries(found.counts.map((c) => [c.status, c.n])),
+        blocked: found.blocked
+          ? { seq: found.blocked.seq, id: found.blocked.record_id, stage: found.blocked.blocked_stage, reason: found.blocked.blocked_reason }
+          : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/sources/:sourceId/deliveries',
+    {
+      schema: {
+        summary: "The destination's view of a source, in seq order",
+        params: SourceParams,
+        querystring: DeliveriesQuery,
+        response: { 200: DeliveriesReply, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { sourceId } = request.params;
+      const { after, limit } = request.query;
+      const rows = await listDeliveries(app.deps.pool, sourceId, after, limit);
+      if (rows.length === 0 && !(await getSource(app.deps.pool, sourceId))) {
+        throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
+      }
+      return {
+        sourceId,
+        deliveries: rows.map((r) => ({
+          seq: r.seq,
+          id: r.record_id,
+          region: r.region,
+          epoch: r.epoch,
+          deliveredAt: r.delivered_at.toISOString(),
+          output: r.output,
+        })),
+        next: rows.length === limit ? rows[rows.length - 1].seq : null,
+      };
+    },
+  );
+};

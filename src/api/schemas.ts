@@ -1,0 +1,118 @@
+// TypeBox schemas of the HTTP API; request and response types are derived from them.
+import { Type, type Static } from '@sinclair/typebox';
+import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../names';
+
+export const MAX_BATCH = 1000;
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+export const ErrorBody = Type.Object(
+  { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
+  { $id: 'Error' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const SourceParams = Type.Object({ sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }) });
+export const RecordParams = Type.Object({
+  sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }),
+  seq: Type.Integer({ minimum: 1 }),
+});
+
+export const SubmitBody = Type.Object(
+  {
+    records: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ pattern: CLIENT_ID_PATTERN, description: "the client's id; resubmitting it is idempotent" }),
+          payload: Type.Object({}, { additionalProperties: true, description: `a JSON object, at most ${MAX_PAYLOAD_BYTES} bytes` }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_BATCH },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SubmitBody = Static<typeof SubmitBody>;
+
+export const SubmitReply = Type.Object({
+  records: Type.Array(Type.Object({ id: Type.String(), seq: Type.Integer(), duplicate: Type.Boolean() })),
+});
+
+const StageMap = <T extends ReturnType<typeof Type.Integer> | ReturnType<typeof Type.Object>>(v: T) =>
+  Type.Object(Object.fromEntries(STAGES.map((s) => [s, Type.Optional(v)])));
+
+export const RecordStatus = Type.Union(
+  ['accepted', 'processing', 'blocked', 'delivered', 'skipped'].map((s) => Type.Literal(s)),
+);
+
+export const RecordReply = Type.Object({
+  sourceId: Type.String(),
+  seq: Type.Integer(),
+  id: Type.String(),
+  status: RecordStatus,
+  stage: Type.Union([Type.String(), Type.Null()], { description: 'the stage the record is at, or null when done' }),
+  region: Type.Union([Type.String(), Type.Null()]),
+  epoch: Type.Union([Type.Integer(), Type.Null()]),
+  workflowId: Type.String(),
+  acceptedAt: Type.String(),
+  stages: StageMap(Type.Object({ at: Type.String(), region: Type.String(), epoch: Type.Integer() })),
+  deliveredAt: Type.Union([Type.String(), Type.Null()]),
+  blocked: Type.Union([Type.Object({ stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+});
+export type RecordReply = Static<typeof RecordReply>;
+
+export const SourceReply = Type.Object({
+  sourceId: Type.String(),
+  lastSeq: Type.Integer(),
+  watermarks: Type.Object({
+    ...Object.fromEntries(STAGES.map((s) => [s, Type.Integer()])),
+    delivered: Type.Integer(),
+  }),
+  counts: Type.Record(Type.String(), Type.Integer()),
+  blocked: Type.Union([
+    Type.Object({ seq: Type.Integer(), id: Type.String(), stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }),
+    Type.Null(),
+  ]),
+});
+
+export const DeliveriesQuery = Type.Object(
+  {
+    after: Type.Integer({ minimum: 0, default: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const DeliveriesReply = Type.Object({
+  sourceId: Type.String(),
+  deliveries: Type.Array(
+    Type.Object({
+      seq: Type.Integer(),
+      id: Type.String(),
+      region: Type.String(),
+      epoch: Type.Integer(),
+      deliveredAt: Type.String(),
+      output: Type.Unknown(),
+    }),
+  ),
+  next: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `after` for the next page' }),
+});
+
+export const WorkerInfo = Type.Object({
+  region: Type.String(),
+  stage: Type.String(),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  state: Type.String(),
+  restarts: Type.Integer(),
+  title: Type.String(),
+});
+export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
+export type WorkerInfo = Static<typeof WorkerInfo>;
+
+export const HealthReply = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  activeRegion: Type.String(),
+  checks: Type.Array(
+    Type.Object({ name: Type.String(), ok: Type.Boolean(), latencyMs: Type.Number(), reason: Type.Optional(Type.String()) }),
+  ),
+});

@@ -1,0 +1,77 @@
+// The API process: listens, runs the relay, closes gracefully.
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../config';
+import { createLogger } from '../logger';
+import { createPool } from '../db/pool';
+import { prepareDatabase } from '../db/prepare';
+import { TemporalClients } from '../temporal/clients';
+import { buildApp } from './app';
+import { WorkflowStarter } from './starter';
+import { workerControlForProcess, type WorkerControl } from './worker-control';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config = loadConfig(), workers?: WorkerControl): Promise<RunningServer> {
+  const logger = createLogger('api');
+  const pool = createPool({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', max: config.PG_POOL_MAX, logger });
+  await prepareDatabase(config, pool);
+  const temporal = new TemporalClients(config.regions);
+  const starter = new WorkflowStarter({
+    pool,
+    temporal,
+    logger,
+    concurrency: config.START_CONCURRENCY,
+    relayIntervalMs: config.RELAY_INTERVAL_MS,
+    workflowDefaults: {
+      recheckSeconds: config.GATE_RECHECK_SECONDS,
+      activityTimeoutMs: config.ACTIVITY_TIMEOUT_MS,
+      retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,
+    },
+  });
+  const app = await buildApp(
+    { config, pool, temporal, starter, workers: workers ?? workerControlForProcess() },
+    {
+      loggerInstance: logger,
+      connectionTimeout: 30_000,
+      requestTimeout: 60_000,
+      keepAliveTimeout: 10_000,
+    },
+  );
+  app.addHook('onClose', async () => {
+    await starter.stop();
+    await temporal.close();
+    await pool.end();
+  });
+  const url = await app.listen({ host: config.HOST, port: config.PORT });
+  starter.startRelay();
+  return { app, url, close: () => app.close() };
+}
+
+if (require.main === module) {
+  process.title = 'pipeline-api';
+  startServer()
+    .then((server) => {
+      server.app.log.info({ url: server.url }, 'api listening');
+      process.send?.({ type: 'ready', url: server.url });
+      let closing = false;
+      const shutdown = () => {
+        if (closing) return;
+        closing = true;
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+      process.on('disconnect', shutdown);
+    })
+    .catch((err) => {
+      process.stderr.write(`api failed to start: ${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,164 @@
+// Starts record workflows in the active region, and the relay that makes sure every accepted
+// record gets one: after a failed start (Temporal down), a crash between commit and start, or a
+// failover (a record started at an older epoch is started again in the new active region).
+import type { Pool } from '../db/pool';
+import { activeRegion, type RegionRow } from '../db/regions';
+import { readWatermarks } from '../activities/stage-write';
+import { firstUnfinishedStage } from '../workflows/gate';
+import type { RecordWorkflowInput } from '../workflows/record.messages';
+import type { Logger } from '../logger';
+import type { TemporalClients } from '../temporal/clients';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../names';
+
+export interface StarterOptions {
+  pool: Pool;
+  temporal: TemporalClients;
+  logger: Logger;
+  concurrency: number;
+  relayIntervalMs: number;
+  workflowDefaults: Pick<RecordWorkflowInput, 'recheckSeconds' | 'activityTimeoutMs' | 'retryMaxIntervalMs'>;
+}
+
+interface PendingRecord {
+  source_id: string;
+  seq: number;
+  epoch: number | null;
+}
+
+export interface StartReport {
+  started: number;
+  failed: number;
+}
+
+/** Runs fn over items with at most `limit` in flight, issuing them in order. */
+async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+export class WorkflowStarter {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly opts: StarterOptions) {}
+
+  /** Starts the workflows of records just accepted (called after the checkpoint commit). */
+  async startRecords(sourceId: string, seqs: number[]): Promise<StartReport> {
+    if (!seqs.length) return { started: 0, failed: 0 };
+    return this.start(seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })));
+  }
+
+  /** One relay pass: every open record without a workflow in the current epoch. */
+  async relayOnce(limit = 1000): Promise<StartReport> {
+    const region = await activeRegion(this.opts.pool);
+    const { rows } = await this.opts.pool.query<PendingRecord>(
+      `SELECT source_id, seq, epoch FROM records
+        WHERE status IN ('accepted', 'processing')
+          AND (epoch IS DISTINCT FROM $1)
+          -- leave just-accepted records to the submit path's own start
+          AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
+        ORDER BY source_id, seq LIMIT $2`,
+      [region.epoch, limit],
+    );
+    if (!rows.length) return { started: 0, failed: 0 };
+    return this.start(rows, region);
+  }
+
+  private async start(records: PendingRecord[], known?: RegionRow): Promise<StartReport> {
+    const { pool, temporal, logger } = this.opts;
+    const region = known ?? (await activeRegion(pool));
+    let client;
+    try {
+      client = await temporal.client(region.name);
+    } catch (err) {
+      logger.warn({ region: region.name, err: (err as Error).message }, 'temporal unreachable; the relay will start these later');
+      return { started: 0, failed: records.length };
+    }
+    const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
+    for (const sourceId of new Set(records.map((r) => r.source_id))) {
+      watermarks.set(sourceId, await readWatermarks(pool, sourceId));
+    }
+    const started: PendingRecord[] = [];
+    let failed = 0;
+    await inOrderLimited(records, this.opts.concurrency, async (rec) => {
+      const wm = watermarks.get(rec.source_id) ?? {};
+      const startStage = firstUnfinishedStage(wm, rec.seq) ?? 'outbound';
+      const input: RecordWorkflowInput = {
+        sourceId: rec.source_id,
+        seq: rec.seq,
+        region: region.name,
+        epoch: region.epoch,
+        startStage,
+        ...this.opts.workflowDefaults,
+      };
+      try {
+        await client.workflow.start(RECORD_WORKFLOW_TYPE, {
+          taskQueue: WORKFLOW_TASK_QUEUE,
+          workflowId: recordWorkflowId(rec.source_id, rec.seq),
+          args: [input],
+          // Never started: a running one can only be ours. Started at an older epoch: one still
+          // running here is a zombie of that epoch, replace it.
+          workflowIdConflictPolicy: rec.epoch === null ? 'USE_EXISTING' : 'TERMINATE_EXISTING',
+          typedSearchAttributes: [
+            { key: SA.sourceId, value: rec.source_id },
+            { key: SA.recordSeq, value: rec.seq },
+            { key: SA.region, value: region.name },
+            { key: SA.stage, value: startStage },
+          ],
+          staticSummary: `${rec.source_id} #${rec.seq}`,
+        });
+        started.push(rec);
+      } catch (err) {
+        failed += 1;
+        logger.warn(
+          { sourceId: rec.source_id, seq: rec.seq, region: region.name, err: (err as Error).message },
+          'workflow start failed; the relay will retry',
+        );
+      }
+    });
+    await this.markStarted(started, region);
+    return { started: started.length, failed };
+  }
+
+  private async markStarted(records: PendingRecord[], region: RegionRow): Promise<void> {
+    const bySource = new Map<string, number[]>();
+    for (const r of records) bySource.set(r.source_id, [...(bySource.get(r.source_id) ?? []), r.seq]);
+    for (const [sourceId, seqs] of bySource) {
+      await this.opts.pool.query(
+        `UPDATE records SET region = $3, epoch = $4, started_at = now(),
+                status = CASE WHEN status = 'accepted' THEN 'processing' ELSE status END
+          WHERE source_id = $1 AND seq = ANY($2::bigint[]) AND (epoch IS NULL OR epoch < $4)
+            AND status IN ('accepted', 'processing')`,
+        [sourceId, seqs, region.name, region.epoch],
+      );
+    }
+  }
+
+  /** Runs the relay every interval (and at once) until stop(). */
+  startRelay(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        let report: StartReport;
+        do {
+          report = await this.relayOnce();
+          if (report.started) this.opts.logger.info(report, 'relay started workflows');
+        } while (report.started > 0 && !this.stopped);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
+      }
+      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.relayIntervalMs);
+    };
+    this.running = tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

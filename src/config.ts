@@ -1,0 +1,88 @@
+// All configuration, read once from the environment and validated at boot.
+import path from 'node:path';
+import os from 'node:os';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { defaultNamespace, REGIONS, type Region } from './names';
+
+const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
+
+export const EnvSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', description: 'address the API listens on' }),
+  PORT: Int(3000),
+  DATABASE_URL: Type.Optional(Type.String({ description: 'Postgres; default the local server, else an embedded one' })),
+  DATA_DIR: Type.String({ default: '.data', description: 'dev server db, embedded Postgres, lock file' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of a dev server' })),
+  TEMPORAL_ADDRESS_EAST: Type.Optional(Type.String()),
+  TEMPORAL_ADDRESS_WEST: Type.Optional(Type.String()),
+  TEMPORAL_PORT: Int(7233, 1),
+  TEMPORAL_UI_PORT: Int(8233, 0),
+  TEMPORAL_CLI: Type.Optional(Type.String({ description: 'path of the temporal CLI' })),
+  TEMPORAL_CLI_CACHE: Type.String({
+    default: path.join(os.homedir(), '.cache', 'record-pipeline'),
+    description: 'where the temporal CLI is built once and reused',
+  }),
+  NAMESPACE_EAST: Type.String({ default: defaultNamespace('east') }),
+  NAMESPACE_WEST: Type.String({ default: defaultNamespace('west') }),
+  ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'initially active' }),
+  RELAY_INTERVAL_MS: Int(2000, 50),
+  START_CONCURRENCY: Int(32, 1),
+  GATE_RECHECK_SECONDS: Int(30, 1),
+  ACTIVITY_TIMEOUT_MS: Int(10_000, 100),
+  RETRY_MAX_INTERVAL_MS: Int(5_000, 10),
+  WORKER_RESTART_MAX_MS: Int(30_000, 10),
+  BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
+  PG_POOL_MAX: Int(10, 1),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export interface RegionConfig {
+  name: Region;
+  namespace: string;
+  address: string;
+}
+
+export interface Config extends Env {
+  regions: RegionConfig[];
+  databaseUrl: string;
+  dataDir: string;
+}
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    if (env[key] !== undefined && env[key] !== '') raw[key] = env[key];
+  }
+  const value = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw));
+  const errors = [...Value.Errors(EnvSchema, value)];
+  if (errors.length > 0) {
+    const details = errors.map((e) => `${e.path.slice(1) || '(env)'}: ${e.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${details}`);
+  }
+  const e = value as Env;
+  const local = `127.0.0.1:${e.TEMPORAL_PORT}`;
+  const regions: RegionConfig[] = [
+    { name: 'east', namespace: e.NAMESPACE_EAST, address: e.TEMPORAL_ADDRESS_EAST ?? e.TEMPORAL_ADDRESS ?? local },
+    { name: 'west', namespace: e.NAMESPACE_WEST, address: e.TEMPORAL_ADDRESS_WEST ?? e.TEMPORAL_ADDRESS ?? local },
+  ];
+  return {
+    ...e,
+    regions,
+    databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+  };
+}
+
+export function regionConfig(config: Config, region: string): RegionConfig {
+  const found = config.regions.find((r) => r.name === region);
+  if (!found) throw new ConfigError(`unknown region ${region}`);
+  return found;
+}

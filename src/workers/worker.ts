@@ -1,0 +1,49 @@
+// One worker process: a region's workflow worker, or one stage's activity worker.
+//   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig, regionConfig } from '../config';
+import { createLogger } from '../logger';
+import { createPool, type Pool } from '../db/pool';
+import { createStageActivities } from '../activities/stage';
+import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../names';
+
+export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
+
+async function main(): Promise<void> {
+  const [region, role] = process.argv.slice(2);
+  if (!region || !isRegion(region) || !WORKER_ROLES.includes(role as WorkerRole)) {
+    throw new Error(`usage: worker.js <east|west> <${WORKER_ROLES.join('|')}>`);
+  }
+  process.title = workerProcessTitle(region, role as WorkerRole);
+  const config = loadConfig();
+  const rc = regionConfig(config, region);
+  const logger = createLogger('worker', { region, stage: role });
+  let pool: Pool | undefined;
+  const connection = await NativeConnection.connect({ address: rc.address });
+  try {
+    const common = { connection, namespace: rc.namespace, taskQueue: taskQueueFor(role as WorkerRole), identity: `${process.title}@${process.pid}` };
+    let worker: Worker;
+    if (role === 'workflows') {
+      worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
+    } else if (isStage(role)) {
+      pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
+      const acts = createStageActivities({ pool, region });
+      // Only this stage's activity: a worker serves one task queue, like one container.
+      worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
+    } else {
+      throw new Error(`unknown role ${role}`);
+    }
+    logger.info({ namespace: rc.namespace, address: rc.address, taskQueue: common.taskQueue }, 'worker polling');
+    process.send?.({ type: 'ready' });
+    await worker.run();
+  } finally {
+    await connection.close();
+    await pool?.end();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
