@@ -31,10 +31,11 @@ export const EnvSchema = Type.Object({
   ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'initially active' }),
   RELAY_INTERVAL_MS: Int(2000, 50),
   START_CONCURRENCY: Int(32, 1),
-  GATE_RECHECK_SECONDS: Int(30, 1),
+  GATE_NUDGE_SECONDS: Type.Integer({ default: 30, minimum: 1, description: 'nudge a record first in line this long without progress' }),
   ACTIVITY_TIMEOUT_MS: Int(10_000, 100),
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10),
   WORKER_RESTART_MAX_MS: Int(30_000, 10),
+  STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
   PG_POOL_MAX: Int(10, 1),
 });

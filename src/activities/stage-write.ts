@@ -81,11 +81,15 @@ export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq
     [sourceId, seq],
   );
   const wm = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
-  await c.query('UPDATE watermarks SET watermark = $3 WHERE source_id = $1 AND stage = $2 AND watermark < $3', [
+  await c.query(
+    `UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL
+      WHERE source_id = $1 AND stage = $2 AND watermark < $3`,
+    [
     sourceId,
     stage,
-    wm,
-  ]);
+      wm,
+    ],
+  );
   return wm;
 }
 

@@ -37,6 +37,8 @@ const paramAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaul
 export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
+    // Source ids are up to 128 characters (the default limit is 100).
+    maxParamLength: 256,
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));

@@ -26,8 +26,8 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     logger,
     concurrency: config.START_CONCURRENCY,
     relayIntervalMs: config.RELAY_INTERVAL_MS,
+    nudgeAfterSeconds: config.GATE_NUDGE_SECONDS,
     workflowDefaults: {
-      recheckSeconds: config.GATE_RECHECK_SECONDS,
       activityTimeoutMs: config.ACTIVITY_TIMEOUT_MS,
       retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,
     },

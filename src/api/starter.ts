@@ -8,6 +8,8 @@ import { firstUnfinishedStage } from '../workflows/gate';
 import type { RecordWorkflowInput } from '../workflows/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
+import { gateNotifier, type GateNotifier } from '../temporal/notifier';
+import { sweepOnce } from './sweeper';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../names';
 
 export interface StarterOptions {
@@ -16,7 +18,9 @@ export interface StarterOptions {
   logger: Logger;
   concurrency: number;
   relayIntervalMs: number;
-  workflowDefaults: Pick<RecordWorkflowInput, 'recheckSeconds' | 'activityTimeoutMs' | 'retryMaxIntervalMs'>;
+  /** Nudge a record first in line at a stage this long without progress (the gate's fallback). */
+  nudgeAfterSeconds: number;
+  workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs'>;
 }
 
 interface PendingRecord {
@@ -93,6 +97,9 @@ export class WorkflowStarter {
         region: region.name,
         epoch: region.epoch,
         startStage,
+        // What the gate knows now; the workflow still reads Postgres once (a predecessor may finish
+        // between this read and the start, and its signal would find no workflow).
+        watermarks: wm,
         ...this.opts.workflowDefaults,
       };
       try {
@@ -148,12 +155,18 @@ export class WorkflowStarter {
           report = await this.relayOnce();
           if (report.started) this.opts.logger.info(report, 'relay started workflows');
         } while (report.started > 0 && !this.stopped);
+        const nudged = await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
+        if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
       }
       if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.relayIntervalMs);
     };
     this.running = tick();
+  }
+
+  private async notifier(region: string): Promise<GateNotifier> {
+    return gateNotifier(await this.opts.temporal.client(region));
   }
 
   async stop(): Promise<void> {

@@ -44,7 +44,7 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
       // predecessor finishes them (the stage write skips over skipped records).
       if (row.watermark === seq - 1 && STAGES.indexOf(row.stage) >= STAGES.indexOf(stage)) {
         const next = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
-        await c.query('UPDATE watermarks SET watermark = $3 WHERE source_id = $1 AND stage = $2', [
+        await c.query('UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL WHERE source_id = $1 AND stage = $2', [
           sourceId,
           row.stage,
           next,

@@ -14,7 +14,11 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   if (opts.uiPort > 0) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.dbFile) {
+    // WAL without a sync per commit: survives a killed server process (not a power cut) and is
+    // several times faster than SQLite's default journal.
+    args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+  }
   for (const ns of opts.namespaces) args.push('--namespace', ns);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   return args;

@@ -1,7 +1,9 @@
 // One worker process: a region's workflow worker, or one stage's activity worker.
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
 import { createLogger } from '../logger';
 import { createPool, type Pool } from '../db/pool';
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
   const rc = regionConfig(config, region);
   const logger = createLogger('worker', { region, stage: role });
   let pool: Pool | undefined;
+  let clientConnection: Connection | undefined;
   const connection = await NativeConnection.connect({ address: rc.address });
   try {
     const common = { connection, namespace: rc.namespace, taskQueue: taskQueueFor(role as WorkerRole), identity: `${process.title}@${process.pid}` };
@@ -28,7 +31,10 @@ async function main(): Promise<void> {
       worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
-      const acts = createStageActivities({ pool, region });
+      clientConnection = await Connection.connect({ address: rc.address });
+      const client = new Client({ connection: clientConnection, namespace: rc.namespace });
+      const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
+      const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, notify });
       // Only this stage's activity: a worker serves one task queue, like one container.
       worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
     } else {
@@ -39,6 +45,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
+    await clientConnection?.close();
     await pool?.end();
   }
 }

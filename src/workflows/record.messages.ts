@@ -3,8 +3,14 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Stage } from '../names';
 import type { Watermarks } from './gate';
 
-/** From a predecessor (or the API after a skip): what it knows of the source's stage watermarks. */
-export const gateSignal = defineSignal<[Watermarks]>('gate');
+export interface GateMessage {
+  /** What the sender knows of the source's stage watermarks (read from Postgres after its write). */
+  watermarks: Watermarks;
+  /** From the API's sweeper: this record has been first in line for a while; check Postgres again. */
+  nudge?: boolean;
+}
+/** From the predecessor's stage activity, or the API (after a skip, or as the sweeper's nudge). */
+export const gateSignal = defineSignal<[GateMessage]>('gate');
 /** An operator fixed the cause of a block: run the stage again. */
 export const retrySignal = defineSignal('retry');
 /** An operator skipped the blocked record (the API already dead-lettered it): end. */
@@ -33,8 +39,6 @@ export interface RecordWorkflowInput {
   startStage?: Stage;
   /** Watermarks already known (carried over continue-as-new). */
   watermarks?: Watermarks;
-  /** Fallback re-check of the gate against Postgres, in case a signal was lost. */
-  recheckSeconds?: number;
   activityTimeoutMs?: number;
   retryMaxIntervalMs?: number;
 }

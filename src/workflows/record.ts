@@ -1,11 +1,16 @@
 // One workflow per record: the five stages in order, each behind the per-source ordering gate.
 // Deterministic code only: @temporalio/workflow APIs, no I/O, no clocks.
+//
+// The gate: before a stage, the record waits until every earlier record of its source finished it.
+// It learns that from the `gate` signal its predecessor's stage activity sends after committing,
+// and once per run from Postgres (its first stage attempt reads the watermarks), so a signal sent
+// before this workflow existed is never missed. The stage write itself re-checks the watermark
+// in its transaction, so even a wrong signal could not break the order.
 import {
   ActivityFailure,
   ApplicationFailure,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -13,17 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { StageActivities, StageResult } from '../activities/stage';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../failures';
-import {
-  nextStage,
-  recordWorkflowId,
-  SA,
-  STAGE_DELIVERED,
-  STAGE_SKIPPED,
-  STAGE_SUPERSEDED,
-  STAGES,
-  stageTaskQueue,
-  type Stage,
-} from '../names';
+import { nextStage, SA, STAGE_DELIVERED, STAGE_SKIPPED, STAGE_SUPERSEDED, STAGES, stageTaskQueue, type Stage } from '../names';
 import { gateOpen, mergeWatermarks, waitingFor, type Watermarks } from './gate';
 import {
   gateSignal,
@@ -35,7 +30,6 @@ import {
   type RecordWorkflowResult,
 } from './record.messages';
 
-const MAX_RECHECK_SECONDS = 600;
 /** Start afresh (continue-as-new) past this many history events, so a long wait stays bounded. */
 const HISTORY_LIMIT = 2_000;
 
@@ -68,7 +62,6 @@ function failureType(err: unknown): string | undefined {
 export async function recordWorkflow(input: RecordWorkflowInput): Promise<RecordWorkflowResult> {
   const { sourceId, seq } = input;
   const acts = stageProxies(input);
-  const recheckBase = input.recheckSeconds ?? 30;
 
   let known: Watermarks = input.watermarks ?? {};
   let phase: RecordPhase = 'running';
@@ -76,19 +69,28 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
   let blocked: { stage: Stage; reason: string } | null = null;
   let retryRequested = false;
   let skipRequested = false;
-  // Set when the Stage search attribute was moved off the start value, so it is kept true.
-  let stageFlagged = false;
-  const pendingSignals: Promise<void>[] = [];
+  let recheck = false;
+  // Postgres has been read in this run: from now on a closed gate waits for a signal.
+  let readOnce = false;
+  // The Stage search attribute names the stage a record is stuck at (blocked, or nudged by the
+  // sweeper); it is kept true from then on. Otherwise it is set only at start and at the end.
+  let flagged: Stage | null = null;
 
-  setHandler(gateSignal, (wm) => {
-    known = mergeWatermarks(known, wm);
+  const flagStage = (stage: Stage) => {
+    if (flagged === stage) return;
+    flagged = stage;
+    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+  };
+
+  setHandler(gateSignal, ({ watermarks, nudge }) => {
+    known = mergeWatermarks(known, watermarks);
+    if (nudge) {
+      recheck = true;
+      if (current) flagStage(current);
+    }
   });
-  setHandler(retrySignal, () => {
-    retryRequested = true;
-  });
-  setHandler(skipSignal, () => {
-    skipRequested = true;
-  });
+  setHandler(retrySignal, () => void (retryRequested = true));
+  setHandler(skipSignal, () => void (skipRequested = true));
   setHandler(stateQuery, () => ({
     sourceId,
     seq,
@@ -99,45 +101,22 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
     watermarks: known,
   }));
 
-  const setStageAttribute = (value: string) => {
-    upsertSearchAttributes([{ key: SA.stage, value }]);
-  };
-
-  /** Wake the record that may now run the stage: the one right after the new watermark. */
-  const signalSuccessor = (result: StageResult, stage: Stage) => {
-    const target = (result.watermarks[stage] ?? seq) + 1;
-    if (target <= seq) return;
-    const handle = getExternalWorkflowHandle(recordWorkflowId(sourceId, target));
-    // Not started yet is normal: it reads the watermarks from Postgres when it starts.
-    pendingSignals.push(handle.signal(gateSignal, result.watermarks).catch(() => undefined));
-  };
-
-  const finish = async (outcome: RecordWorkflowResult['outcome'], attr: string, stage?: Stage) => {
+  const finish = (outcome: RecordWorkflowResult['outcome'], attr: string, stage?: Stage): RecordWorkflowResult => {
     phase = outcome;
-    setStageAttribute(attr);
-    await Promise.all(pendingSignals);
+    upsertSearchAttributes([{ key: SA.stage, value: attr }]);
     return { outcome, stage };
   };
 
   const startIndex = input.startStage ? STAGES.indexOf(input.startStage) : 0;
   for (const stage of STAGES.slice(startIndex)) {
     current = stage;
-    let recheck = recheckBase;
     for (;;) {
-      if (!gateOpen(known, stage, seq)) {
+      if (readOnce && !gateOpen(known, stage, seq)) {
         phase = 'waiting';
-        const opened = await condition(() => gateOpen(known, stage, seq), recheck * 1000);
-        if (!opened) {
-          // Slow fallback: the signal may have been lost; Postgres is the truth.
-          if (!stageFlagged) {
-            stageFlagged = true;
-            setStageAttribute(stage);
-          }
-          recheck = Math.min(recheck * 2, MAX_RECHECK_SECONDS);
-          if (workflowInfo().historyLength > HISTORY_LIMIT) {
-            await Promise.all(pendingSignals);
-            await continueAsNew<typeof recordWorkflow>({ ...input, startStage: stage, watermarks: known });
-          }
+        await condition(() => gateOpen(known, stage, seq) || recheck);
+        recheck = false;
+        if (workflowInfo().historyLength > HISTORY_LIMIT) {
+          await continueAsNew<typeof recordWorkflow>({ ...input, startStage: stage, watermarks: known });
         }
       }
       phase = 'running';
@@ -151,26 +130,21 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         // Blocked: wait for an operator. Later records of the source wait behind it at this stage.
         phase = 'blocked';
         blocked = { stage, reason: err instanceof ActivityFailure ? (err.cause?.message ?? '') : '' };
-        stageFlagged = true;
-        setStageAttribute(stage);
+        flagStage(stage);
         retryRequested = false;
         await condition(() => retryRequested || skipRequested);
         if (skipRequested) return finish('skipped', STAGE_SKIPPED, stage);
         blocked = null;
         continue;
       }
+      readOnce = true;
       known = mergeWatermarks(known, result.watermarks);
       if (result.outcome === 'skipped') return finish('skipped', STAGE_SKIPPED, stage);
       if (result.outcome === 'waiting') continue;
-      // 'already': this stage committed before (e.g. the worker died before reporting), so the
-      // successor may have missed its signal: send it again.
-      signalSuccessor(result, stage);
       break;
     }
-    if (stageFlagged) {
-      const next = nextStage(stage);
-      if (next) setStageAttribute(next);
-    }
+    const next = nextStage(stage);
+    if (flagged && next) flagStage(next);
   }
   current = null;
   return finish('delivered', STAGE_DELIVERED);

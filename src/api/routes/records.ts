@@ -109,7 +109,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await notify(recordWorkflowId(sourceId, seq), (h) => h.signal(skipSignal));
       // Wake whoever is now first in line at each stage that moved past the skipped record.
       const targets = new Set(STAGES.map((s) => (result.watermarks[s] ?? 0) + 1).filter((t) => t > seq));
-      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, result.watermarks));
+      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: result.watermarks }));
       return { sourceId, seq, status: 'skipped', stage: result.stage };
     },
   );

@@ -79,6 +79,9 @@ CREATE TABLE watermarks (
   source_id  text NOT NULL REFERENCES sources (source_id),
   stage      text NOT NULL,
   watermark  bigint NOT NULL DEFAULT 0,
+  -- When the watermark last moved, and when the sweeper last nudged the record next in line.
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  nudged_at  timestamptz,
   PRIMARY KEY (source_id, stage)
 );
 

@@ -1,0 +1,25 @@
+// Sends the ordering gate's signal to a record workflow from outside workflow code (a stage
+// activity after its commit, or the API). A record that does not exist yet is normal: it reads the
+// watermarks from Postgres when it starts.
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { recordWorkflowId } from '../names';
+import { gateSignal, type GateMessage } from '../workflows/record.messages';
+
+export type GateNotifier = (sourceId: string, seq: number, message: GateMessage) => Promise<'sent' | 'absent' | 'failed'>;
+
+const SIGNAL_DEADLINE_MS = 5_000;
+
+export function gateNotifier(client: Client, onError?: (err: Error) => void): GateNotifier {
+  return async (sourceId, seq, message) => {
+    try {
+      await client.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+        client.workflow.getHandle(recordWorkflowId(sourceId, seq)).signal(gateSignal, message),
+      );
+      return 'sent';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'absent';
+      onError?.(err as Error);
+      return 'failed';
+    }
+  };
+}

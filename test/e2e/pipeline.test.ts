@@ -1,0 +1,100 @@
+// The whole system as `npm start` runs it: supervisor, Temporal dev server, API, 12 worker
+// processes. Records go in over HTTP; the invariants are read from the tables.
+import { Client, Connection } from '@temporalio/client';
+import { CHECKED_TABLES, verifyInvariants } from '../../src/db/verify';
+import { recordWorkflowId } from '../../src/names';
+import { createTestDb, type TestDb } from '../helpers/db';
+import { api, startSystem, waitFor, type System } from '../helpers/system';
+import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
+
+jest.setTimeout(300_000);
+
+let db: TestDb;
+let sys: System;
+
+beforeAll(async () => {
+  db = await createTestDb('e2e_pipeline');
+  sys = await startSystem({ databaseUrl: db.url, env: { ACTIVITY_TIMEOUT_MS: '3000', STAGE_DELAY_MS: '10' } });
+});
+afterAll(async () => {
+  await sys?.stop();
+  await db?.drop();
+});
+
+async function submitAll(sources: string[], batches: number, perBatch: number): Promise<void> {
+  const requests = sources.flatMap((s) =>
+    Array.from({ length: batches }, (_, b) => api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: randomBatch(`b${b}`, perBatch) })),
+  );
+  const answers = await Promise.all(requests);
+  for (const a of answers) expect(a.status).toBe(202);
+}
+
+async function expectExactlyOnceInOrder(sources: string[], perSource: number): Promise<void> {
+  const expected = Array.from({ length: perSource }, (_, i) => i + 1);
+  for (const source of sources) {
+    for (const table of CHECKED_TABLES) {
+      expect({ table, source, seqs: await seqsInIdOrder(db.pool, table, source) }).toEqual({ table, source, seqs: expected });
+    }
+  }
+  for (const source of sources) {
+    const report = await verifyInvariants(db.pool, { sourcePrefix: source });
+    expect(report).toMatchObject({ ok: true, duplicates: 0, open: 0, records: { delivered: perSource } });
+  }
+}
+
+describe('the pipeline end to end', () => {
+  it('runs every worker as its own process, and is healthy', async () => {
+    const workers = await sys.workers();
+    expect(workers).toHaveLength(12);
+    expect(new Set(workers.map((w) => w.pid)).size).toBe(12);
+    expect(workers.map((w) => w.title)).toContain('pipeline-worker:west:core');
+    expect(workers.every((w) => w.state === 'running')).toBe(true);
+    await waitFor('healthy', async () => (await api(`${sys.url}/healthz`, 'GET')).status === 200, 120_000);
+  });
+
+  it('delivers 3 sources x 30 records submitted concurrently exactly once each, in order', async () => {
+    const sources = ['alpha', 'beta', 'gamma'].map(uniqueSource);
+    await submitAll(sources, 3, 10);
+    await waitFor('90 deliveries', async () => (await deliveredCount(db.pool, sources)) === 90, 180_000);
+    await expectExactlyOnceInOrder(sources, 30);
+
+    const rec = await api<Record<string, unknown>>(`${sys.url}/v1/sources/${sources[0]}/records/30`, 'GET');
+    expect(rec.body).toMatchObject({ status: 'delivered', stage: null, region: 'east', workflowId: recordWorkflowId(sources[0], 30) });
+    expect(Object.keys(rec.body.stages as object)).toEqual(['inbound', 'preprocess', 'core', 'postprocess', 'outbound']);
+    const src = await api<Record<string, unknown>>(`${sys.url}/v1/sources/${sources[1]}`, 'GET');
+    expect(src.body).toMatchObject({ lastSeq: 30, watermarks: { inbound: 30, core: 30, outbound: 30, delivered: 30 }, blocked: null });
+
+    // The workflow is visible to operators with its search attributes.
+    const port = /east (127\.0\.0\.1:\d+)/.exec(sys.output())![1];
+    const connection = await Connection.connect({ address: port });
+    try {
+      const client = new Client({ connection, namespace: 'pipeline-east' });
+      const desc = await client.workflow.getHandle(recordWorkflowId(sources[2], 7)).describe();
+      expect(desc.status.name).toBe('COMPLETED');
+      expect(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
+        expect.arrayContaining([
+          ['SourceId', sources[2]],
+          ['RecordSeq', 7],
+          ['Region', 'east'],
+          ['Stage', 'delivered'],
+        ]),
+      );
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('delivers every record once when a stage worker is killed with SIGKILL mid-run', async () => {
+    const sources = ['kilo', 'lima', 'mike'].map(uniqueSource);
+    await submitAll(sources, 2, 20);
+    await waitFor('first deliveries', async () => (await deliveredCount(db.pool, sources)) >= 3, 120_000, 100);
+    const before = (await sys.workers()).find((w) => w.region === 'east' && w.stage === 'core')!;
+    process.kill(before.pid!, 'SIGKILL');
+    await waitFor('120 deliveries', async () => (await deliveredCount(db.pool, sources)) === 120, 240_000);
+    await expectExactlyOnceInOrder(sources, 40);
+    const after = (await sys.workers()).find((w) => w.region === 'east' && w.stage === 'core')!;
+    expect(after.restarts).toBeGreaterThanOrEqual(1);
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.state).toBe('running');
+  });
+});

@@ -1,0 +1,121 @@
+// The stage write against real Postgres: gate, idempotency, fencing, faults, skips, concurrency.
+import { ApplicationFailure } from '@temporalio/common';
+import { runStage, type StageWriteDeps } from '../../src/activities/stage-write';
+import { checkpointRecords } from '../../src/db/checkpoint';
+import { skipRecord } from '../../src/db/operator';
+import { verifyInvariants } from '../../src/db/verify';
+import { STAGES, type Stage } from '../../src/names';
+import { defaultWork } from '../../src/stages/work';
+import { createTestDb, type TestDb } from '../helpers/db';
+
+let db: TestDb;
+let deps: StageWriteDeps;
+
+beforeAll(async () => {
+  db = await createTestDb('stagewrite');
+  deps = { pool: db.pool, region: 'east', work: defaultWork };
+});
+afterAll(() => db.drop());
+
+async function submit(sourceId: string, n: number, payload: (i: number) => Record<string, unknown> = (i) => ({ amount: i })) {
+  const items = Array.from({ length: n }, (_, i) => ({ id: `r${i + 1}`, payload: payload(i + 1), hash: `h${i + 1}-${JSON.stringify(payload(i + 1))}` }));
+  const res = await checkpointRecords(db.pool, sourceId, items);
+  if (!res.ok) throw new Error('conflict');
+  return res.records.map((r) => r.seq);
+}
+
+const task = (sourceId: string, seq: number, epoch = 1) => ({ sourceId, seq, epoch });
+
+function failureType(err: unknown): string | undefined {
+  return err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined;
+}
+
+describe('stage write', () => {
+  it('waits for the predecessor, then writes once; a repeat is "already"', async () => {
+    await submit('a', 2);
+    const early = await runStage(deps, 'inbound', task('a', 2));
+    expect(early.outcome).toBe('waiting');
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='a'")).rows[0].n).toBe(0);
+    expect((await runStage(deps, 'inbound', task('a', 1))).outcome).toBe('done');
+    const second = await runStage(deps, 'inbound', task('a', 2));
+    expect(second).toEqual({ outcome: 'done', watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } });
+    expect((await runStage(deps, 'inbound', task('a', 2))).outcome).toBe('already');
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='a'")).rows[0].n).toBe(2);
+  });
+
+  it('runs all five stages into deliveries and marks the record delivered', async () => {
+    await submit('b', 1);
+    for (const stage of STAGES) expect((await runStage(deps, stage, task('b', 1))).outcome).toBe('done');
+    const rec = await db.pool.query("SELECT status FROM records WHERE source_id='b' AND seq=1");
+    expect(rec.rows[0].status).toBe('delivered');
+    const d = await db.pool.query("SELECT output FROM deliveries WHERE source_id='b'");
+    expect(d.rows[0].output).toMatchObject({ key: 'b:1', recordId: 'r1' });
+  });
+
+  it('fences a writer whose epoch is not the active one, and a region that is not active', async () => {
+    await submit('c', 1);
+    await expect(runStage(deps, 'inbound', task('c', 1, 2))).rejects.toMatchObject({ type: 'Fenced', nonRetryable: true });
+    await expect(runStage({ ...deps, region: 'west' }, 'inbound', task('c', 1))).rejects.toMatchObject({ type: 'Fenced', nonRetryable: true });
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='c'")).rows[0].n).toBe(0);
+  });
+
+  it('fails with a retryable dependency error while a fault is injected', async () => {
+    await submit('d', 1);
+    await db.pool.query("INSERT INTO faults (region, stage) VALUES ('east', 'inbound')");
+    try {
+      const err = await runStage(deps, 'inbound', task('d', 1)).catch((e) => e);
+      expect(failureType(err)).toBe('DependencyUnavailable');
+      expect((err as ApplicationFailure).nonRetryable).toBeFalsy();
+      // another region, or another stage, is not affected
+      await db.pool.query("INSERT INTO faults (region, stage) VALUES ('west', 'preprocess')");
+    } finally {
+      await db.pool.query("DELETE FROM faults WHERE region='east'");
+    }
+    expect((await runStage(deps, 'inbound', task('d', 1))).outcome).toBe('done');
+    expect((await runStage(deps, 'preprocess', task('d', 1))).outcome).toBe('done');
+    await db.pool.query('DELETE FROM faults');
+  });
+
+  it('lets later records pass a skipped one at every stage it had not reached', async () => {
+    await submit('e', 3, (i) => (i === 2 ? { amount: 'bad' } : { amount: i }));
+    for (const stage of ['inbound', 'preprocess'] as Stage[]) {
+      for (const seq of [1, 2, 3]) expect((await runStage(deps, stage, task('e', seq))).outcome).toBe('done');
+    }
+    expect((await runStage(deps, 'core', task('e', 1))).outcome).toBe('done');
+    await expect(runStage(deps, 'core', task('e', 2))).rejects.toThrow(/amount must be a finite number/);
+    await db.pool.query("UPDATE records SET status='blocked', blocked_stage='core' WHERE source_id='e' AND seq=2");
+    expect((await runStage(deps, 'core', task('e', 3))).outcome).toBe('waiting');
+    const skipped = await skipRecord(db.pool, 'e', 2, 'test');
+    expect(skipped).toMatchObject({ ok: true, stage: 'core', watermarks: { core: 2, postprocess: 0 } });
+    for (const stage of ['core', 'postprocess', 'outbound'] as Stage[]) {
+      if (stage !== 'core') expect((await runStage(deps, stage, task('e', 1))).outcome).toBe('done');
+      expect((await runStage(deps, stage, task('e', 3))).outcome).toBe('done');
+    }
+    const delivered = await db.pool.query("SELECT seq FROM deliveries WHERE source_id='e' ORDER BY id");
+    expect(delivered.rows.map((r) => r.seq)).toEqual([1, 3]);
+    expect((await db.pool.query("SELECT stage, reason FROM dead_letters WHERE source_id='e'")).rows).toEqual([
+      { stage: 'core', reason: expect.stringContaining('test') },
+    ]);
+    expect(await skipRecord(db.pool, 'e', 3, 'x')).toEqual({ ok: false, reason: 'not_blocked', status: 'delivered' });
+  });
+
+  it('keeps id order equal to seq order when records race in random order', async () => {
+    const n = 40;
+    await submit('f', n);
+    // Every record retries its stages concurrently, like workflows would, in shuffled order.
+    const runRecord = async (seq: number) => {
+      for (const stage of STAGES) {
+        for (;;) {
+          const r = await runStage(deps, stage, task('f', seq));
+          if (r.outcome !== 'waiting') break;
+          await new Promise((res) => setTimeout(res, Math.random() * 5));
+        }
+      }
+    };
+    const order = Array.from({ length: n }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    await Promise.all(order.map(runRecord));
+    const report = await verifyInvariants(db.pool, { sourcePrefix: 'f' });
+    expect(report).toMatchObject({ ok: true, duplicates: 0, orderViolations: [], missing: [] });
+    expect(report.rows.deliveries).toBe(n);
+  });
+});
