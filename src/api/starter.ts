@@ -4,7 +4,7 @@
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../activities/stage-write';
-import { firstUnfinishedStage } from '../workflows/gate';
+import { firstUnfinishedStage, type Watermarks } from '../workflows/gate';
 import type { RecordWorkflowInput } from '../workflows/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
@@ -23,7 +23,7 @@ export interface StarterOptions {
   workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs'>;
 }
 
-interface PendingRecord {
+export interface PendingRecord {
   source_id: string;
   seq: number;
   epoch: number | null;
@@ -41,6 +41,42 @@ async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
     while (next < items.length) await fn(items[next++]);
   });
   await Promise.all(lanes);
+}
+
+/** How a record's workflow is started: id, input, conflict policy, search attributes. */
+export function recordStartOptions(
+  rec: PendingRecord,
+  region: Pick<RegionRow, 'name' | 'epoch'>,
+  wm: Watermarks,
+  defaults: StarterOptions['workflowDefaults'],
+) {
+  const startStage = firstUnfinishedStage(wm, rec.seq) ?? 'outbound';
+  const input: RecordWorkflowInput = {
+    sourceId: rec.source_id,
+    seq: rec.seq,
+    region: region.name,
+    epoch: region.epoch,
+    startStage,
+    // What the gate knows now; the workflow still reads Postgres once (a predecessor may finish
+    // between this read and the start, and its signal would find no workflow).
+    watermarks: wm,
+    ...defaults,
+  };
+  return {
+    taskQueue: WORKFLOW_TASK_QUEUE,
+    workflowId: recordWorkflowId(rec.source_id, rec.seq),
+    args: [input] as [RecordWorkflowInput],
+    // Never started: a running one can only be ours. Started at an older epoch: one still
+    // running here is a zombie of that epoch, replace it.
+    workflowIdConflictPolicy: rec.epoch === null ? ('USE_EXISTING' as const) : ('TERMINATE_EXISTING' as const),
+    typedSearchAttributes: [
+      { key: SA.sourceId, value: rec.source_id },
+      { key: SA.recordSeq, value: rec.seq },
+      { key: SA.region, value: region.name },
+      { key: SA.stage, value: startStage },
+    ],
+    staticSummary: `${rec.source_id} #${rec.seq}`,
+  };
 }
 
 export class WorkflowStarter {
@@ -89,35 +125,9 @@ export class WorkflowStarter {
     const started: PendingRecord[] = [];
     let failed = 0;
     await inOrderLimited(records, this.opts.concurrency, async (rec) => {
-      const wm = watermarks.get(rec.source_id) ?? {};
-      const startStage = firstUnfinishedStage(wm, rec.seq) ?? 'outbound';
-      const input: RecordWorkflowInput = {
-        sourceId: rec.source_id,
-        seq: rec.seq,
-        region: region.name,
-        epoch: region.epoch,
-        startStage,
-        // What the gate knows now; the workflow still reads Postgres once (a predecessor may finish
-        // between this read and the start, and its signal would find no workflow).
-        watermarks: wm,
-        ...this.opts.workflowDefaults,
-      };
+      const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults);
       try {
-        await client.workflow.start(RECORD_WORKFLOW_TYPE, {
-          taskQueue: WORKFLOW_TASK_QUEUE,
-          workflowId: recordWorkflowId(rec.source_id, rec.seq),
-          args: [input],
-          // Never started: a running one can only be ours. Started at an older epoch: one still
-          // running here is a zombie of that epoch, replace it.
-          workflowIdConflictPolicy: rec.epoch === null ? 'USE_EXISTING' : 'TERMINATE_EXISTING',
-          typedSearchAttributes: [
-            { key: SA.sourceId, value: rec.source_id },
-            { key: SA.recordSeq, value: rec.seq },
-            { key: SA.region, value: region.name },
-            { key: SA.stage, value: startStage },
-          ],
-          staticSummary: `${rec.source_id} #${rec.seq}`,
-        });
+        await client.workflow.start(RECORD_WORKFLOW_TYPE, options);
         started.push(rec);
       } catch (err) {
         failed += 1;

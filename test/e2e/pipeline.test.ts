@@ -4,7 +4,10 @@ import { Client, Connection } from '@temporalio/client';
 import { CHECKED_TABLES, verifyInvariants } from '../../src/db/verify';
 import { recordWorkflowId } from '../../src/names';
 import { createTestDb, type TestDb } from '../helpers/db';
-import { api, startSystem, waitFor, type System } from '../helpers/system';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { api, startSystem, SUPERVISOR, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
@@ -65,8 +68,7 @@ describe('the pipeline end to end', () => {
     expect(src.body).toMatchObject({ lastSeq: 30, watermarks: { inbound: 30, core: 30, outbound: 30, delivered: 30 }, blocked: null });
 
     // The workflow is visible to operators with its search attributes.
-    const port = /east (127\.0\.0\.1:\d+)/.exec(sys.output())![1];
-    const connection = await Connection.connect({ address: port });
+    const connection = await Connection.connect({ address: sys.temporalAddress });
     try {
       const client = new Client({ connection, namespace: 'pipeline-east' });
       const desc = await client.workflow.getHandle(recordWorkflowId(sources[2], 7)).describe();
@@ -96,5 +98,30 @@ describe('the pipeline end to end', () => {
     expect(after.restarts).toBeGreaterThanOrEqual(1);
     expect(after.pid).not.toBe(before.pid);
     expect(after.state).toBe('running');
+  });
+
+  it('refuses a second start while one runs, without disturbing it', async () => {
+    const second = spawn(process.execPath, [SUPERVISOR], { env: { ...sys.env, PORT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    second.stdout!.on('data', (d) => (out += d));
+    const code = await new Promise((r) => second.once('exit', r));
+    expect(code).not.toBe(0);
+    expect(out).toMatch(/already running \(supervisor pid \d+\)/);
+    expect((await api(`${sys.url}/v1/admin/workers`, 'GET')).status).toBe(200);
+  });
+
+  it('stops every process it started on SIGTERM', async () => {
+    const pids = (await sys.workers()).map((w) => w.pid!);
+    await sys.stop();
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+    expect(fs.existsSync(path.join(sys.dataDir, 'supervisor.pid'))).toBe(false);
   });
 });

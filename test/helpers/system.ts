@@ -23,6 +23,9 @@ export function freePort(): Promise<number> {
 
 export interface System {
   url: string;
+  /** The dev server both regions' namespaces live on. */
+  temporalAddress: string;
+  env: NodeJS.ProcessEnv;
   dataDir: string;
   proc: ChildProcess;
   output(): string;
@@ -66,6 +69,8 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
   });
   return {
     url,
+    temporalAddress: `127.0.0.1:${temporalPort}`,
+    env,
     dataDir,
     proc,
     output: () => out,

@@ -1,0 +1,207 @@
+// The ordering gate, faults and blocked records against the real system.
+import { Client, Connection } from '@temporalio/client';
+import { runStage } from '../../src/activities/stage-write';
+import { recordStartOptions } from '../../src/api/starter';
+import { checkpointRecords } from '../../src/db/checkpoint';
+import { verifyInvariants, CHECKED_TABLES } from '../../src/db/verify';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/names';
+import { defaultWork } from '../../src/stages/work';
+import { countActions } from '../../src/temporal/actions';
+import { stateQuery } from '../../src/workflows/record.messages';
+import { createTestDb, type TestDb } from '../helpers/db';
+import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
+import { api, startSystem, waitFor, type System } from '../helpers/system';
+
+jest.setTimeout(300_000);
+
+let db: TestDb;
+let sys: System;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  db = await createTestDb('e2e_gate');
+  sys = await startSystem({ databaseUrl: db.url, env: { ACTIVITY_TIMEOUT_MS: '3000', GATE_NUDGE_SECONDS: '3', RELAY_INTERVAL_MS: '500' } });
+  connection = await Connection.connect({ address: sys.temporalAddress });
+  client = new Client({ connection, namespace: 'pipeline-east' });
+});
+afterAll(async () => {
+  await connection?.close();
+  await sys?.stop();
+  await db?.drop();
+});
+
+const submit = (source: string, records: unknown[]) => api<{ records: { seq: number }[] }>(`${sys.url}/v1/sources/${source}/records`, 'POST', { records });
+const count = async (table: string, sources: string[]) =>
+  (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE source_id = ANY($1)`, [sources])).rows[0].n;
+
+async function expectInOrder(sources: string[], perSource: number) {
+  for (const source of sources) {
+    for (const table of CHECKED_TABLES) {
+      expect({ table, seqs: await seqsInIdOrder(db.pool, table, source) }).toEqual({ table, seqs: Array.from({ length: perSource }, (_, i) => i + 1) });
+    }
+  }
+  expect(await verifyInvariants(db.pool)).toMatchObject({ ok: true, duplicates: 0 });
+}
+
+/** Three sources, 3 batches of 10: batch 2 goes in while preprocess is down in east. */
+async function failQueueScenario(fail: () => Promise<void>, recover: () => Promise<void>) {
+  const sources = ['fq1', 'fq2', 'fq3'].map(uniqueSource);
+  for (const s of sources) expect((await submit(s, randomBatch('b1', 10))).status).toBe(202);
+  await waitFor('batch 1 delivered', async () => (await deliveredCount(db.pool, sources)) === 30);
+
+  await fail();
+  for (const s of sources) expect((await submit(s, randomBatch('b2', 10))).status).toBe(202);
+  await waitFor('batch 2 at inbound', async () => (await count('stage_inbound', sources)) === 60);
+  await new Promise((r) => setTimeout(r, 3_000));
+  expect(await count('stage_preprocess', sources)).toBe(30);
+  expect(await count('deliveries', sources)).toBe(30);
+
+  await recover();
+  for (const s of sources) expect((await submit(s, randomBatch('b3', 10))).status).toBe(202);
+  await waitFor('all 90 delivered', async () => (await deliveredCount(db.pool, sources)) === 90, 180_000);
+  await expectInOrder(sources, 30);
+}
+
+describe('the fail-queue scenario', () => {
+  it('holds batch 2 at inbound while the preprocess dependency is down, then delivers everything in order', async () => {
+    const fault = (action: string) => api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'preprocess', action });
+    await failQueueScenario(
+      async () => expect((await fault('fail')).status).toBe(200),
+      async () => expect((await fault('recover')).status).toBe(200),
+    );
+  });
+
+  it('holds batch 2 at inbound while the preprocess worker is stopped, then delivers everything in order', async () => {
+    const worker = (stage: string, action: string) => api<{ state: string }>(`${sys.url}/v1/admin/workers/east/${stage}/${action}`, 'POST');
+    await failQueueScenario(
+      async () => expect((await worker('preprocess', 'stop')).body.state).toBe('stopped'),
+      async () => {
+        expect((await worker('inbound', 'stop')).body.state).toBe('stopped');
+        expect((await worker('inbound', 'start')).body.state).toBe('running');
+        expect((await worker('preprocess', 'start')).body.state).toBe('running');
+      },
+    );
+  });
+});
+
+describe('blocked records', () => {
+  it('holds later records behind a blocked one until it is skipped; other sources go on', async () => {
+    const [src, other] = ['blk', 'free'].map(uniqueSource);
+    const records = randomBatch('r', 5);
+    records[2].payload.amount = 'not a number';
+    await submit(src, records);
+    await submit(other, randomBatch('o', 5));
+    await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
+    await waitFor('other source delivered', async () => (await deliveredCount(db.pool, [other])) === 5);
+
+    const source = (await api<{ blocked: { seq: number; stage: string; reason: string }; watermarks: Record<string, number> }>(`${sys.url}/v1/sources/${src}`, 'GET')).body;
+    expect(source.blocked).toMatchObject({ seq: 3, stage: 'core', reason: expect.stringMatching(/amount/) });
+    expect((await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/3`, 'GET')).body.status).toBe('blocked');
+    await waitFor('4 and 5 waiting at core', async () => (await count('stage_preprocess', [src])) === 5);
+    expect(source.watermarks.core).toBe(2);
+    const state = await waitFor('record 4 waiting', async () => {
+      const s = await client.workflow.getHandle(recordWorkflowId(src, 4)).query(stateQuery);
+      return s.phase === 'waiting' && s;
+    });
+    expect(state).toMatchObject({ stage: 'core', waitingFor: { seq: 3, stage: 'core' } });
+    const blockedDesc = await client.workflow.getHandle(recordWorkflowId(src, 3)).describe();
+    expect(blockedDesc.typedSearchAttributes.getAll().find((p) => p.key.name === 'Stage')?.value).toBe('core');
+
+    const skip = await api(`${sys.url}/v1/sources/${src}/records/3/skip`, 'POST', { reason: 'bad amount' });
+    expect(skip).toMatchObject({ status: 200, body: { status: 'skipped', stage: 'core' } });
+    await waitFor('4 and 5 delivered', async () => (await deliveredCount(db.pool, [src])) === 4);
+    expect(await seqsInIdOrder(db.pool, 'deliveries', src)).toEqual([1, 2, 4, 5]);
+    expect(await seqsInIdOrder(db.pool, 'stage_preprocess', src)).toEqual([1, 2, 3, 4, 5]);
+    expect((await db.pool.query('SELECT stage, reason FROM dead_letters WHERE source_id = $1', [src])).rows).toEqual([
+      { stage: 'core', reason: expect.stringContaining('bad amount') },
+    ]);
+    expect((await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/3`, 'GET')).body.status).toBe('skipped');
+    expect(await verifyInvariants(db.pool, { sourcePrefix: src })).toMatchObject({ ok: true, open: 0 });
+  });
+
+  it('runs a blocked record again on retry after the cause is fixed', async () => {
+    const src = uniqueSource('retry');
+    const records = randomBatch('r', 3);
+    records[1].payload.amount = 'oops';
+    await submit(src, records);
+    await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
+    // A retry without a fix blocks again, with the same reason.
+    expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
+    await waitFor('blocked again', async () => (await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/2`, 'GET')).body.status === 'blocked');
+    // The operator corrects the stage's input, then retries.
+    await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = 2`, [src]);
+    expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
+    await waitFor('all delivered', async () => (await deliveredCount(db.pool, [src])) === 3);
+    expect(await seqsInIdOrder(db.pool, 'deliveries', src)).toEqual([1, 2, 3]);
+    const d = await db.pool.query(`SELECT output->>'body' AS body FROM deliveries WHERE source_id = $1 AND seq = 2`, [src]);
+    expect(JSON.parse(d.rows[0].body).result.total).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('the gate', () => {
+  async function checkpointOnly(source: string, n: number) {
+    const items = randomBatch('g', n).map((r) => ({ ...r, hash: r.id }));
+    const res = await checkpointRecords(db.pool, source, items);
+    if (!res.ok) throw new Error('conflict');
+  }
+  const start = async (source: string, seq: number) =>
+    client.workflow.start(RECORD_WORKFLOW_TYPE, recordStartOptions({ source_id: source, seq, epoch: null }, { name: 'east', epoch: 1 }, {}, { activityTimeoutMs: 3000 }));
+
+  it('makes records started out of order wait, and the relay starts one never started', async () => {
+    const src = uniqueSource('ooo');
+    await checkpointOnly(src, 3);
+    await start(src, 3);
+    await start(src, 2);
+    // seq 1 is never started by hand: the relay finds it.
+    const state = await waitFor('3 waiting', async () => {
+      const s = await client.workflow.getHandle(recordWorkflowId(src, 3)).query(stateQuery);
+      return s.phase === 'waiting' && s;
+    });
+    expect(state.stage).toBe('inbound');
+    await waitFor('all delivered', async () => (await deliveredCount(db.pool, [src])) === 3, 60_000);
+    for (const table of CHECKED_TABLES) expect(await seqsInIdOrder(db.pool, table, src)).toEqual([1, 2, 3]);
+  });
+
+  it('reads Postgres when it starts after its predecessor finished (an early signal)', async () => {
+    const src = uniqueSource('early');
+    await submit(src, randomBatch('e', 1));
+    await waitFor('1 delivered', async () => (await deliveredCount(db.pool, [src])) === 1);
+    await submit(src, randomBatch('f', 1));
+    await waitFor('2 delivered', async () => (await deliveredCount(db.pool, [src])) === 2, 30_000);
+  });
+
+  it('recovers from a lost signal through the sweeper nudge', async () => {
+    const src = uniqueSource('lost');
+    await checkpointOnly(src, 2);
+    // seq 1 is processed outside Temporal: nobody signals seq 2.
+    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 1`, [src]);
+    await start(src, 2);
+    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 2`, [src]);
+    await waitFor('2 waiting', async () => (await client.workflow.getHandle(recordWorkflowId(src, 2)).query(stateQuery)).phase === 'waiting');
+    for (const stage of STAGES) await runStage({ pool: db.pool, region: 'east', work: defaultWork }, stage, { sourceId: src, seq: 1, epoch: 1 });
+    await waitFor('2 delivered after a nudge', async () => (await deliveredCount(db.pool, [src])) === 2, 30_000);
+    const history = await client.workflow.getHandle(recordWorkflowId(src, 2)).fetchHistory();
+    const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'gate');
+    expect(signals.length).toBeGreaterThanOrEqual(1);
+    expect(await seqsInIdOrder(db.pool, 'deliveries', src)).toEqual([1, 2]);
+  });
+
+  it('keeps one long source in order with small histories and few actions per record', async () => {
+    const src = uniqueSource('long');
+    for (let b = 0; b < 3; b++) expect((await submit(src, randomBatch(`l${b}`, 100))).status).toBe(202);
+    await waitFor('300 delivered', async () => (await deliveredCount(db.pool, [src])) === 300, 240_000);
+    await expectInOrder([src], 300);
+    const lengths: number[] = [];
+    const actions: number[] = [];
+    for (const seq of [1, 50, 150, 299, 300]) {
+      const handle = client.workflow.getHandle(recordWorkflowId(src, seq));
+      const history = await handle.fetchHistory();
+      lengths.push(history.events?.length ?? 0);
+      actions.push(countActions(history).total);
+    }
+    // five activities, at most one signal per stage and one Postgres read: the history is bounded
+    expect(Math.max(...lengths)).toBeLessThan(90);
+    expect(Math.max(...actions)).toBeLessThanOrEqual(13);
+  });
+});
