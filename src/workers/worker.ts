@@ -8,6 +8,7 @@ import { loadConfig, regionConfig } from '../config';
 import { createLogger } from '../logger';
 import { createPool, type Pool } from '../db/pool';
 import { createStageActivities } from '../activities/stage';
+import { noopActivities } from '../activities/noop';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
@@ -35,8 +36,8 @@ async function main(): Promise<void> {
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, notify });
-      // Only this stage's activity: a worker serves one task queue, like one container.
-      worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
+      // Only this stage's activity (and the benchmark's empty one): one task queue, like one container.
+      worker = await Worker.create({ ...common, activities: { [role]: acts[role], ...noopActivities } });
     } else {
       throw new Error(`unknown role ${role}`);
     }

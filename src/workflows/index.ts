@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the `records` task queue serves.
 export { recordWorkflow } from './record';
+export { baselineWorkflow } from './baseline';

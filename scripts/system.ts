@@ -1,0 +1,117 @@
+// Runs the real system as `npm start` does (the supervisor and all its processes) on free ports,
+// with its own Temporal dev server and data folder: for the end-to-end tests and the benchmark.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { WorkerInfo } from '../src/api/schemas';
+
+function projectRoot(dir = __dirname): string {
+  return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
+}
+export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'supervisor.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface System {
+  url: string;
+  /** The dev server both regions' namespaces live on. */
+  temporalAddress: string;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  proc: ChildProcess;
+  output(): string;
+  workers(): Promise<WorkerInfo[]>;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(opts: { databaseUrl: string; env?: Record<string, string> }): Promise<System> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-e2e-'));
+  const port = await freePort();
+  const temporalPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_UI_PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: opts.databaseUrl,
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`system not up within 180 s:\n${out}`)), 180_000);
+    const check = () => {
+      if (out.includes('The record pipeline is up.')) {
+        clearTimeout(timer);
+        proc.stdout!.off('data', check);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`supervisor exited (${code}) before it was up:\n${out}`));
+    });
+  });
+  return {
+    url,
+    temporalAddress: `127.0.0.1:${temporalPort}`,
+    env,
+    dataDir,
+    proc,
+    output: () => out,
+    async workers() {
+      const res = await fetch(`${url}/v1/admin/workers`);
+      return ((await res.json()) as { workers: WorkerInfo[] }).workers;
+    },
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+export async function api<T = unknown>(url: string, method: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
