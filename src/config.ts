@@ -21,6 +21,12 @@ export const EnvSchema = Type.Object({
   TEMPORAL_ADDRESS_WEST: Type.Optional(Type.String()),
   TEMPORAL_PORT: Int(7233, 1),
   TEMPORAL_UI_PORT: Int(8233, 0),
+  REGION_TOPOLOGY: Type.Union([Type.Literal('shared'), Type.Literal('servers')], {
+    default: 'shared',
+    description: 'shared: both namespaces on one dev server; servers: one dev server per region',
+  }),
+  TEMPORAL_PORT_WEST: Type.Optional(Type.Integer({ minimum: 1, description: 'west dev server port (servers topology)' })),
+  TEMPORAL_UI_PORT_WEST: Type.Optional(Type.Integer({ minimum: 0 })),
   TEMPORAL_CLI: Type.Optional(Type.String({ description: 'path of the temporal CLI' })),
   TEMPORAL_CLI_CACHE: Type.String({
     default: path.join(os.homedir(), '.cache', 'record-pipeline'),
@@ -29,6 +35,10 @@ export const EnvSchema = Type.Object({
   NAMESPACE_EAST: Type.String({ default: defaultNamespace('east') }),
   NAMESPACE_WEST: Type.String({ default: defaultNamespace('west') }),
   ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'initially active' }),
+  FAILOVER: Type.Union([Type.Literal('auto'), Type.Literal('manual')], { default: 'auto' }),
+  HEALTH_INTERVAL_MS: Int(2000, 100),
+  FAILOVER_THRESHOLD: Int(3, 1),
+  POLLER_LIVENESS_MS: Int(30_000, 1000),
   RELAY_INTERVAL_MS: Int(2000, 50),
   START_CONCURRENCY: Int(32, 1),
   GATE_NUDGE_SECONDS: Type.Integer({ default: 30, minimum: 1, description: 'nudge a record first in line this long without progress' }),
@@ -70,9 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = value as Env;
   const local = `127.0.0.1:${e.TEMPORAL_PORT}`;
+  const westLocal = e.REGION_TOPOLOGY === 'servers' ? `127.0.0.1:${westPort(e)}` : local;
   const regions: RegionConfig[] = [
     { name: 'east', namespace: e.NAMESPACE_EAST, address: e.TEMPORAL_ADDRESS_EAST ?? e.TEMPORAL_ADDRESS ?? local },
-    { name: 'west', namespace: e.NAMESPACE_WEST, address: e.TEMPORAL_ADDRESS_WEST ?? e.TEMPORAL_ADDRESS ?? local },
+    { name: 'west', namespace: e.NAMESPACE_WEST, address: e.TEMPORAL_ADDRESS_WEST ?? e.TEMPORAL_ADDRESS ?? westLocal },
   ];
   return {
     ...e,
@@ -80,6 +91,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
   };
+}
+
+/** The west dev server's ports in the two-server topology: by default the east ones plus one. */
+export function westPort(e: Env): number {
+  return e.TEMPORAL_PORT_WEST ?? e.TEMPORAL_PORT + 1;
+}
+export function westUiPort(e: Env): number {
+  return e.TEMPORAL_UI_PORT_WEST ?? (e.TEMPORAL_UI_PORT === 0 ? 0 : e.TEMPORAL_UI_PORT + 1);
 }
 
 export function regionConfig(config: Config, region: string): RegionConfig {

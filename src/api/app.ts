@@ -9,6 +9,7 @@ import type { Pool } from '../db/pool';
 import type { TemporalClients } from '../temporal/clients';
 import type { WorkflowStarter } from './starter';
 import type { WorkerControl } from './worker-control';
+import type { RegionRouter } from './region-router';
 import { registerErrorHandling } from './errors';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
@@ -21,6 +22,7 @@ export interface AppDeps {
   temporal: TemporalClients;
   starter: WorkflowStarter;
   workers: WorkerControl;
+  router: RegionRouter;
 }
 
 declare module 'fastify' {

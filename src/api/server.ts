@@ -7,6 +7,7 @@ import { prepareDatabase } from '../db/prepare';
 import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
 import { WorkflowStarter } from './starter';
+import { RegionRouter } from './region-router';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
 
 export interface RunningServer {
@@ -32,8 +33,18 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
       retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,
     },
   });
+  const router = new RegionRouter({
+    pool,
+    temporal,
+    logger,
+    mode: config.FAILOVER,
+    intervalMs: config.HEALTH_INTERVAL_MS,
+    threshold: config.FAILOVER_THRESHOLD,
+    pollerLivenessMs: config.POLLER_LIVENESS_MS,
+    recover: () => starter.recoverAll(),
+  });
   const app = await buildApp(
-    { config, pool, temporal, starter, workers: workers ?? workerControlForProcess() },
+    { config, pool, temporal, starter, router, workers: workers ?? workerControlForProcess() },
     {
       loggerInstance: logger,
       connectionTimeout: 30_000,
@@ -42,12 +53,14 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     },
   );
   app.addHook('onClose', async () => {
+    await router.stop();
     await starter.stop();
     await temporal.close();
     await pool.end();
   });
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   starter.startRelay();
+  router.start();
   return { app, url, close: () => app.close() };
 }
 

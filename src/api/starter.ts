@@ -155,6 +155,17 @@ export class WorkflowStarter {
     }
   }
 
+  /** Recovery after a failover: relay passes until every open record has a workflow in the new epoch. */
+  async recoverAll(): Promise<StartReport> {
+    const total: StartReport = { started: 0, failed: 0 };
+    for (;;) {
+      const report = await this.relayOnce();
+      total.started += report.started;
+      total.failed += report.failed;
+      if (report.started === 0 || this.stopped) return total;
+    }
+  }
+
   /** Runs the relay every interval (and at once) until stop(). */
   startRelay(): void {
     const tick = async () => {

@@ -2,13 +2,26 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkerInfo } from './schemas';
 
-export type WorkerCommand = 'list' | 'stop' | 'start';
+export type WorkerCommand = 'list' | 'stop' | 'start' | 'servers' | 'server-stop' | 'server-start';
+export type StopSignal = 'SIGTERM' | 'SIGKILL';
+
+/** A region's Temporal dev server run by the supervisor (absent when Temporal is external). */
+export interface ServerInfo {
+  region: string;
+  address: string;
+  pid: number | null;
+  state: string;
+  restarts: number;
+}
 
 export interface WorkerControl {
   readonly supervised: boolean;
   list(): Promise<WorkerInfo[]>;
-  stop(region: string, stage: string): Promise<WorkerInfo>;
+  stop(region: string, stage: string, signal?: StopSignal): Promise<WorkerInfo>;
   start(region: string, stage: string): Promise<WorkerInfo>;
+  servers(): Promise<ServerInfo[]>;
+  stopServer(region: string, signal?: StopSignal): Promise<ServerInfo>;
+  startServer(region: string): Promise<ServerInfo>;
 }
 
 export interface ControlRequest {
@@ -17,6 +30,7 @@ export interface ControlRequest {
   command: WorkerCommand;
   region?: string;
   stage?: string;
+  signal?: StopSignal;
 }
 export interface ControlReply {
   type: 'worker-control-reply';
@@ -24,6 +38,8 @@ export interface ControlReply {
   ok: boolean;
   workers?: WorkerInfo[];
   worker?: WorkerInfo;
+  servers?: ServerInfo[];
+  server?: ServerInfo;
   error?: string;
 }
 
@@ -37,6 +53,15 @@ export class NotSupervised implements WorkerControl {
   }
   async start(): Promise<WorkerInfo> {
     return this.stop();
+  }
+  async servers(): Promise<ServerInfo[]> {
+    return [];
+  }
+  async stopServer(): Promise<ServerInfo> {
+    throw new Error('this API process is not run by the supervisor (npm start); it cannot control servers');
+  }
+  async startServer(): Promise<ServerInfo> {
+    return this.stopServer();
   }
 }
 
@@ -53,7 +78,7 @@ export class IpcWorkerControl implements WorkerControl {
     });
   }
 
-  private request(command: WorkerCommand, region?: string, stage?: string): Promise<ControlReply> {
+  private request(command: WorkerCommand, region?: string, stage?: string, signal?: StopSignal): Promise<ControlReply> {
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -64,7 +89,7 @@ export class IpcWorkerControl implements WorkerControl {
         clearTimeout(timer);
         resolve(reply);
       });
-      const req: ControlRequest = { type: 'worker-control', id, command, region, stage };
+      const req: ControlRequest = { type: 'worker-control', id, command, region, stage, signal };
       this.proc.send!(req);
     });
   }
@@ -72,8 +97,21 @@ export class IpcWorkerControl implements WorkerControl {
   async list(): Promise<WorkerInfo[]> {
     return (await this.request('list')).workers ?? [];
   }
-  async stop(region: string, stage: string): Promise<WorkerInfo> {
-    return this.unwrap(await this.request('stop', region, stage));
+  async stop(region: string, stage: string, signal?: StopSignal): Promise<WorkerInfo> {
+    return this.unwrap(await this.request('stop', region, stage, signal));
+  }
+  async servers(): Promise<ServerInfo[]> {
+    return (await this.request('servers')).servers ?? [];
+  }
+  async stopServer(region: string, signal?: StopSignal): Promise<ServerInfo> {
+    return this.unwrapServer(await this.request('server-stop', region, undefined, signal));
+  }
+  async startServer(region: string): Promise<ServerInfo> {
+    return this.unwrapServer(await this.request('server-start', region));
+  }
+  private unwrapServer(reply: ControlReply): ServerInfo {
+    if (!reply.ok || !reply.server) throw new Error(reply.error ?? 'server control failed');
+    return reply.server;
   }
   async start(region: string, stage: string): Promise<WorkerInfo> {
     return this.unwrap(await this.request('start', region, stage));

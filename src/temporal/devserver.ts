@@ -21,5 +21,8 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   }
   for (const ns of opts.namespaces) args.push('--namespace', ns);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // Idle pollers come back every 10 s instead of every minute, so a region whose workers died is
+  // seen as such (no live pollers) within seconds.
+  args.push('--dynamic-config-value', 'matching.longPollExpirationInterval="10s"');
   return args;
 }

@@ -4,7 +4,10 @@ import { temporal } from '@temporalio/proto';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { ALL_TASK_QUEUES, WORKFLOW_TASK_QUEUE } from '../names';
 
-/** An idle poller re-polls about once a minute (long poll), so "live" allows a little more. */
+/**
+ * An idle poller re-polls when its long poll expires (a minute by default; the dev servers here are
+ * told 10 s), so "live" allows a little more than that.
+ */
 export const POLLER_LIVENESS_MS = 90_000;
 
 export interface RegionProbe {
@@ -14,7 +17,7 @@ export interface RegionProbe {
   missingPollers: string[];
 }
 
-export async function probeRegion(client: Client, namespace: string, now = Date.now()): Promise<RegionProbe> {
+export async function probeRegion(client: Client, namespace: string, now = Date.now(), livenessMs = POLLER_LIVENESS_MS): Promise<RegionProbe> {
   const pollers: Record<string, number> = {};
   try {
     await client.workflowService.describeNamespace({ namespace });
@@ -32,7 +35,7 @@ export async function probeRegion(client: Client, namespace: string, now = Date.
             : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
       });
       pollers[queue] = (res.pollers ?? []).filter(
-        (p) => p.lastAccessTime && now - tsToMs(p.lastAccessTime) < POLLER_LIVENESS_MS,
+        (p) => p.lastAccessTime && now - tsToMs(p.lastAccessTime) < livenessMs,
       ).length;
     }),
   );

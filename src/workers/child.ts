@@ -122,8 +122,8 @@ export class SupervisedChild extends EventEmitter {
     }, delay);
   }
 
-  /** SIGTERM, then SIGKILL after the grace period. Not restarted until start(). */
-  async stop(): Promise<void> {
+  /** SIGTERM, then SIGKILL after the grace period (or SIGKILL at once). Not restarted until start(). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const proc = this.proc;
@@ -132,7 +132,7 @@ export class SupervisedChild extends EventEmitter {
       return;
     }
     this.setState('stopping');
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const killer = setTimeout(() => proc.kill('SIGKILL'), this.spec.stopTimeoutMs ?? 10_000);
     await this.exited;
     clearTimeout(killer);

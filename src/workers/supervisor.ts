@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, westPort, westUiPort, type Config } from '../config';
 import { createPool } from '../db/pool';
 import { prepareDatabase } from '../db/prepare';
 import { activeRegion } from '../db/regions';
@@ -12,7 +12,7 @@ import { ensureTemporalCli } from '../temporal/cli';
 import { devServerArgs } from '../temporal/devserver';
 import { isServerReachable, setupNamespace, waitForServer } from '../temporal/setup';
 import { WORKER_ROLES, workerProcessTitle } from '../names';
-import type { ControlReply, ControlRequest } from '../api/worker-control';
+import type { ControlReply, ControlRequest, ServerInfo } from '../api/worker-control';
 import type { WorkerInfo } from '../api/schemas';
 import { SupervisedChild } from './child';
 import { ensurePostgres, type PostgresHandle } from './postgres';
@@ -49,6 +49,12 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+interface ServerChild {
+  region: string;
+  address: string;
+  child: SupervisedChild;
+}
+
 interface WorkerChild {
   region: string;
   role: string;
@@ -58,6 +64,7 @@ interface WorkerChild {
 export class Supervisor {
   private readonly children: SupervisedChild[] = [];
   private workers: WorkerChild[] = [];
+  private readonly servers: ServerChild[] = [];
   private api: SupervisedChild | undefined;
   private postgres: PostgresHandle | undefined;
   private releaseLock: () => void = () => undefined;
@@ -149,24 +156,39 @@ export class Supervisor {
       }
       say(`temporal: using ${[...new Set(c.regions.map((r) => r.address))].join(', ')}`);
     } else {
-      const address = `127.0.0.1:${c.TEMPORAL_PORT}`;
-      if (await isServerReachable(address)) {
-        say(`temporal: a server already answers at ${address}; using it`);
-      } else {
-        const cli = await ensureTemporalCli({ explicit: c.TEMPORAL_CLI, cacheDir: c.TEMPORAL_CLI_CACHE, log: say });
-        const dbFile = path.join(c.dataDir, 'temporal.db');
+      // shared: both namespaces on one dev server; servers: one per region, so that killing one is
+      // a real region outage.
+      const plan =
+        c.REGION_TOPOLOGY === 'servers'
+          ? [
+              { regions: ['east'], port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT, db: 'temporal-east.db' },
+              { regions: ['west'], port: westPort(c), uiPort: westUiPort(c), db: 'temporal-west.db' },
+            ]
+          : [{ regions: ['east', 'west'], port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT, db: 'temporal.db' }];
+      let cli: string | undefined;
+      for (const server of plan) {
+        const address = `127.0.0.1:${server.port}`;
+        if (await isServerReachable(address)) {
+          say(`temporal: a server already answers at ${address}; using it`);
+          continue;
+        }
+        cli ??= await ensureTemporalCli({ explicit: c.TEMPORAL_CLI, cacheDir: c.TEMPORAL_CLI_CACHE, log: say });
+        const dbFile = path.join(c.dataDir, server.db);
+        const namespaces = c.regions.filter((r) => server.regions.includes(r.name)).map((r) => r.namespace);
+        const name = plan.length > 1 ? `temporal-${server.regions[0]}` : 'temporal';
         const child = this.track(
           new SupervisedChild({
-            name: 'temporal',
+            name,
             command: cli,
-            args: devServerArgs({ port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT, dbFile, namespaces: c.regions.map((r) => r.namespace) }),
+            args: devServerArgs({ port: server.port, uiPort: server.uiPort, dbFile, namespaces }),
             env: process.env,
-            logFile: this.logFile('temporal'),
+            logFile: this.logFile(name),
             waitForReady: false,
             maxBackoffMs: c.WORKER_RESTART_MAX_MS,
           }),
         );
-        say(`temporal: starting the dev server on ${address} (state in ${dbFile})`);
+        for (const region of server.regions) this.servers.push({ region, address, child });
+        say(`temporal: starting the dev server for ${server.regions.join(' and ')} on ${address} (state in ${dbFile})`);
         await child.start();
       }
     }
@@ -178,6 +200,11 @@ export class Supervisor {
     return { east: east.address, west: west.address };
   }
 
+  private serverInfo(s: ServerChild): ServerInfo {
+    const info = s.child.info();
+    return { region: s.region, address: s.address, pid: info.pid, state: info.state, restarts: info.restarts };
+  }
+
   private workerInfo(w: WorkerChild): WorkerInfo {
     const info = w.child.info();
     return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name };
@@ -187,10 +214,22 @@ export class Supervisor {
     const reply = (r: Omit<ControlReply, 'type' | 'id'>) =>
       this.api?.process?.send?.({ type: 'worker-control-reply', id: req.id, ...r } satisfies ControlReply);
     if (req.command === 'list') return void reply({ ok: true, workers: this.workers.map((w) => this.workerInfo(w)) });
+    if (req.command === 'servers') return void reply({ ok: true, servers: this.servers.map((x) => this.serverInfo(x)) });
+    if (req.command === 'server-stop' || req.command === 'server-start') {
+      const server = this.servers.find((x) => x.region === req.region);
+      if (!server) return void reply({ ok: false, error: `no Temporal server of region ${req.region} is run here` });
+      try {
+        if (req.command === 'server-stop') await server.child.stop(req.signal);
+        else await server.child.start();
+        return void reply({ ok: true, server: this.serverInfo(server) });
+      } catch (err) {
+        return void reply({ ok: false, error: (err as Error).message });
+      }
+    }
     const w = this.workers.find((x) => x.region === req.region && x.role === req.stage);
     if (!w) return void reply({ ok: false, error: `no worker ${req.region}/${req.stage}` });
     try {
-      if (req.command === 'stop') await w.child.stop();
+      if (req.command === 'stop') await w.child.stop(req.signal);
       else await withTimeout(w.child.start(), 60_000, 'worker did not become ready within 60 s');
       reply({ ok: true, worker: this.workerInfo(w) });
     } catch (err) {
@@ -203,7 +242,12 @@ export class Supervisor {
     const host = c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST;
     const api = `http://${host}:${c.PORT}`;
     const ns = c.regions.find((r) => r.name === active)!.namespace;
-    const ui = c.TEMPORAL_ADDRESS || c.TEMPORAL_UI_PORT === 0 ? '(not started here)' : `http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${ns}/workflows`;
+    const ui =
+      c.TEMPORAL_ADDRESS || c.TEMPORAL_UI_PORT === 0
+        ? '(not started here)'
+        : c.REGION_TOPOLOGY === 'servers'
+          ? `east http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${c.regions[0].namespace}/workflows, west http://localhost:${westUiPort(c)}/namespaces/${c.regions[1].namespace}/workflows`
+          : `http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${ns}/workflows`;
     const lines = [
       '',
       'The record pipeline is up.',
@@ -230,7 +274,7 @@ export class Supervisor {
     this.stopping = true;
     say('stopping');
     // Workers and API first, then the servers they use.
-    const temporal = this.children.filter((ch) => ch.spec.name === 'temporal');
+    const temporal = this.servers.map((x) => x.child);
     await Promise.all(this.children.filter((ch) => !temporal.includes(ch)).map((ch) => ch.stop()));
     await Promise.all(temporal.map((ch) => ch.stop()));
     await this.postgres?.stop().catch(() => undefined);

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
 import { WorkflowStarter } from '../../src/api/starter';
+import { RegionRouter } from '../../src/api/region-router';
 import { NotSupervised } from '../../src/api/worker-control';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -12,6 +13,7 @@ import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
 let db: TestDb;
 let app: FastifyInstance;
 let temporal: TemporalClients;
+let recovered = 0;
 
 beforeAll(async () => {
   db = await createTestDb('api');
@@ -19,7 +21,17 @@ beforeAll(async () => {
   const logger = createLogger('api-test');
   temporal = new TemporalClients(config.regions);
   const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 4, relayIntervalMs: 1000, nudgeAfterSeconds: 30, workflowDefaults: {} });
-  app = await buildApp({ config, pool: db.pool, temporal, starter, workers: new NotSupervised() }, { logger: false });
+  const router = new RegionRouter({
+    pool: db.pool,
+    temporal,
+    logger,
+    mode: 'manual',
+    intervalMs: 1000,
+    threshold: 3,
+    pollerLivenessMs: 30_000,
+    recover: async () => recovered++,
+  });
+  app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
 });
 afterAll(async () => {
   await app.close();
@@ -168,6 +180,45 @@ describe('admin', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/admin/workers' })).json()).toEqual({ supervised: false, workers: [] });
     expect((await app.inject({ method: 'POST', url: '/v1/admin/workers/east/core/stop' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/workers/east/kitchen/stop' })).statusCode).toBe(400);
+  });
+
+  it('fails over by hand: new epoch, the old region fenced, recovery started', async () => {
+    const before = await tableCounts(db.pool);
+    const res = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ from: 'east', to: 'west', epoch: 2 });
+    expect(recovered).toBe(1);
+    const regions = await db.pool.query('SELECT name, active, epoch FROM regions ORDER BY name');
+    expect(regions.rows).toEqual([
+      { name: 'east', active: false, epoch: 2 },
+      { name: 'west', active: true, epoch: 2 },
+    ]);
+    const status = await app.inject({ method: 'GET', url: '/v1/admin/regions' });
+    expect(status.json()).toMatchObject({ active: 'west', epoch: 2, regions: [{ name: 'east', healthy: false }, { name: 'west', active: true }] });
+    const back = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
+    expect(back.json()).toMatchObject({ from: 'west', to: 'east', epoch: 3 });
+    expect(await tableCounts(db.pool)).toEqual(before);
+  });
+
+  it('refuses bad failover requests with a clear 4xx and changes nothing', async () => {
+    const regions = async () => (await db.pool.query('SELECT name, active, epoch FROM regions ORDER BY name')).rows;
+    const before = await regions();
+    const unknown = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'north' } });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error).toBe('unknown_region');
+    const same = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: before.find((r) => r.active).name } });
+    expect(same.statusCode).toBe(409);
+    expect(same.json().error).toBe('already_active');
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: {} })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west', now: true } })).statusCode).toBe(400);
+    expect(await regions()).toEqual(before);
+    // Two at once to the same region: exactly one switch happens.
+    const both = await Promise.all([0, 1].map(() => app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } })));
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    const after = await regions();
+    expect(after.find((r) => r.active).name).toBe('west');
+    expect(after[0].epoch).toBe(before[0].epoch + 1);
+    await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
   });
 
   it('reports unhealthy with the reason when Temporal does not answer', async () => {

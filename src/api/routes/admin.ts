@@ -2,11 +2,27 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../names';
 import { ApiError } from '../errors';
+import { FailoverRefused } from '../../db/failover';
 import { ErrorBody, WorkerInfo, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
   region: Type.Union(REGIONS.map((r) => Type.Literal(r))),
   stage: Type.Union(WORKER_ROLES.map((r) => Type.Literal(r))),
+});
+
+const StopBody = Type.Union([
+  Type.Object(
+    { signal: Type.Optional(Type.Union([Type.Literal('SIGTERM'), Type.Literal('SIGKILL')], { description: 'SIGKILL: no grace period' })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+const ServerInfoSchema = Type.Object({
+  region: Type.String(),
+  address: Type.String(),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  state: Type.String(),
+  restarts: Type.Integer(),
 });
 
 const FaultBody = Type.Object(
@@ -20,12 +36,70 @@ const FaultBody = Type.Object(
 );
 const Fault = Type.Object({ region: Type.String(), stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), since: Type.String() });
 
+const RegionHealth = Type.Object({
+  name: Type.String(),
+  namespace: Type.String(),
+  address: Type.String(),
+  active: Type.Boolean(),
+  healthy: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+  pollers: Type.Record(Type.String(), Type.Integer()),
+});
+const RegionsReply = Type.Object({
+  active: Type.String(),
+  epoch: Type.Integer(),
+  mode: Type.String(),
+  failovers: Type.Integer({ description: 'failovers run by this API process' }),
+  regions: Type.Array(RegionHealth),
+  servers: Type.Array(ServerInfoSchema, { description: 'Temporal dev servers run by the supervisor' }),
+});
+const FailoverBody = Type.Object(
+  { to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+const FailoverReply = Type.Object({ from: Type.String(), to: Type.String(), epoch: Type.Integer(), fencedSessions: Type.Integer() });
+
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/admin/regions',
+    { schema: { summary: 'Both regions: health, pollers per task queue, which is active, the epoch', response: { 200: RegionsReply } } },
+    async () => ({ ...(await app.deps.router.status()), failovers: app.deps.router.failovers, servers: await app.deps.workers.servers() }),
+  );
+
+  app.post(
+    '/v1/admin/failover',
+    {
+      schema: {
+        summary: 'Fail over (or back) to a region: new epoch, old region fenced, open records re-driven there',
+        body: FailoverBody,
+        response: { 200: FailoverReply, 400: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { to, reason } = request.body;
+      try {
+        return await app.deps.router.failover(to, reason ?? 'manual');
+      } catch (err) {
+        if (err instanceof FailoverRefused) {
+          throw new ApiError(err.code === 'unknown_region' ? 400 : 409, err.code, err.message);
+        }
+        throw err;
+      }
+    },
+  );
+
   app.get(
     '/v1/admin/workers',
     { schema: { summary: 'Every worker process: region, stage, pid, state', response: { 200: WorkersReply } } },
     async () => ({ supervised: app.deps.workers.supervised, workers: await app.deps.workers.list() }),
   );
+
+  const requireSupervisor = () => {
+    if (!app.deps.workers.supervised) {
+      throw new ApiError(503, 'not_supervised', 'processes are not run by this API\'s supervisor (start the system with npm start)');
+    }
+  };
+  const controlFailed = (err: unknown) => new ApiError(409, 'control_failed', (err as Error).message);
 
   for (const action of ['stop', 'start'] as const) {
     app.post(
@@ -34,18 +108,40 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           summary: `${action === 'stop' ? 'Stop' : 'Start'} a worker process (the container of a stage in a region)`,
           params: WorkerParams,
+          body: Type.Optional(StopBody),
           response: { 200: WorkerInfo, 409: ErrorBody, 503: ErrorBody },
         },
       },
       async (request) => {
         const { region, stage } = request.params;
-        if (!app.deps.workers.supervised) {
-          throw new ApiError(503, 'not_supervised', 'workers are not run by this API\'s supervisor (start the system with npm start)');
-        }
+        requireSupervisor();
         try {
-          return await app.deps.workers[action](region, stage);
+          return action === 'stop'
+            ? await app.deps.workers.stop(region, stage, request.body?.signal)
+            : await app.deps.workers.start(region, stage);
         } catch (err) {
-          throw new ApiError(409, 'worker_control_failed', (err as Error).message);
+          throw controlFailed(err);
+        }
+      },
+    );
+    app.post(
+      `/v1/admin/regions/:region/server/${action}`,
+      {
+        schema: {
+          summary: `${action === 'stop' ? 'Stop (or kill)' : 'Start'} a region's Temporal dev server: a region outage on purpose`,
+          params: Type.Object({ region: Type.Union(REGIONS.map((r) => Type.Literal(r))) }),
+          body: Type.Optional(StopBody),
+          response: { 200: ServerInfoSchema, 409: ErrorBody, 503: ErrorBody },
+        },
+      },
+      async (request) => {
+        requireSupervisor();
+        try {
+          return action === 'stop'
+            ? await app.deps.workers.stopServer(request.params.region, request.body?.signal)
+            : await app.deps.workers.startServer(request.params.region);
+        } catch (err) {
+          throw controlFailed(err);
         }
       },
     );

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { activeRegion } from '../../db/regions';
-import { probeRegion } from '../../temporal/probe';
+import { activeRegion, type RegionRow } from '../../db/regions';
 import { HealthReply } from '../schemas';
 
 interface Check {
@@ -30,32 +29,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { pool, temporal } = app.deps;
-      let region = 'unknown';
+      const { pool, router } = app.deps;
+      let active: RegionRow | undefined;
       const checks: Check[] = [];
       const pg = await timed('postgres', async () => {
-        region = (await activeRegion(pool)).name;
+        active = await activeRegion(pool);
         return undefined;
       });
       checks.push(pg);
-      if (pg.ok) {
-        const rc = temporal.region(region);
-        let probe: Awaited<ReturnType<typeof probeRegion>> | undefined;
-        checks.push(
-          await timed(`temporal:${region}`, async () => {
-            probe = await probeRegion(await temporal.client(region), rc.namespace);
-            return probe.namespaceOk ? undefined : probe.reason;
-          }),
-        );
-        if (probe?.namespaceOk) {
-          checks.push({
-            name: `pollers:${region}`,
-            ok: probe.missingPollers.length === 0,
-            latencyMs: 0,
-            ...(probe.missingPollers.length ? { reason: `no live pollers on ${probe.missingPollers.join(', ')}` } : {}),
-          });
-        }
+      if (active) {
+        const row = active;
+        checks.push(await timed(`temporal:${row.name}`, async () => (await router.probe(row)).reason));
       }
+      const region = active?.name ?? 'unknown';
       const ok = checks.every((c) => c.ok);
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', activeRegion: region, checks });
     },

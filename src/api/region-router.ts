@@ -1,0 +1,148 @@
+// The region router, the failover "DNS": probes the active region, fails over to a healthy standby
+// after consecutive failures (FAILOVER=auto), runs the switch by hand, and ends the workflows left
+// running in regions that are no longer active ("superseded").
+import type { Logger } from '../logger';
+import type { Pool } from '../db/pool';
+import { failover, type FailoverResult } from '../db/failover';
+import { listRegions, type RegionRow } from '../db/regions';
+import type { TemporalClients } from '../temporal/clients';
+import { probeRegion } from '../temporal/probe';
+import { RECORD_WORKFLOW_TYPE } from '../names';
+
+export interface RegionHealth {
+  name: string;
+  namespace: string;
+  address: string;
+  active: boolean;
+  healthy: boolean;
+  reason?: string;
+  pollers: Record<string, number>;
+}
+
+export interface RouterOptions {
+  pool: Pool;
+  temporal: TemporalClients;
+  logger: Logger;
+  mode: 'auto' | 'manual';
+  intervalMs: number;
+  threshold: number;
+  pollerLivenessMs: number;
+  /** Runs recovery: starts every open record's workflow in the (new) active region. */
+  recover: () => Promise<unknown>;
+}
+
+const PROBE_TIMEOUT_MS = 3_000;
+
+export class RegionRouter {
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private switching: Promise<FailoverResult> | undefined;
+  failovers = 0;
+
+  constructor(private readonly opts: RouterOptions) {}
+
+  async probe(row: RegionRow): Promise<RegionHealth> {
+    const rc = this.opts.temporal.region(row.name);
+    const base = { name: row.name, namespace: rc.namespace, address: rc.address, active: row.active };
+    try {
+      const client = await this.opts.temporal.client(row.name);
+      const probe = await client.connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+        probeRegion(client, rc.namespace, Date.now(), this.opts.pollerLivenessMs),
+      );
+      if (!probe.namespaceOk) return { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers };
+      const healthy = probe.missingPollers.length === 0;
+      return { ...base, healthy, pollers: probe.pollers, ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }) };
+    } catch (err) {
+      return { ...base, healthy: false, reason: `temporal at ${rc.address}: ${(err as Error).message}`, pollers: {} };
+    }
+  }
+
+  async status(): Promise<{ active: string; epoch: number; mode: string; regions: RegionHealth[] }> {
+    const rows = await listRegions(this.opts.pool);
+    const regions = await Promise.all(rows.map((r) => this.probe(r)));
+    const active = rows.find((r) => r.active);
+    return { active: active?.name ?? 'none', epoch: active?.epoch ?? 0, mode: this.opts.mode, regions };
+  }
+
+  /** Switches to `to` (one switch at a time in this process; the database serialises processes). */
+  async failover(to: string, reason: string): Promise<FailoverResult> {
+    while (this.switching) await this.switching.catch(() => undefined);
+    this.switching = (async () => {
+      const result = await failover(this.opts.pool, to);
+      this.failovers += 1;
+      this.failures = 0;
+      this.opts.logger.warn({ ...result, reason }, 'failed over');
+      // Recovery runs in the background; the relay loop also picks up whatever it leaves.
+      this.opts.recover().catch((err) => this.opts.logger.error({ err: (err as Error).message }, 'recovery pass failed'));
+      return result;
+    })();
+    try {
+      return await this.switching;
+    } finally {
+      this.switching = undefined;
+    }
+  }
+
+  /** One health round: probe the active region; fail over after `threshold` failures in a row. */
+  async checkOnce(): Promise<void> {
+    const rows = await listRegions(this.opts.pool);
+    const active = rows.find((r) => r.active);
+    if (!active) return;
+    const health = await this.probe(active);
+    if (health.healthy) {
+      this.failures = 0;
+    } else {
+      this.failures += 1;
+      this.opts.logger.warn({ region: active.name, failures: this.failures, reason: health.reason }, 'active region unhealthy');
+      if (this.opts.mode === 'auto' && this.failures >= this.opts.threshold) {
+        const standby = rows.find((r) => !r.active);
+        if (standby && (await this.probe(standby)).healthy) {
+          await this.failover(standby.name, `automatic: ${health.reason}`).catch((err) =>
+            this.opts.logger.warn({ err: (err as Error).message }, 'automatic failover refused'),
+          );
+        }
+      }
+    }
+    await this.supersede(rows);
+  }
+
+  /** Terminates record workflows still running in regions that are not active (when reachable). */
+  async supersede(rows: RegionRow[]): Promise<number> {
+    let ended = 0;
+    for (const row of rows.filter((r) => !r.active)) {
+      try {
+        const client = await this.opts.temporal.client(row.name);
+        const active = rows.find((r) => r.active);
+        const query = `WorkflowType = "${RECORD_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`;
+        for await (const wf of client.workflow.list({ query, pageSize: 200 })) {
+          await client.workflow
+            .getHandle(wf.workflowId, wf.runId)
+            .terminate(`superseded: ${active?.name} is active at epoch ${active?.epoch}; this region's work was re-driven there`)
+            .catch(() => undefined);
+          if (++ended >= 200) break;
+        }
+      } catch {
+        // unreachable: try again next round (it may come back)
+      }
+    }
+    if (ended) this.opts.logger.info({ ended }, 'superseded workflows of inactive regions');
+    return ended;
+  }
+
+  start(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      await this.checkOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'health round failed'));
+      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+    };
+    this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
