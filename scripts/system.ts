@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/api/schemas';
 
 function projectRoot(dir = __dirname): string {
@@ -32,6 +33,8 @@ export interface System {
   proc: ChildProcess;
   output(): string;
   workers(): Promise<WorkerInfo[]>;
+  /** The pid of the API process (a child of the supervisor), to kill it on purpose. */
+  apiPid(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +82,12 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     async workers() {
       const res = await fetch(`${url}/v1/admin/workers`);
       return ((await res.json()) as { workers: WorkerInfo[] }).workers;
+    },
+    async apiPid() {
+      const ps = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(proc.pid)]);
+      const line = ps.stdout.split('\n').find((l) => l.includes('pipeline-api'));
+      if (!line) throw new Error('the API process is not running');
+      return Number(line.trim().split(/\s+/)[0]);
     },
     async stop() {
       if (proc.exitCode !== null) return;

@@ -1,7 +1,5 @@
 // Active-passive regions with the two-server topology: one Temporal dev server per region, so that
 // killing east's server is a real region outage. Invariants are read from the tables.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { CHECKED_TABLES, verifyInvariants } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
@@ -132,9 +130,7 @@ describe('failover between regions', () => {
     const fo = await api<{ epoch: number }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
     expect(fo.status).toBe(200);
     // The API process runs recovery: kill it while records are still waiting to be re-driven.
-    const ps = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(sys.proc.pid)]);
-    const apiPid = Number(ps.stdout.split('\n').find((l) => l.includes('pipeline-api'))!.trim().split(/\s+/)[0]);
-    process.kill(apiPid, 'SIGKILL');
+    process.kill(await sys.apiPid(), 'SIGKILL');
     const pending = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status IN ('accepted', 'processing') AND (epoch IS NULL OR epoch < $2)`,
       [sources, fo.body.epoch],

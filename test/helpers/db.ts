@@ -1,46 +1,11 @@
 // A database per test file, migrated, dropped afterwards (kept with KEEP_TEST_DB=1).
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { loadConfig } from '../../src/config';
-import { createPool, type Pool } from '../../src/db/pool';
-import { prepareDatabase } from '../../src/db/prepare';
+import type { Pool } from '../../src/db/pool';
+import { createScratchDb, type ScratchDb } from '../../scripts/scratch-db';
 
-export interface TestDb {
-  name: string;
-  url: string;
-  pool: Pool;
-  drop(): Promise<void>;
-}
+export type TestDb = ScratchDb;
 
-function baseUrl(): URL {
-  return new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pipeline');
-}
-
-export async function createTestDb(label: string): Promise<TestDb> {
-  const name = `pipeline_test_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(3).toString('hex')}`;
-  const admin = baseUrl();
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  await client.end();
-  const url = baseUrl();
-  url.pathname = `/${name}`;
-  const pool = createPool({ connectionString: url.toString(), applicationName: `test-${label}` });
-  await prepareDatabase(loadConfig({ DATABASE_URL: url.toString() }), pool);
-  return {
-    name,
-    url: url.toString(),
-    pool,
-    async drop() {
-      await pool.end();
-      if (process.env.KEEP_TEST_DB) return;
-      const c = new pg.Client({ connectionString: admin.toString() });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+export function createTestDb(label: string): Promise<TestDb> {
+  return createScratchDb(`test_${label}`, process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pipeline');
 }
 
 export async function tableCounts(pool: Pool): Promise<Record<string, number>> {

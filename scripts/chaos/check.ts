@@ -1,0 +1,54 @@
+// The end of a chaos run, read from the tables: nothing lost, nothing twice, nothing out of order.
+import type { Pool } from '../../src/db/pool';
+import { verifyInvariants, type VerifyReport } from '../../src/db/verify';
+
+export interface RunCheck {
+  /** Records in Postgres for the run's sources (every 202, plus batches whose answer was lost). */
+  accepted: number;
+  /** Records answered 202 to the load generator. */
+  acknowledged: number;
+  delivered: number;
+  duplicates: number;
+  orderViolations: VerifyReport['orderViolations'];
+  /** Acknowledged records that are not in Postgres, or that were never delivered. */
+  lost: string[];
+  /** Seqs missing from a source's 1..last_seq, or a stage row missing for a delivered record. */
+  gaps: number;
+  maxLatencyS: number;
+  ok: boolean;
+}
+
+export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<string>): Promise<RunCheck> {
+  const prefix = sources[0].replace(/[^-]+$/, '');
+  const verify = await verifyInvariants(pool, { sourcePrefix: prefix });
+  const { rows } = await pool.query<{ source_id: string; record_id: string; seq: number; delivered: boolean }>(
+    `SELECT r.source_id, r.record_id, r.seq, d.seq IS NOT NULL AS delivered
+       FROM records r LEFT JOIN deliveries d USING (source_id, seq) WHERE r.source_id = ANY($1)`,
+    [sources],
+  );
+  const delivered = new Set(rows.filter((r) => r.delivered).map((r) => `${r.source_id}\n${r.record_id}`));
+  const lost = [...acknowledged].filter((key) => !delivered.has(key)).map((key) => key.replace('\n', '/'));
+  for (const r of rows) if (!r.delivered && !acknowledged.has(`${r.source_id}\n${r.record_id}`)) lost.push(`${r.source_id}/${r.record_id}`);
+  const seqGaps = await pool.query<{ n: number }>(
+    `SELECT coalesce(sum(s.last_seq - (SELECT count(*) FROM records r WHERE r.source_id = s.source_id)), 0)::int AS n
+       FROM sources s WHERE s.source_id = ANY($1)`,
+    [sources],
+  );
+  const latency = await pool.query<{ s: number | null }>(
+    `SELECT extract(epoch FROM max(d.delivered_at - r.accepted_at))::float AS s
+       FROM deliveries d JOIN records r USING (source_id, seq) WHERE r.source_id = ANY($1)`,
+    [sources],
+  );
+  const gaps = seqGaps.rows[0].n + verify.missing.length;
+  return {
+    accepted: rows.length,
+    acknowledged: acknowledged.size,
+    delivered: delivered.size,
+    duplicates: verify.duplicates,
+    orderViolations: verify.orderViolations,
+    lost,
+    gaps,
+    maxLatencyS: Math.round((latency.rows[0].s ?? 0) * 10) / 10,
+    ok: verify.duplicates === 0 && verify.orderViolations.length === 0 && lost.length === 0 && gaps === 0,
+  };
+}

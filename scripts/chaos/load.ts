@@ -1,0 +1,52 @@
+// Continuous submissions from several sources while chaos runs. Remembers every record the API
+// accepted (202), so that the end of the run can tell whether any of them was lost.
+import { randomBytes } from 'node:crypto';
+import type { System } from '../system';
+
+export interface Load {
+  /** `${sourceId}\n${clientId}` of every record answered 202. */
+  accepted: Set<string>;
+  /** Submissions answered neither 202 nor 4xx (API down, 5xx): their records may or may not exist. */
+  unanswered: number;
+  stop(): Promise<void>;
+}
+
+export function startLoad(sys: System, sources: string[], opts: { everyMs: number; perBatch: number; token?: string }): Load {
+  const accepted = new Set<string>();
+  let unanswered = 0;
+  let stopped = false;
+  const loops = sources.map(async (source) => {
+    for (let b = 0; !stopped; b++) {
+      const records = Array.from({ length: opts.perBatch }, (_, i) => ({
+        id: `b${b}-${i}-${randomBytes(2).toString('hex')}`,
+        payload: { amount: b + i / 100, customer: `c${i}`, items: [{ amount: i }] },
+      }));
+      try {
+        const res = await fetch(`${sys.url}/v1/sources/${source}/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+          body: JSON.stringify({ records }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        await res.arrayBuffer();
+        if (res.status === 202) for (const r of records) accepted.add(`${source}\n${r.id}`);
+        else if (res.status >= 500) unanswered += 1;
+        else throw new Error(`a valid batch was refused: ${res.status}`);
+      } catch (err) {
+        if ((err as Error).message.startsWith('a valid batch')) throw err;
+        unanswered += 1;
+      }
+      await new Promise((r) => setTimeout(r, opts.everyMs));
+    }
+  });
+  return {
+    accepted,
+    get unanswered() {
+      return unanswered;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
