@@ -1,7 +1,8 @@
 // The Temporal Web UI, checked in a real browser (Debian's chromium through playwright-core): the
 // workflow list filtered by SourceId finds a test source's records; a record's page shows its
-// summary (source, seq, payload digest) and its five stage activities completed. Screenshots go
-// to test-artifacts/.
+// summary (source, seq, payload digest) and its five stage activities completed; a record waiting
+// behind a failing stage answers its `state` query with what it waits for. Screenshots go to
+// test-artifacts/.
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -119,5 +120,38 @@ describe('the Temporal UI in a real browser', () => {
     expect(metadata).toContain(`payload sha256 ${sha256(canonicalJson(payloads[1]))}`);
     for (const stage of STAGES) expect(metadata).toMatch(new RegExp(`${stage} ${source}#2\\s+Completed`));
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-record-metadata.png') });
+  });
+
+  it("shows a waiting record's gate state through its query", async () => {
+    // core's dependency fails: record 1 retries at core, record 2 waits for it there.
+    const waiting = uniqueSource('ui-wait');
+    expect((await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'fail' })).status).toBe(200);
+    try {
+      await api(`${sys.url}/v1/sources/${waiting}/records`, 'POST', { records: payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })) });
+      await waitFor('both records through preprocess', async () => {
+        const s = await api<{ watermarks: { preprocess: number } }>(`${sys.url}/v1/sources/${waiting}`, 'GET');
+        return s.body.watermarks.preprocess === 2;
+      });
+      const id = recordWorkflowId(waiting, 2);
+      await page.goto(`${ui}/namespaces/pipeline-east/workflows/${encodeURIComponent(id)}`);
+      await page.getByTestId('workflow-id-heading').filter({ hasText: id }).waitFor();
+      await page.getByTestId('queries-tab').click();
+      // `state` is the record workflow's only query: the UI preselects it.
+      await page.getByRole('button', { name: 'Run Query' }).click();
+      const answer = async () => {
+        const t = (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+        const after = t.slice(t.indexOf('JSON Formatting'));
+        return after.includes('"phase"') ? (JSON.parse(after.slice(after.indexOf('{'), after.lastIndexOf('}') + 1)) as Record<string, unknown>) : undefined;
+      };
+      const state = await waitFor('the state query answered', answer, 20_000);
+      expect(state).toMatchObject({ sourceId: waiting, seq: 2, phase: 'waiting', stage: 'core', waitingFor: { seq: 1, stage: 'core' }, blocked: null });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'ui-query.png') });
+    } finally {
+      await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'recover' });
+    }
+    await waitFor('both delivered after recover', async () => {
+      const s = await api<{ watermarks: { delivered: number } }>(`${sys.url}/v1/sources/${waiting}`, 'GET');
+      return s.body.watermarks.delivered === 2;
+    });
   });
 });
