@@ -101,6 +101,22 @@ export function westUiPort(e: Env): number {
   return e.TEMPORAL_UI_PORT_WEST ?? (e.TEMPORAL_UI_PORT === 0 ? 0 : e.TEMPORAL_UI_PORT + 1);
 }
 
+/** The command-line tool's own settings (`npx pipeline`); flags override them. */
+export const CliEnvSchema = Type.Object({
+  PIPELINE_URL: Type.String({ default: 'http://127.0.0.1:3000', description: 'the API the CLI talks to' }),
+  PIPELINE_TOKEN: Type.Optional(Type.String({ description: 'sent as `Authorization: Bearer <token>`' })),
+  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL, description: 'read by `pipeline verify`' }),
+});
+export type CliConfig = Static<typeof CliEnvSchema>;
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(CliEnvSchema.properties)) {
+    if (env[key] !== undefined && env[key] !== '') raw[key] = env[key];
+  }
+  return Value.Default(CliEnvSchema, raw) as CliConfig;
+}
+
 export function regionConfig(config: Config, region: string): RegionConfig {
   const found = config.regions.find((r) => r.name === region);
   if (!found) throw new ConfigError(`unknown region ${region}`);

@@ -4,6 +4,7 @@
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../activities/stage-write';
+import { readIdentities } from '../db/queries';
 import { firstUnfinishedStage, type Watermarks } from '../workflows/gate';
 import type { RecordWorkflowInput } from '../workflows/record.messages';
 import type { Logger } from '../logger';
@@ -29,6 +30,12 @@ export interface PendingRecord {
   epoch: number | null;
 }
 
+/** What the UI shows of a record besides its key: the client's id and the payload's digest. */
+export interface RecordIdentity {
+  recordId: string;
+  payloadHash: string;
+}
+
 export interface StartReport {
   started: number;
   failed: number;
@@ -49,6 +56,7 @@ export function recordStartOptions(
   region: Pick<RegionRow, 'name' | 'epoch'>,
   wm: Watermarks,
   defaults: StarterOptions['workflowDefaults'],
+  identity?: RecordIdentity,
 ) {
   const startStage = firstUnfinishedStage(wm, rec.seq) ?? 'outbound';
   const input: RecordWorkflowInput = {
@@ -75,7 +83,15 @@ export function recordStartOptions(
       { key: SA.region, value: region.name },
       { key: SA.stage, value: startStage },
     ],
-    staticSummary: `${rec.source_id} #${rec.seq}`,
+    // Shown in the Temporal UI's workflow list and header: which record, and which payload.
+    staticSummary: `${rec.source_id} #${rec.seq}${identity ? ` · payload ${identity.payloadHash.slice(0, 12)}` : ''}`,
+    staticDetails: [
+      `**record** \`${rec.source_id}\` #${rec.seq}${identity ? `, client id \`${identity.recordId}\`` : ''}`,
+      identity ? `**payload sha256** \`${identity.payloadHash}\`` : undefined,
+      `**started** in ${region.name} at epoch ${region.epoch}, from stage ${startStage}`,
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
   };
 }
 
@@ -119,13 +135,17 @@ export class WorkflowStarter {
       return { started: 0, failed: records.length };
     }
     const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
+    const identities = new Map<string, RecordIdentity>();
     for (const sourceId of new Set(records.map((r) => r.source_id))) {
       watermarks.set(sourceId, await readWatermarks(pool, sourceId));
+      const seqs = records.filter((r) => r.source_id === sourceId).map((r) => r.seq);
+      for (const [seq, id] of await readIdentities(pool, sourceId, seqs)) identities.set(`${sourceId}:${seq}`, id);
     }
     const started: PendingRecord[] = [];
     let failed = 0;
     await inOrderLimited(records, this.opts.concurrency, async (rec) => {
-      const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults);
+      const identity = identities.get(`${rec.source_id}:${rec.seq}`);
+      const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity);
       try {
         await client.workflow.start(RECORD_WORKFLOW_TYPE, options);
         started.push(rec);

@@ -62,3 +62,12 @@ export async function listDeliveries(pool: Pool, sourceId: string, after: number
   );
   return rows;
 }
+
+/** Client ids and payload digests of some records of a source, by seq (for workflow summaries). */
+export async function readIdentities(pool: Pool, sourceId: string, seqs: number[]) {
+  const { rows } = await pool.query<{ seq: number; record_id: string; payload_hash: string }>(
+    'SELECT seq, record_id, payload_hash FROM records WHERE source_id = $1 AND seq = ANY($2::bigint[])',
+    [sourceId, seqs],
+  );
+  return new Map(rows.map((r) => [r.seq, { recordId: r.record_id, payloadHash: r.payload_hash }]));
+}

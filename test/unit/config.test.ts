@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from '../../src/config';
+import { ConfigError, DEFAULT_DATABASE_URL, loadCliConfig, loadConfig } from '../../src/config';
 
 describe('configuration', () => {
   it('works out of the box', () => {
@@ -27,10 +27,21 @@ describe('configuration', () => {
   });
 });
 
+describe('the CLI configuration', () => {
+  it('defaults to the local API and the local Postgres, and reads the token', () => {
+    expect(loadCliConfig({})).toEqual({ PIPELINE_URL: 'http://127.0.0.1:3000', DATABASE_URL: DEFAULT_DATABASE_URL });
+    expect(loadCliConfig({ PIPELINE_URL: 'http://api:3000', PIPELINE_TOKEN: 't', PIPELINE_UNRELATED: 'x' })).toEqual({
+      PIPELINE_URL: 'http://api:3000',
+      PIPELINE_TOKEN: 't',
+      DATABASE_URL: DEFAULT_DATABASE_URL,
+    });
+  });
+});
+
 describe('the README configuration table', () => {
   it('documents every variable the configuration reads', () => {
     const readme = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'README.md'), 'utf8') as string;
-    const { EnvSchema } = require('../../src/config');
-    for (const key of Object.keys(EnvSchema.properties)) expect({ key, documented: readme.includes(`\`${key}\``) }).toEqual({ key, documented: true });
+    const { EnvSchema, CliEnvSchema } = require('../../src/config');
+    for (const key of [...Object.keys(EnvSchema.properties), ...Object.keys(CliEnvSchema.properties)]) expect({ key, documented: readme.includes(`\`${key}\``) }).toEqual({ key, documented: true });
   });
 });
