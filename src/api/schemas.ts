@@ -109,10 +109,17 @@ export const WorkerInfo = Type.Object({
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
 export type WorkerInfo = Static<typeof WorkerInfo>;
 
-export const HealthReply = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+export const LiveReply = Type.Object({ status: Type.Literal('ok'), pid: Type.Integer(), uptimeSeconds: Type.Integer() });
+
+export const ReadyCheck = Type.Object({
+  name: Type.String({ description: 'postgres, temporal:<region>, or pollers:<task queue>' }),
+  ok: Type.Boolean(),
+  latencyMs: Type.Number(),
+  reason: Type.Optional(Type.String()),
+});
+export type ReadyCheck = Static<typeof ReadyCheck>;
+export const ReadyReply = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   activeRegion: Type.String(),
-  checks: Type.Array(
-    Type.Object({ name: Type.String(), ok: Type.Boolean(), latencyMs: Type.Number(), reason: Type.Optional(Type.String()) }),
-  ),
+  checks: Type.Array(ReadyCheck),
 });
