@@ -48,6 +48,10 @@ export const EnvSchema = Type.Object({
   STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
   PG_POOL_MAX: Int(10, 1),
+  METRICS_MAX_SOURCES: Type.Integer({ default: 20, minimum: 0, description: 'sources with their own metrics label (in order of creation); the rest are "other"' }),
+  METRICS_PORT_BASE: Type.Integer({ default: 9470, minimum: 0, description: "npm start: the first worker's Prometheus port, the others follow; 0: off" }),
+  METRICS_PORT: Type.Integer({ default: 0, minimum: 0, description: "a worker process's Prometheus port for the Temporal SDK metrics (set by the supervisor); 0: off" }),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'address the workers\' metrics endpoints listen on (0.0.0.0 in containers)' }),
 });
 export type Env = Static<typeof EnvSchema>;
 
