@@ -16,6 +16,10 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+    default: 'auto',
+    description: 'auto: pretty on a terminal, JSON otherwise',
+  }),
   TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of a dev server' })),
   TEMPORAL_ADDRESS_EAST: Type.Optional(Type.String()),
   TEMPORAL_ADDRESS_WEST: Type.Optional(Type.String()),

@@ -105,6 +105,7 @@ export const WorkerInfo = Type.Object({
   state: Type.String(),
   restarts: Type.Integer(),
   title: Type.String(),
+  metricsPort: Type.Union([Type.Integer(), Type.Null()], { description: "the process's Temporal SDK metrics (Prometheus), null when off" }),
 });
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
 export type WorkerInfo = Static<typeof WorkerInfo>;

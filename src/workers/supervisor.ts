@@ -59,6 +59,7 @@ interface WorkerChild {
   region: string;
   role: string;
   child: SupervisedChild;
+  metricsPort: number | null;
 }
 
 export class Supervisor {
@@ -122,19 +123,21 @@ export class Supervisor {
     });
     for (const region of c.regions) {
       for (const role of WORKER_ROLES) {
+        // Each worker its own SDK metrics port: METRICS_PORT_BASE, +1, ... (0: off).
+        const metricsPort = c.METRICS_PORT_BASE > 0 ? c.METRICS_PORT_BASE + this.workers.length : null;
         const child = this.track(
           new SupervisedChild({
             name: workerProcessTitle(region.name, role),
             script: path.join(DIST, 'workers', 'worker.js'),
             args: [region.name, role],
-            env,
+            env: { ...env, METRICS_PORT: String(metricsPort ?? 0) },
             logFile: this.logFile(`worker-${region.name}-${role}`),
             waitForReady: true,
             maxBackoffMs: c.WORKER_RESTART_MAX_MS,
             stopTimeoutMs: 5_000,
           }),
         );
-        this.workers.push({ region: region.name, role, child });
+        this.workers.push({ region: region.name, role, child, metricsPort });
       }
     }
     say(`starting the API and ${this.workers.length} worker processes`);
@@ -207,7 +210,7 @@ export class Supervisor {
 
   private workerInfo(w: WorkerChild): WorkerInfo {
     const info = w.child.info();
-    return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name };
+    return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name, metricsPort: w.metricsPort };
   }
 
   private async control(req: ControlRequest): Promise<void> {
@@ -256,7 +259,8 @@ export class Supervisor {
       `  Temporal   east ${addresses.east} (${c.regions[0].namespace}), west ${addresses.west} (${c.regions[1].namespace}); active: ${active}`,
       `  Web UI     ${ui}`,
       `  Postgres   ${redact(this.postgres!.databaseUrl)} (${this.postgres!.kind})`,
-      `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers`,
+      `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers${c.METRICS_PORT_BASE ? ` (SDK metrics on ports ${c.METRICS_PORT_BASE}-${c.METRICS_PORT_BASE + this.workers.length - 1})` : ''}`,
+      `  Health     ${api}/readyz, ${api}/v1/stats, ${api}/metrics`,
       `  Logs       ${path.join(c.dataDir, 'logs')}`,
       '',
       `  Try:  curl -s -X POST ${api}/v1/sources/demo/records -H 'content-type: application/json' \\`,
