@@ -152,10 +152,11 @@ export class Supervisor {
   private async startTemporal(): Promise<{ east: string; west: string }> {
     const c = this.config;
     const [east, west] = c.regions;
-    const external = c.TEMPORAL_ADDRESS ?? c.TEMPORAL_ADDRESS_EAST ?? c.TEMPORAL_ADDRESS_WEST;
+    // A region whose address comes from the settings (env or a profile) is a real cluster or Cloud.
+    const external = c.regions.some((r) => r.external);
     if (external) {
       for (const r of c.regions) {
-        if (!(await isServerReachable(r.address))) throw new Error(`Temporal is not reachable at ${r.address} (region ${r.name})`);
+        if (!(await isServerReachable(r.address, r.connect))) throw new Error(`Temporal is not reachable at ${r.address} (region ${r.name})`);
       }
       say(`temporal: using ${[...new Set(c.regions.map((r) => r.address))].join(', ')}`);
     } else {
@@ -196,9 +197,17 @@ export class Supervisor {
       }
     }
     for (const r of c.regions) {
-      const connection = await waitForServer(r.address);
-      await setupNamespace(connection, r.namespace);
-      await connection.close();
+      const connection = await waitForServer(r.address, 60_000, r.connect);
+      try {
+        await setupNamespace(connection, r.namespace);
+      } catch (err) {
+        // Temporal Cloud (and locked-down clusters) create namespaces and search attributes
+        // outside the application: use them as they are.
+        if (!external) throw err;
+        say(`temporal: could not set up namespace ${r.namespace} (${(err as Error).message}); it must exist with the search attributes SourceId, RecordSeq, Stage, Region`);
+      } finally {
+        await connection.close();
+      }
     }
     return { east: east.address, west: west.address };
   }
@@ -246,7 +255,7 @@ export class Supervisor {
     const api = `http://${host}:${c.PORT}`;
     const ns = c.regions.find((r) => r.name === active)!.namespace;
     const ui =
-      c.TEMPORAL_ADDRESS || c.TEMPORAL_UI_PORT === 0
+      c.regions.some((r) => r.external) || c.TEMPORAL_UI_PORT === 0
         ? '(not started here)'
         : c.REGION_TOPOLOGY === 'servers'
           ? `east http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${c.regions[0].namespace}/workflows, west http://localhost:${westUiPort(c)}/namespaces/${c.regions[1].namespace}/workflows`

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
   let clientConnection: Connection | undefined;
-  const connection = await NativeConnection.connect({ address: rc.address });
+  const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
     const common = { connection, namespace: rc.namespace, taskQueue: taskQueueFor(role as WorkerRole), identity: `${process.title}@${process.pid}` };
     let worker: Worker;
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
-      clientConnection = await Connection.connect({ address: rc.address });
+      clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, notify });
