@@ -139,7 +139,7 @@ async function main() {
     void sys.stop().finally(() => process.exit(1));
   }, TIMEOUT_MS * 3);
   try {
-    await waitFor('healthy', async () => (await api(`${sys.url}/healthz`, 'GET')).status === 200, 120_000);
+    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
     say(`many sources: ${N} x ${M} records`);
     const many = await runPipeline(sys, pool, client, 'many', N, M);
     say(`one hot source: ${HOT} records`);

@@ -24,6 +24,25 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** n consecutive free ports on 127.0.0.1 (for the workers' metrics ports). */
+export async function freePortRange(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = await freePort();
+    if (base + n > 65535) continue;
+    const free = await Promise.all(Array.from({ length: n }, (_, i) => portIsFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found`);
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 export interface System {
   url: string;
   /** The dev server both regions' namespaces live on. */
@@ -50,6 +69,9 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     DATA_DIR: dataDir,
     DATABASE_URL: opts.databaseUrl,
     LOG_LEVEL: 'info',
+    // Fixed metrics ports would collide between systems run side by side; a test that wants them
+    // passes METRICS_PORT_BASE (see freePortRange).
+    METRICS_PORT_BASE: '0',
     ...opts.env,
   };
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });

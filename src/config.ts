@@ -3,6 +3,8 @@ import path from 'node:path';
 import os from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { defaultNamespace, REGIONS, type Region } from './names';
 
 const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
@@ -16,9 +18,18 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+    default: 'auto',
+    description: 'auto: pretty on a terminal, JSON otherwise',
+  }),
   TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of a dev server' })),
   TEMPORAL_ADDRESS_EAST: Type.Optional(Type.String()),
   TEMPORAL_ADDRESS_WEST: Type.Optional(Type.String()),
+  // The standard Temporal environment configuration (@temporalio/envconfig) also reads
+  // TEMPORAL_CONFIG_FILE, TEMPORAL_API_KEY, TEMPORAL_TLS* and TEMPORAL_GRPC_META_*; see regionConnection().
+  TEMPORAL_PROFILE: Type.Optional(Type.String({ description: 'profile of the Temporal config file for both regions' })),
+  TEMPORAL_PROFILE_EAST: Type.Optional(Type.String({ description: "east's profile (its address, namespace, TLS, API key)" })),
+  TEMPORAL_PROFILE_WEST: Type.Optional(Type.String({ description: "west's profile" })),
   TEMPORAL_PORT: Int(7233, 1),
   TEMPORAL_UI_PORT: Int(8233, 0),
   REGION_TOPOLOGY: Type.Union([Type.Literal('shared'), Type.Literal('servers')], {
@@ -32,8 +43,8 @@ export const EnvSchema = Type.Object({
     default: path.join(os.homedir(), '.cache', 'record-pipeline'),
     description: 'where the temporal CLI is built once and reused',
   }),
-  NAMESPACE_EAST: Type.String({ default: defaultNamespace('east') }),
-  NAMESPACE_WEST: Type.String({ default: defaultNamespace('west') }),
+  NAMESPACE_EAST: Type.Optional(Type.String({ description: "default: east's profile namespace, else pipeline-east" })),
+  NAMESPACE_WEST: Type.Optional(Type.String({ description: "default: west's profile namespace, else pipeline-west" })),
   ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'initially active' }),
   FAILOVER: Type.Union([Type.Literal('auto'), Type.Literal('manual')], { default: 'auto' }),
   HEALTH_INTERVAL_MS: Int(2000, 100),
@@ -48,13 +59,27 @@ export const EnvSchema = Type.Object({
   STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
   PG_POOL_MAX: Int(10, 1),
+  METRICS_MAX_SOURCES: Type.Integer({ default: 20, minimum: 0, description: 'sources with their own metrics label (in order of creation); the rest are "other"' }),
+  METRICS_PORT_BASE: Type.Integer({ default: 9470, minimum: 0, description: "npm start: the first worker's Prometheus port, the others follow; 0: off" }),
+  METRICS_PORT: Type.Integer({ default: 0, minimum: 0, description: "a worker process's Prometheus port for the Temporal SDK metrics (set by the supervisor); 0: off" }),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'address the workers\' metrics endpoints listen on (0.0.0.0 in containers)' }),
 });
 export type Env = Static<typeof EnvSchema>;
+
+/** TLS, API key and gRPC metadata of a region's Temporal connection (client and worker alike). */
+export interface ConnectOptions {
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
 
 export interface RegionConfig {
   name: Region;
   namespace: string;
   address: string;
+  connect: ConnectOptions;
+  /** The address came from the settings (a real cluster or Cloud), not the local dev server default. */
+  external: boolean;
 }
 
 export interface Config extends Env {
@@ -82,14 +107,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const local = `127.0.0.1:${e.TEMPORAL_PORT}`;
   const westLocal = e.REGION_TOPOLOGY === 'servers' ? `127.0.0.1:${westPort(e)}` : local;
   const regions: RegionConfig[] = [
-    { name: 'east', namespace: e.NAMESPACE_EAST, address: e.TEMPORAL_ADDRESS_EAST ?? e.TEMPORAL_ADDRESS ?? local },
-    { name: 'west', namespace: e.NAMESPACE_WEST, address: e.TEMPORAL_ADDRESS_WEST ?? e.TEMPORAL_ADDRESS ?? westLocal },
+    regionConnection(env, 'east', e.TEMPORAL_PROFILE_EAST, e.TEMPORAL_PROFILE, e.TEMPORAL_ADDRESS_EAST, e.NAMESPACE_EAST, local),
+    regionConnection(env, 'west', e.TEMPORAL_PROFILE_WEST, e.TEMPORAL_PROFILE, e.TEMPORAL_ADDRESS_WEST, e.NAMESPACE_WEST, westLocal),
   ];
   return {
     ...e,
     regions,
     databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
+  };
+}
+
+/**
+ * A region's Temporal connection through the standard environment configuration: the profile of
+ * the TOML file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml), overridden by
+ * TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_GRPC_META_*; then the region's own
+ * TEMPORAL_ADDRESS_<REGION> and NAMESPACE_<REGION>. TEMPORAL_NAMESPACE is not used: two regions
+ * need two namespaces (NAMESPACE_<REGION>, or the namespace of TEMPORAL_PROFILE_<REGION>). Nothing set: the local dev server, namespace pipeline-<region>.
+ */
+function regionConnection(
+  env: NodeJS.ProcessEnv,
+  name: Region,
+  regionProfile: string | undefined,
+  sharedProfile: string | undefined,
+  address: string | undefined,
+  namespace: string | undefined,
+  local: string,
+): RegionConfig {
+  const profileName = regionProfile ?? sharedProfile;
+  const vars: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '' && k !== 'TEMPORAL_NAMESPACE') vars[k] = v;
+  let profile;
+  try {
+    profile = toClientOptions(loadClientConfigProfile({ profile: profileName, overrideEnvVars: vars }));
+  } catch (err) {
+    throw new ConfigError(`Temporal connection of region ${name}${profileName ? ` (profile ${profileName})` : ''}: ${(err as Error).message}`);
+  }
+  const { address: profileAddress, tls, apiKey, metadata } = profile.connectionOptions;
+  const resolved = address ?? profileAddress;
+  return {
+    name,
+    // A profile's namespace is the region's only when the profile is the region's own.
+    namespace: namespace ?? (regionProfile ? profile.namespace : undefined) ?? defaultNamespace(name),
+    address: resolved ?? local,
+    connect: {
+      ...(tls !== undefined && tls !== null ? { tls } : {}),
+      ...(apiKey !== undefined ? { apiKey: apiKey as string } : {}),
+      ...(metadata && Object.keys(metadata).length ? { metadata: metadata as Record<string, string> } : {}),
+    },
+    external: resolved !== undefined,
   };
 }
 

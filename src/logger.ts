@@ -1,9 +1,13 @@
 import pino, { type Logger } from 'pino';
+import { loadConfig } from './config';
 
-/** JSON logs with the same base fields from every process; pretty when attached to a terminal. */
+/**
+ * JSON logs from every process with the same field names (sourceId, seq, workflowId, region,
+ * stage); pretty when attached to a terminal (LOG_FORMAT=auto), or as LOG_FORMAT says.
+ */
 export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
-  const level = process.env.LOG_LEVEL ?? 'info';
-  const pretty = process.stdout.isTTY && process.env.LOG_FORMAT !== 'json';
+  const { LOG_LEVEL: level, LOG_FORMAT: format } = loadConfig();
+  const pretty = format === 'pretty' || (format === 'auto' && Boolean(process.stdout.isTTY));
   return pino({
     name,
     level,

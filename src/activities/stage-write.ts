@@ -4,6 +4,7 @@ import { FailureType, RecordRejectedError } from '../failures';
 import { STAGES, type Stage } from '../names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import { advanceWatermark, type Watermarks } from '../workflows/gate';
+import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
 export interface StageTask {
@@ -99,7 +100,24 @@ export interface StageWriteDeps {
   work: Record<Stage, StageWork>;
 }
 
+/** Counts a fenced write for the API's metrics (the refused transaction itself rolled back). */
+async function countIfFenced<T>(deps: StageWriteDeps, stage: Stage, write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.type === FailureType.Fenced) {
+      // Best effort: the count must never turn a refusal into another failure.
+      await countFencingRefusal(deps.pool, deps.region, stage).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
 export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask): Promise<StageResult> {
+  return countIfFenced(deps, stage, writeStage(deps, stage, task));
+}
+
+async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): Promise<StageResult> {
   const { sourceId, seq, epoch } = task;
   return withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, stage, epoch);
@@ -172,7 +190,7 @@ async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: nu
 
 /** Records a rejection: the record is blocked at the stage with its reason (fenced like a write). */
 export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: StageTask, reason: string): Promise<void> {
-  await withTransaction(deps.pool, async (c) => {
+  const write = withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, null, task.epoch);
     await c.query(
       `UPDATE records SET status = 'blocked', blocked_stage = $3, blocked_reason = $4
@@ -180,6 +198,7 @@ export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: Stag
       [task.sourceId, task.seq, stage, reason.slice(0, 1000)],
     );
   });
+  await countIfFenced(deps, stage, write);
 }
 
 export function isRejection(err: unknown): err is RecordRejectedError {

@@ -34,6 +34,7 @@ export function createStageActivities(deps: StageActivityDeps) {
       log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
       throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
     }
+    log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
     // Signal the successor right after the commit (not from the workflow: that would add a
     // workflow task to every handoff). 'already' signals again: an earlier attempt may have
     // committed and died before signalling.

@@ -15,6 +15,8 @@ import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { statsRoutes } from './routes/stats';
+import { PipelineMetrics } from './metrics';
 
 export interface AppDeps {
   config: Config;
@@ -28,6 +30,7 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
+    metrics: PipelineMetrics;
   }
 }
 
@@ -45,6 +48,9 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
   app.decorate('deps', deps);
+  const metrics = new PipelineMetrics({ pool: deps.pool, router: deps.router, maxSources: deps.config.METRICS_MAX_SOURCES });
+  app.decorate('metrics', metrics);
+  metrics.hook(app);
   // JSON only: anything else is 415, not a parse attempt.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
@@ -64,5 +70,9 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(recordRoutes);
   await app.register(sourceRoutes);
   await app.register(adminRoutes);
+  await app.register(statsRoutes);
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.text()),
+  );
   return app;
 }

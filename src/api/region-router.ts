@@ -6,7 +6,7 @@ import type { Pool } from '../db/pool';
 import { failover, type FailoverResult } from '../db/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
-import { probeRegion } from '../temporal/probe';
+import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
 import { RECORD_WORKFLOW_TYPE } from '../names';
 
 export interface RegionHealth {
@@ -43,20 +43,29 @@ export class RegionRouter {
 
   constructor(private readonly opts: RouterOptions) {}
 
-  async probe(row: RegionRow): Promise<RegionHealth> {
+  /** Namespace and every task queue of a region, each timed; a region that cannot be reached has no queues. */
+  async inspect(row: RegionRow): Promise<RegionInspection & { address: string; namespaceName: string }> {
     const rc = this.opts.temporal.region(row.name);
-    const base = { name: row.name, namespace: rc.namespace, address: rc.address, active: row.active };
+    const started = performance.now();
     try {
       const client = await this.opts.temporal.client(row.name);
-      const probe = await client.connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
-        probeRegion(client, rc.namespace, Date.now(), this.opts.pollerLivenessMs),
+      const inspection = await client.connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+        inspectRegion(client, rc.namespace, Date.now(), this.opts.pollerLivenessMs),
       );
-      if (!probe.namespaceOk) return { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers };
-      const healthy = probe.missingPollers.length === 0;
-      return { ...base, healthy, pollers: probe.pollers, ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }) };
+      return { ...inspection, address: rc.address, namespaceName: rc.namespace };
     } catch (err) {
-      return { ...base, healthy: false, reason: `temporal at ${rc.address}: ${(err as Error).message}`, pollers: {} };
+      const reason = `temporal at ${rc.address}: ${(err as Error).message}`;
+      return { namespace: { ok: false, latencyMs: Math.round(performance.now() - started), reason }, queues: [], address: rc.address, namespaceName: rc.namespace };
     }
+  }
+
+  async probe(row: RegionRow): Promise<RegionHealth> {
+    const inspection = await this.inspect(row);
+    const base = { name: row.name, namespace: inspection.namespaceName, address: inspection.address, active: row.active };
+    const probe = summarize(inspection);
+    if (!probe.namespaceOk) return { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers };
+    const healthy = probe.missingPollers.length === 0;
+    return { ...base, healthy, pollers: probe.pollers, ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }) };
   }
 
   async status(): Promise<{ active: string; epoch: number; mode: string; regions: RegionHealth[] }> {

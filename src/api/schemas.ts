@@ -105,14 +105,74 @@ export const WorkerInfo = Type.Object({
   state: Type.String(),
   restarts: Type.Integer(),
   title: Type.String(),
+  metricsPort: Type.Union([Type.Integer(), Type.Null()], { description: "the process's Temporal SDK metrics (Prometheus), null when off" }),
 });
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
 export type WorkerInfo = Static<typeof WorkerInfo>;
 
-export const HealthReply = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+export const LiveReply = Type.Object({ status: Type.Literal('ok'), pid: Type.Integer(), uptimeSeconds: Type.Integer() });
+
+export const ReadyCheck = Type.Object({
+  name: Type.String({ description: 'postgres, temporal:<region>, or pollers:<task queue>' }),
+  ok: Type.Boolean(),
+  latencyMs: Type.Number(),
+  reason: Type.Optional(Type.String()),
+});
+export type ReadyCheck = Static<typeof ReadyCheck>;
+export const ReadyReply = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   activeRegion: Type.String(),
-  checks: Type.Array(
-    Type.Object({ name: Type.String(), ok: Type.Boolean(), latencyMs: Type.Number(), reason: Type.Optional(Type.String()) }),
+  checks: Type.Array(ReadyCheck),
+});
+
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+export const StatsQuery = Type.Object(
+  { sources: Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'list at most this many sources (by id)' }) },
+  { additionalProperties: false },
+);
+export const StatsReply = Type.Object({
+  at: Type.String(),
+  activeRegion: Type.String(),
+  epoch: Type.Integer(),
+  regions: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      namespace: Type.String(),
+      active: Type.Boolean(),
+      reachable: Type.Boolean(),
+      reason: Type.Optional(Type.String()),
+      queues: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          type: Type.String(),
+          pollers: Type.Integer(),
+          backlogCount: Nullable(Type.Number({ description: 'approximate, from the server' })),
+          backlogAgeSeconds: Nullable(Type.Number({ description: 'approximate age of the oldest task' })),
+        }),
+      ),
+    }),
+  ),
+  stages: Type.Array(
+    Type.Object({
+      stage: Type.String(),
+      inFlight: Type.Integer({ description: 'finished the previous stage (or accepted), not this one' }),
+      oldestWaitingSeconds: Nullable(Type.Number()),
+    }),
+  ),
+  relayBacklog: Type.Object({ count: Type.Integer(), oldestSeconds: Nullable(Type.Number()) }),
+  totals: Type.Object({
+    windowSeconds: Type.Integer(),
+    accepted: Type.Integer(),
+    delivered: Type.Integer(),
+  }),
+  sourcesTotal: Type.Integer(),
+  sources: Type.Array(
+    Type.Object({
+      sourceId: Type.String(),
+      lastSeq: Type.Integer(),
+      watermarks: SourceReply.properties.watermarks,
+      blocked: SourceReply.properties.blocked,
+    }),
   ),
 });
+export type StatsReply = Static<typeof StatsReply>;

@@ -152,7 +152,7 @@ export class WorkflowStarter {
       } catch (err) {
         failed += 1;
         logger.warn(
-          { sourceId: rec.source_id, seq: rec.seq, region: region.name, err: (err as Error).message },
+          { sourceId: rec.source_id, seq: rec.seq, workflowId: options.workflowId, region: region.name, err: (err as Error).message },
           'workflow start failed; the relay will retry',
         );
       }

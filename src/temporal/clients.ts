@@ -17,7 +17,7 @@ export class TemporalClients {
     let pending = this.clients.get(name);
     if (!pending) {
       const rc = this.region(name);
-      pending = Connection.connect({ address: rc.address, connectTimeout: '3s' }).then(
+      pending = Connection.connect({ address: rc.address, ...rc.connect, connectTimeout: '3s' }).then(
         (connection) => new Client({ connection, namespace: rc.namespace }),
       );
       // A failed connect is forgotten so the next call tries again.

@@ -3,6 +3,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTES } from '../names';
+import type { ConnectOptions } from '../config';
 
 const SA_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -14,12 +15,12 @@ function isGrpcCode(err: unknown, code: number): boolean {
 }
 const ALREADY_EXISTS = 6;
 
-export async function waitForServer(address: string, timeoutMs = 60_000): Promise<Connection> {
+export async function waitForServer(address: string, timeoutMs = 60_000, connect: ConnectOptions = {}): Promise<Connection> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: '2s' });
+      const connection = await Connection.connect({ address, ...connect, connectTimeout: '2s' });
       await connection.workflowService.getSystemInfo({});
       return connection;
     } catch (err) {
@@ -30,9 +31,9 @@ export async function waitForServer(address: string, timeoutMs = 60_000): Promis
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${(last as Error)?.message}`);
 }
 
-export async function isServerReachable(address: string): Promise<boolean> {
+export async function isServerReachable(address: string, connect: ConnectOptions = {}): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: '2s' });
+    const connection = await Connection.connect({ address, ...connect, connectTimeout: '2s' });
     try {
       await connection.workflowService.getSystemInfo({});
       return true;

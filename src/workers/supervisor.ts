@@ -59,6 +59,7 @@ interface WorkerChild {
   region: string;
   role: string;
   child: SupervisedChild;
+  metricsPort: number | null;
 }
 
 export class Supervisor {
@@ -122,19 +123,21 @@ export class Supervisor {
     });
     for (const region of c.regions) {
       for (const role of WORKER_ROLES) {
+        // Each worker its own SDK metrics port: METRICS_PORT_BASE, +1, ... (0: off).
+        const metricsPort = c.METRICS_PORT_BASE > 0 ? c.METRICS_PORT_BASE + this.workers.length : null;
         const child = this.track(
           new SupervisedChild({
             name: workerProcessTitle(region.name, role),
             script: path.join(DIST, 'workers', 'worker.js'),
             args: [region.name, role],
-            env,
+            env: { ...env, METRICS_PORT: String(metricsPort ?? 0) },
             logFile: this.logFile(`worker-${region.name}-${role}`),
             waitForReady: true,
             maxBackoffMs: c.WORKER_RESTART_MAX_MS,
             stopTimeoutMs: 5_000,
           }),
         );
-        this.workers.push({ region: region.name, role, child });
+        this.workers.push({ region: region.name, role, child, metricsPort });
       }
     }
     say(`starting the API and ${this.workers.length} worker processes`);
@@ -149,10 +152,11 @@ export class Supervisor {
   private async startTemporal(): Promise<{ east: string; west: string }> {
     const c = this.config;
     const [east, west] = c.regions;
-    const external = c.TEMPORAL_ADDRESS ?? c.TEMPORAL_ADDRESS_EAST ?? c.TEMPORAL_ADDRESS_WEST;
+    // A region whose address comes from the settings (env or a profile) is a real cluster or Cloud.
+    const external = c.regions.some((r) => r.external);
     if (external) {
       for (const r of c.regions) {
-        if (!(await isServerReachable(r.address))) throw new Error(`Temporal is not reachable at ${r.address} (region ${r.name})`);
+        if (!(await isServerReachable(r.address, r.connect))) throw new Error(`Temporal is not reachable at ${r.address} (region ${r.name})`);
       }
       say(`temporal: using ${[...new Set(c.regions.map((r) => r.address))].join(', ')}`);
     } else {
@@ -193,9 +197,17 @@ export class Supervisor {
       }
     }
     for (const r of c.regions) {
-      const connection = await waitForServer(r.address);
-      await setupNamespace(connection, r.namespace);
-      await connection.close();
+      const connection = await waitForServer(r.address, 60_000, r.connect);
+      try {
+        await setupNamespace(connection, r.namespace);
+      } catch (err) {
+        // Temporal Cloud (and locked-down clusters) create namespaces and search attributes
+        // outside the application: use them as they are.
+        if (!external) throw err;
+        say(`temporal: could not set up namespace ${r.namespace} (${(err as Error).message}); it must exist with the search attributes SourceId, RecordSeq, Stage, Region`);
+      } finally {
+        await connection.close();
+      }
     }
     return { east: east.address, west: west.address };
   }
@@ -207,7 +219,7 @@ export class Supervisor {
 
   private workerInfo(w: WorkerChild): WorkerInfo {
     const info = w.child.info();
-    return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name };
+    return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name, metricsPort: w.metricsPort };
   }
 
   private async control(req: ControlRequest): Promise<void> {
@@ -243,7 +255,7 @@ export class Supervisor {
     const api = `http://${host}:${c.PORT}`;
     const ns = c.regions.find((r) => r.name === active)!.namespace;
     const ui =
-      c.TEMPORAL_ADDRESS || c.TEMPORAL_UI_PORT === 0
+      c.regions.some((r) => r.external) || c.TEMPORAL_UI_PORT === 0
         ? '(not started here)'
         : c.REGION_TOPOLOGY === 'servers'
           ? `east http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${c.regions[0].namespace}/workflows, west http://localhost:${westUiPort(c)}/namespaces/${c.regions[1].namespace}/workflows`
@@ -256,7 +268,8 @@ export class Supervisor {
       `  Temporal   east ${addresses.east} (${c.regions[0].namespace}), west ${addresses.west} (${c.regions[1].namespace}); active: ${active}`,
       `  Web UI     ${ui}`,
       `  Postgres   ${redact(this.postgres!.databaseUrl)} (${this.postgres!.kind})`,
-      `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers`,
+      `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers${c.METRICS_PORT_BASE ? ` (SDK metrics on ports ${c.METRICS_PORT_BASE}-${c.METRICS_PORT_BASE + this.workers.length - 1})` : ''}`,
+      `  Health     ${api}/readyz, ${api}/v1/stats, ${api}/metrics`,
       `  Logs       ${path.join(c.dataDir, 'logs')}`,
       '',
       `  Try:  curl -s -X POST ${api}/v1/sources/demo/records -H 'content-type: application/json' \\`,

@@ -2,16 +2,42 @@
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
-import { createLogger } from '../logger';
+import { createLogger, type Logger } from '../logger';
+import { sdkLogger } from './sdk-logger';
 import { createPool, type Pool } from '../db/pool';
 import { createStageActivities } from '../activities/stage';
 import { noopActivities } from '../activities/noop';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
+
+/**
+ * The SDK runtime, once per process, before the first connection: its logs through pino and, when
+ * a port is given, its metrics (poll and task latencies, slots, activity execution latency per
+ * stage...) in Prometheus text on that port.
+ */
+function installRuntime(logger: Logger, metricsAddress: string | undefined, tags: Record<string, string>): void {
+  const base = { logger: sdkLogger(logger) };
+  if (metricsAddress) {
+    try {
+      Runtime.install({
+        ...base,
+        telemetryOptions: {
+          metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true }, globalTags: tags },
+        },
+      });
+      logger.info({ metrics: metricsAddress }, 'SDK metrics exported');
+      return;
+    } catch (err) {
+      // A taken port costs the metrics, not the worker: records keep flowing.
+      logger.error({ metrics: metricsAddress, err: (err as Error).message }, 'SDK metrics not exported');
+    }
+  }
+  Runtime.install(base);
+}
 
 async function main(): Promise<void> {
   const [region, role] = process.argv.slice(2);
@@ -21,10 +47,12 @@ async function main(): Promise<void> {
   process.title = workerProcessTitle(region, role as WorkerRole);
   const config = loadConfig();
   const rc = regionConfig(config, region);
-  const logger = createLogger('worker', { region, stage: role });
+  // `role`, not `stage`: activity log lines carry their own `stage` (see sdk-logger.ts).
+  const logger = createLogger('worker', { region, role });
+  installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
   let clientConnection: Connection | undefined;
-  const connection = await NativeConnection.connect({ address: rc.address });
+  const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
     const common = { connection, namespace: rc.namespace, taskQueue: taskQueueFor(role as WorkerRole), identity: `${process.title}@${process.pid}` };
     let worker: Worker;
@@ -32,7 +60,7 @@ async function main(): Promise<void> {
       worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
-      clientConnection = await Connection.connect({ address: rc.address });
+      clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, notify });

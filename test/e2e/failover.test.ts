@@ -74,7 +74,7 @@ describe('failover between regions', () => {
     expect(r.active).toBe('east');
     expect(r.servers.map((s) => s.region).sort()).toEqual(['east', 'west']);
     expect(new Set(r.servers.map((s) => s.address)).size).toBe(2);
-    await waitFor('healthy', async () => (await api(`${sys.url}/healthz`, 'GET')).status === 200);
+    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200);
   });
 
   it('refuses the write of a zombie worker paused mid-activity across a failover', async () => {

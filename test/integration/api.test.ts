@@ -159,7 +159,7 @@ describe('reading', () => {
   it('serves the OpenAPI document', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
-    expect(Object.keys(res.json().paths)).toEqual(expect.arrayContaining(['/v1/sources/{sourceId}/records', '/healthz']));
+    expect(Object.keys(res.json().paths)).toEqual(expect.arrayContaining(['/v1/sources/{sourceId}/records', '/healthz', '/readyz']));
   });
 });
 
@@ -221,10 +221,15 @@ describe('admin', () => {
     await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
   });
 
-  it('reports unhealthy with the reason when Temporal does not answer', async () => {
-    const res = await app.inject({ method: 'GET', url: '/healthz' });
+  it('is live (/healthz 200) but not ready (/readyz 503 with the reason) when Temporal does not answer', async () => {
+    const live = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(live.statusCode).toBe(200);
+    expect(live.json()).toMatchObject({ status: 'ok', pid: process.pid });
+    const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ status: 'unavailable', activeRegion: 'east' });
-    expect(res.json().checks.find((c: { name: string }) => c.name === 'temporal:east')).toMatchObject({ ok: false, reason: expect.any(String) });
+    const checks = res.json().checks as { name: string; ok: boolean; latencyMs: number; reason?: string }[];
+    expect(checks.find((c) => c.name === 'postgres')).toMatchObject({ ok: true, latencyMs: expect.any(Number) });
+    expect(checks.find((c) => c.name === 'temporal:east')).toMatchObject({ ok: false, reason: expect.stringContaining('127.0.0.1:1') });
   });
 });

@@ -1,49 +1,52 @@
+// Liveness (/healthz: this process answers) and readiness (/readyz: Postgres, the active region's
+// namespace and a live poller on every task queue of it), each check timed, with its reason.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { activeRegion, type RegionRow } from '../../db/regions';
-import { HealthReply } from '../schemas';
+import { LiveReply, ReadyReply, type ReadyCheck } from '../schemas';
 
-interface Check {
-  name: string;
-  ok: boolean;
-  latencyMs: number;
-  reason?: string;
-}
-
-async function timed(name: string, fn: () => Promise<string | undefined>): Promise<Check> {
-  const started = performance.now();
-  try {
-    const reason = await fn();
-    return { name, ok: !reason, latencyMs: Math.round(performance.now() - started), ...(reason ? { reason } : {}) };
-  } catch (err) {
-    return { name, ok: false, latencyMs: Math.round(performance.now() - started), reason: (err as Error).message };
-  }
-}
+const startedAt = Date.now();
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
     {
       schema: {
-        summary: '200 when the active region can make progress, else 503 with the failing checks',
-        response: { 200: HealthReply, 503: HealthReply },
+        summary: 'Liveness: 200 while this API process answers (it checks nothing else; see /readyz)',
+        response: { 200: LiveReply },
+      },
+    },
+    async () => ({ status: 'ok' as const, pid: process.pid, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: "Readiness: Postgres answers, the active region's namespace answers and every task queue of it has live pollers; else 503",
+        response: { 200: ReadyReply, 503: ReadyReply },
       },
     },
     async (_request, reply) => {
       const { pool, router } = app.deps;
+      const checks: ReadyCheck[] = [];
       let active: RegionRow | undefined;
-      const checks: Check[] = [];
-      const pg = await timed('postgres', async () => {
+      const started = performance.now();
+      try {
         active = await activeRegion(pool);
-        return undefined;
-      });
-      checks.push(pg);
-      if (active) {
-        const row = active;
-        checks.push(await timed(`temporal:${row.name}`, async () => (await router.probe(row)).reason));
+        checks.push({ name: 'postgres', ok: true, latencyMs: Math.round(performance.now() - started) });
+      } catch (err) {
+        checks.push({ name: 'postgres', ok: false, latencyMs: Math.round(performance.now() - started), reason: (err as Error).message });
       }
-      const region = active?.name ?? 'unknown';
-      const ok = checks.every((c) => c.ok);
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', activeRegion: region, checks });
+      if (active) {
+        const inspection = await router.inspect(active);
+        checks.push({ name: `temporal:${active.name}`, ...inspection.namespace });
+        // A region that did not answer has no queue results; its namespace check says why.
+        for (const q of inspection.queues) {
+          checks.push({ name: `pollers:${q.name}`, ok: q.ok, latencyMs: q.latencyMs, ...(q.reason ? { reason: q.reason } : {}) });
+        }
+      }
+      const ok = checks.every((c) => c.ok) && checks.length > 1;
+      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', activeRegion: active?.name ?? 'unknown', checks });
     },
   );
 };

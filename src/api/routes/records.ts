@@ -39,6 +39,10 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ids: result.conflicts,
         });
       }
+      if (result.newSeqs.length) {
+        const seqs = result.newSeqs;
+        request.log.info({ sourceId, seq: seqs[0], lastSeq: seqs[seqs.length - 1], accepted: seqs.length, duplicates: result.records.length - seqs.length }, 'records accepted');
+      }
       // Committed: start the workflows without holding the answer; the relay covers failures.
       app.deps.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
         request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),

@@ -1,8 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { getSource, listDeliveries } from '../../db/queries';
-import { STAGES } from '../../names';
+import { STAGES, type Stage } from '../../names';
 import { ApiError } from '../errors';
 import { DeliveriesQuery, DeliveriesReply, ErrorBody, SourceParams, SourceReply } from '../schemas';
+
+/** A source's progress as GET /v1/sources/:id and GET /v1/stats show it. */
+export function sourceView(
+  lastSeq: number,
+  wm: Partial<Record<Stage, number>>,
+  blocked: { seq: number; record_id: string; blocked_stage: string; blocked_reason: string | null } | undefined,
+) {
+  const watermarks = Object.fromEntries(STAGES.map((s) => [s, wm[s] ?? 0])) as Record<Stage, number>;
+  return {
+    lastSeq,
+    watermarks: { ...watermarks, delivered: wm.outbound ?? 0 },
+    blocked: blocked ? { seq: blocked.seq, id: blocked.record_id, stage: blocked.blocked_stage, reason: blocked.blocked_reason } : null,
+  };
+}
 
 export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -18,16 +32,11 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sourceId } = request.params;
       const found = await getSource(app.deps.pool, sourceId);
       if (!found) throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
-      const wm = Object.fromEntries(found.watermarks.map((w) => [w.stage, w.watermark]));
-      const watermarks = Object.fromEntries(STAGES.map((s) => [s, wm[s] ?? 0]));
+      const wm = Object.fromEntries(found.watermarks.map((w) => [w.stage, w.watermark])) as Partial<Record<Stage, number>>;
       return {
         sourceId,
-        lastSeq: found.source.last_seq,
-        watermarks: { ...watermarks, delivered: wm.outbound ?? 0 } as never,
+        ...sourceView(found.source.last_seq, wm, found.blocked),
         counts: Object.fromEntries(found.counts.map((c) => [c.status, c.n])),
-        blocked: found.blocked
-          ? { seq: found.blocked.seq, id: found.blocked.record_id, stage: found.blocked.blocked_stage, reason: found.blocked.blocked_reason }
-          : null,
       };
     },
   );

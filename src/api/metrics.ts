@@ -1,0 +1,146 @@
+// Prometheus metrics of the API process (prom-client). Two kinds:
+// - events of this process (HTTP requests, submit latency, failovers it ran): counted as they happen;
+// - events of the worker processes (deliveries, stage writes, fencing refusals) and pipeline-wide
+//   state: read from Postgres when /metrics is scraped. Totals come from the tables (so every API
+//   process reports the same, restart-proof values); the latency histograms tail each stage's
+//   watermark, which only moves over committed, gap-free rows, and observe each record once per
+//   process, from the moment the process started.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from '../db/pool';
+import type { RegionRouter } from './region-router';
+import { STAGES, type Stage } from '../names';
+import { listRegions } from '../db/regions';
+import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
+import { fencingRefusals, sourceCounts, stageWrites, type StageRange } from '../db/metrics-queries';
+
+const SUBMIT_ROUTE = '/v1/sources/:sourceId/records';
+/** At most this many rows per stage and source are observed per scrape; the rest next time. */
+const TAIL_STEP = 1000;
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export interface MetricsOptions {
+  pool: Pool;
+  router: RegionRouter;
+  /** Sources get their own label value in order of creation up to this many; the rest are "other". */
+  maxSources: number;
+}
+
+export class PipelineMetrics {
+  readonly registry = new Registry();
+  private readonly http = new Counter({ name: 'pipeline_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  private readonly submit = new Histogram({ name: 'pipeline_submit_duration_seconds', help: 'POST .../records: time to checkpoint and answer', labelNames: ['status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  private readonly accepted = this.sourceCounter('pipeline_records_accepted_total', 'records accepted (checkpointed), by source');
+  private readonly delivered = this.sourceCounter('pipeline_records_delivered_total', 'records delivered to the destination, by source');
+  private readonly skipped = this.sourceCounter('pipeline_records_skipped_total', 'records skipped by an operator (dead-lettered), by source');
+  private readonly blocked = new Gauge({ name: 'pipeline_records_blocked', help: 'records blocked now (rejected by a stage), by source', labelNames: ['source'], registers: [this.registry] });
+  private readonly endToEnd = new Histogram({ name: 'pipeline_accept_to_delivered_seconds', help: 'from acceptance to delivery, records delivered since this process started', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly stageLatency = new Histogram({ name: 'pipeline_stage_latency_seconds', help: "from the previous stage's write (acceptance for inbound) to this stage's write: gate wait, queueing and work", labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly inFlight = new Gauge({ name: 'pipeline_stage_in_flight', help: 'records that finished the previous stage and not this one', labelNames: ['stage'], registers: [this.registry] });
+  private readonly oldest = new Gauge({ name: 'pipeline_stage_oldest_waiting_seconds', help: 'how long the longest-waiting record at a stage has waited', labelNames: ['stage'], registers: [this.registry] });
+  private readonly failovers = new Counter({ name: 'pipeline_failovers_total', help: 'failovers run by this API process', registers: [this.registry] });
+  private readonly epoch = new Gauge({ name: 'pipeline_region_epoch', help: 'the failover epoch', registers: [this.registry] });
+  private readonly active = new Gauge({ name: 'pipeline_region_active', help: '1 for the active region', labelNames: ['region'], registers: [this.registry] });
+  private readonly fenced = new Counter({ name: 'pipeline_fencing_refusals_total', help: 'stage writes refused because their region or epoch is no longer active', labelNames: ['region', 'stage'], registers: [this.registry] });
+  private readonly relay = new Gauge({ name: 'pipeline_relay_backlog', help: 'open records without a workflow in the active epoch (the relay starts them)', registers: [this.registry] });
+  private readonly relayAge = new Gauge({ name: 'pipeline_relay_backlog_oldest_seconds', help: 'age of the oldest record the relay still has to start', registers: [this.registry] });
+  /** Per stage and source: the watermark up to which writes have been observed. */
+  private tail: Map<string, number> | undefined;
+  private failoversSeen = 0;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly opts: MetricsOptions) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'pipeline_api_' });
+  }
+
+  private sourceCounter(name: string, help: string): Counter<'source'> {
+    return new Counter({ name, help, labelNames: ['source'], registers: [this.registry] });
+  }
+
+  /** Counts HTTP answers by route template (bounded), and the submit latency. */
+  hook(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const status = String(reply.statusCode);
+      this.http.inc({ method: request.method, route, status });
+      if (route === SUBMIT_ROUTE && request.method === 'POST') this.submit.observe({ status }, reply.elapsedTime / 1000);
+    });
+    // Histograms count what is written from now on, not the history.
+    app.addHook('onReady', async () => {
+      await this.observeStages(await allWatermarks(this.opts.pool)).catch(() => undefined);
+    });
+  }
+
+  /** Reads what the workers did from Postgres; one refresh at a time however many scrapes. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const { pool, router, maxSources } = this.opts;
+    const [counts, fences, regions, relay, watermarks] = await Promise.all([
+      sourceCounts(pool),
+      fencingRefusals(pool),
+      listRegions(pool),
+      relayBacklog(pool),
+      allWatermarks(pool),
+    ]);
+    // Totals from the tables: reset and set, so a value is exactly what Postgres says.
+    for (const c of [this.accepted, this.delivered, this.skipped]) c.reset();
+    this.blocked.reset();
+    const add = (label: string, row: (typeof counts)[number]) => {
+      this.accepted.inc({ source: label }, row.accepted);
+      this.delivered.inc({ source: label }, row.delivered);
+      this.skipped.inc({ source: label }, row.skipped);
+      this.blocked.inc({ source: label }, row.blocked);
+    };
+    counts.forEach((row, i) => add(i < maxSources ? row.source_id : 'other', row));
+    this.fenced.reset();
+    for (const f of fences) this.fenced.inc({ region: f.region, stage: f.stage }, f.refusals);
+    this.active.reset();
+    for (const r of regions) this.active.set({ region: r.name }, r.active ? 1 : 0);
+    this.epoch.set(regions.find((r) => r.active)?.epoch ?? 0);
+    this.failovers.inc(router.failovers - this.failoversSeen);
+    this.failoversSeen = router.failovers;
+    this.relay.set(relay.count);
+    this.relayAge.set(relay.oldestSeconds ?? 0);
+    for (const s of await stageLoad(pool, watermarks)) {
+      this.inFlight.set({ stage: s.stage }, s.inFlight);
+      this.oldest.set({ stage: s.stage }, s.oldestWaitingSeconds ?? 0);
+    }
+    await this.observeStages(watermarks);
+  }
+
+  /** Observes every stage write between the last seen watermark and now (the first call only remembers). */
+  private async observeStages(sources: SourceWatermarks[]): Promise<void> {
+    const first = !this.tail;
+    const tail = (this.tail ??= new Map());
+    for (const stage of STAGES) {
+      const ranges: StageRange[] = [];
+      for (const s of sources) {
+        const key = `${stage}\u0000${s.sourceId}`;
+        const now = s.watermarks[stage as Stage];
+        const seen = tail.get(key);
+        if (first || seen === undefined) {
+          // A source created after the start is observed from its beginning.
+          tail.set(key, first ? now : 0);
+          if (first) continue;
+        }
+        const after = tail.get(key)!;
+        if (now > after) ranges.push({ sourceId: s.sourceId, after, upTo: Math.min(now, after + TAIL_STEP) });
+      }
+      const rows = await stageWrites(this.opts.pool, stage, ranges);
+      for (const r of ranges) tail.set(`${stage}\u0000${r.sourceId}`, r.upTo);
+      for (const row of rows) {
+        this.stageLatency.observe({ stage }, Math.max(0, row.stage_s));
+        if (stage === 'outbound') this.endToEnd.observe(Math.max(0, row.total_s));
+      }
+    }
+  }
+
+  async text(): Promise<string> {
+    await this.refresh();
+    return this.registry.metrics();
+  }
+}

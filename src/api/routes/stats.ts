@@ -1,0 +1,52 @@
+// GET /v1/stats: the operator's one-page view: Temporal task queues of both regions (pollers,
+// backlog), per stage what is in flight and how long the oldest has waited, per source progress.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { listRegions } from '../../db/regions';
+import { allWatermarks, firstBlocked, recentTotals, relayBacklog, stageLoad } from '../../db/stats';
+import { StatsQuery, StatsReply } from '../schemas';
+import { sourceView } from './sources';
+
+const WINDOW_SECONDS = 60;
+
+export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/stats',
+    { schema: { summary: 'Pollers and backlog per region and task queue; in flight per stage; progress per source', querystring: StatsQuery, response: { 200: StatsReply } } },
+    async (request) => {
+      const { pool, router } = app.deps;
+      const rows = await listRegions(pool);
+      const active = rows.find((r) => r.active);
+      const [regions, watermarks, totals, relay] = await Promise.all([
+        Promise.all(
+          rows.map(async (row) => {
+            const inspection = await router.inspect(row);
+            return {
+              name: row.name,
+              namespace: inspection.namespaceName,
+              active: row.active,
+              reachable: inspection.namespace.ok,
+              ...(inspection.namespace.reason ? { reason: inspection.namespace.reason } : {}),
+              queues: inspection.queues.map((q) => ({ name: q.name, type: q.type, pollers: q.pollers, backlogCount: q.backlogCount, backlogAgeSeconds: q.backlogAgeSeconds })),
+            };
+          }),
+        ),
+        allWatermarks(pool),
+        recentTotals(pool, WINDOW_SECONDS),
+        relayBacklog(pool),
+      ]);
+      const listed = watermarks.slice(0, request.query.sources);
+      const blocked = await firstBlocked(pool, listed.map((s) => s.sourceId));
+      return {
+        at: new Date().toISOString(),
+        activeRegion: active?.name ?? 'none',
+        epoch: active?.epoch ?? 0,
+        regions,
+        stages: await stageLoad(pool, watermarks),
+        relayBacklog: relay,
+        totals: { windowSeconds: WINDOW_SECONDS, ...totals },
+        sourcesTotal: watermarks.length,
+        sources: listed.map((s) => ({ sourceId: s.sourceId, ...sourceView(s.lastSeq, s.watermarks, blocked.get(s.sourceId)) })),
+      };
+    },
+  );
+};

@@ -1,0 +1,99 @@
+// Read queries behind GET /v1/stats and the pipeline metrics: per stage in flight and oldest
+// waiting, per source summaries, recent totals. All derived from the watermarks (the gate's truth).
+import { STAGES, type Stage } from '../names';
+import { stageTable } from '../activities/stage-write';
+import type { Pool } from './pool';
+
+export interface SourceWatermarks {
+  sourceId: string;
+  lastSeq: number;
+  watermarks: Record<Stage, number>;
+}
+
+export async function allWatermarks(pool: Pool): Promise<SourceWatermarks[]> {
+  const { rows } = await pool.query<{ source_id: string; last_seq: number; stage: Stage | null; watermark: number | null }>(
+    `SELECT s.source_id, s.last_seq, w.stage, w.watermark
+       FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id
+      ORDER BY s.source_id`,
+  );
+  const out = new Map<string, SourceWatermarks>();
+  for (const r of rows) {
+    let s = out.get(r.source_id);
+    if (!s) {
+      s = { sourceId: r.source_id, lastSeq: r.last_seq, watermarks: Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number> };
+      out.set(r.source_id, s);
+    }
+    if (r.stage) s.watermarks[r.stage] = r.watermark ?? 0;
+  }
+  return [...out.values()];
+}
+
+export interface StageLoad {
+  stage: Stage;
+  /** Records that finished the previous stage (or were accepted, for inbound) and not this one. */
+  inFlight: number;
+  /** Seconds the longest-waiting record at this stage has waited since the previous stage wrote it. */
+  oldestWaitingSeconds: number | null;
+}
+
+/** The head of the line at a stage, per source: seq watermark + 1 when the previous stage is ahead. */
+export async function stageLoad(pool: Pool, sources: SourceWatermarks[]): Promise<StageLoad[]> {
+  const out: StageLoad[] = [];
+  for (const [i, stage] of STAGES.entries()) {
+    const prev = i === 0 ? undefined : STAGES[i - 1];
+    const heads = sources
+      .map((s) => ({ s, ahead: (prev ? s.watermarks[prev] : s.lastSeq) - s.watermarks[stage] }))
+      .filter((h) => h.ahead > 0);
+    const inFlight = heads.reduce((n, h) => n + h.ahead, 0);
+    let oldestWaitingSeconds: number | null = null;
+    if (heads.length) {
+      const { rows } = await pool.query<{ age: number | null }>(
+        `SELECT extract(epoch FROM now() - min(${prev ? 'p.written_at' : 'r.accepted_at'}))::float8 AS age
+           FROM unnest($1::text[], $2::bigint[]) AS u(source_id, seq)
+           JOIN records r ON r.source_id = u.source_id AND r.seq = u.seq
+           ${prev ? `JOIN ${stageTable(prev)} p ON p.source_id = u.source_id AND p.seq = u.seq` : ''}`,
+        [heads.map((h) => h.s.sourceId), heads.map((h) => h.s.watermarks[stage] + 1)],
+      );
+      oldestWaitingSeconds = rows[0]?.age ?? null;
+    }
+    out.push({ stage, inFlight, oldestWaitingSeconds });
+  }
+  return out;
+}
+
+export interface BlockedRow {
+  source_id: string;
+  seq: number;
+  record_id: string;
+  blocked_stage: string;
+  blocked_reason: string | null;
+}
+
+/** The first blocked record of each of these sources (the one that holds the others up). */
+export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map<string, BlockedRow>> {
+  const { rows } = await pool.query<BlockedRow>(
+    `SELECT DISTINCT ON (source_id) source_id, seq, record_id, blocked_stage, blocked_reason
+       FROM records WHERE status = 'blocked' AND source_id = ANY($1::text[]) ORDER BY source_id, seq`,
+    [sourceIds],
+  );
+  return new Map(rows.map((r) => [r.source_id, r]));
+}
+
+export async function recentTotals(pool: Pool, seconds: number): Promise<{ accepted: number; delivered: number }> {
+  const { rows } = await pool.query<{ accepted: number; delivered: number }>(
+    `SELECT (SELECT count(*) FROM records WHERE accepted_at > now() - make_interval(secs => $1))::int AS accepted,
+            (SELECT count(*) FROM deliveries WHERE delivered_at > now() - make_interval(secs => $1))::int AS delivered`,
+    [seconds],
+  );
+  return rows[0];
+}
+
+/** Open records without a workflow in the active region's epoch: what the relay still has to start. */
+export async function relayBacklog(pool: Pool): Promise<{ count: number; oldestSeconds: number | null }> {
+  const { rows } = await pool.query<{ count: number; oldest: number | null }>(
+    `SELECT count(*)::int AS count, extract(epoch FROM now() - min(r.accepted_at))::float8 AS oldest
+       FROM records r, regions g
+      WHERE g.active AND r.status IN ('accepted', 'processing') AND r.epoch IS DISTINCT FROM g.epoch`,
+  );
+  return { count: rows[0].count, oldestSeconds: rows[0].oldest };
+}
