@@ -10,6 +10,7 @@ import { freePort } from '../helpers/system';
 jest.setTimeout(180_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const MIGRATIONS = fs.readdirSync(path.join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
 
 it('initialises, starts, migrates and stops an embedded Postgres, then starts it again on the same data', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-embedded-'));
@@ -36,7 +37,8 @@ it('initialises, starts, migrates and stops an embedded Postgres, then starts it
   try {
     const first = await promisify(execFile)(process.execPath, ['-e', script, dir, String(port)], { timeout: 120_000 });
     const out = JSON.parse(first.stdout.trim().split('\n').pop()!);
-    expect(out.applied).toEqual(['0001_init']);
+    expect(out.applied).toEqual(MIGRATIONS);
+    expect(MIGRATIONS[0]).toBe('0001_init');
     expect(out.rows).toEqual([{ name: 'east', active: true }, { name: 'west', active: false }]);
     expect(out.version).toMatch(/^\d+/);
     const again = await promisify(execFile)(process.execPath, ['-e', script, dir, String(port)], { timeout: 120_000 });
