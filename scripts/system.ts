@@ -5,12 +5,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { WorkerInfo } from '../src/api/schemas';
 
 function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
 }
 export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'supervisor.js');
+
+/** The admin token of every system this process starts; api() sends it unless told otherwise. */
+export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,6 +51,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     DATA_DIR: dataDir,
     DATABASE_URL: opts.databaseUrl,
     LOG_LEVEL: 'info',
+    ADMIN_TOKEN,
     ...opts.env,
   };
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,7 +82,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     proc,
     output: () => out,
     async workers() {
-      const res = await fetch(`${url}/v1/admin/workers`);
+      const res = await fetch(`${url}/v1/admin/workers`, { headers: authHeader(ADMIN_TOKEN) });
       return ((await res.json()) as { workers: WorkerInfo[] }).workers;
     },
     async stop() {
@@ -91,14 +96,27 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
   };
 }
 
-export async function api<T = unknown>(url: string, method: string, body?: unknown): Promise<{ status: number; body: T }> {
+const authHeader = (token: string | null): Record<string, string> => (token === null ? {} : { authorization: `Bearer ${token}` });
+
+export interface ApiOptions {
+  /** The bearer token to send: the admin token by default, null for none. */
+  token?: string | null;
+}
+
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function api<T = unknown>(url: string, method: string, body?: unknown, opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 500): Promise<T> {

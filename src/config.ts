@@ -48,6 +48,12 @@ export const EnvSchema = Type.Object({
   STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
   PG_POOL_MAX: Int(10, 1),
+  AUTH: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'off: no credentials checked (local experiments only)' }),
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the admin bearer token; npm start generates one when unset' })),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1, description: 'requests per minute per source key (and per IP without a key)' }),
+  SUBMIT_MAX_INFLIGHT: Type.Integer({ default: 64, minimum: 1, description: 'submits in progress at once; more are answered 503' }),
+  REQUEST_TIMEOUT_MS: Int(60_000, 1000),
+  CONNECTION_TIMEOUT_MS: Int(30_000, 1000),
 });
 export type Env = Static<typeof EnvSchema>;
 

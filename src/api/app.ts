@@ -11,6 +11,9 @@ import type { WorkflowStarter } from './starter';
 import type { WorkerControl } from './worker-control';
 import type { RegionRouter } from './region-router';
 import { registerErrorHandling } from './errors';
+import { authPlugin } from './auth';
+import { limitsPlugin } from './limits';
+import { keyRoutes } from './routes/keys';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
 import { adminRoutes } from './routes/admin';
@@ -59,10 +62,14 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before every route: auth decides who calls, then the limits apply per caller.
+  await app.register(authPlugin, { mode: deps.config.AUTH, adminToken: deps.config.ADMIN_TOKEN, pool: deps.pool });
+  await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
 
   await app.register(healthRoutes);
   await app.register(recordRoutes);
   await app.register(sourceRoutes);
   await app.register(adminRoutes);
+  await app.register(keyRoutes);
   return app;
 }
