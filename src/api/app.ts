@@ -1,5 +1,5 @@
 // The Fastify app: plugins, schemas, routes. server.ts owns listening and shutdown.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -44,6 +44,8 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
     // Source ids are up to 128 characters (the default limit is 100).
     maxParamLength: 256,
+    // A URL the router cannot decode (e.g. `%zz`) gets the house error shape too.
+    frameworkErrors: (err, _request, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_url', message: err.message }),
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
