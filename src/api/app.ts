@@ -65,7 +65,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before every route: auth decides who calls, then the limits apply per caller.
-  await app.register(authPlugin, { mode: deps.config.AUTH, adminToken: deps.config.ADMIN_TOKEN, pool: deps.pool });
+  await app.register(authPlugin, { mode: deps.config.AUTH, adminToken: deps.config.ADMIN_TOKEN, databaseUrl: deps.config.databaseUrl });
   await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
 
   await app.register(healthRoutes);

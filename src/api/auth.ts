@@ -2,8 +2,9 @@
 // source only. Checked in onRequest, before the body is even read.
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
-import type { Pool } from '../db/pool';
-import { findLiveKey, touchKey } from '../db/keys';
+import { createPool } from '../db/pool';
+import type { Logger } from '../logger';
+import { findLiveKey, touchKey, type KeyRow } from '../db/keys';
 import { ApiError } from './errors';
 import { bearerToken, parseSourceKey, sameSecret, sha256 } from './credentials';
 
@@ -16,12 +17,20 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyInstance {
+    /** Drops a key from this process's lookup cache (after a revoke), so it is refused at once. */
+    forgetKey(keyId: string): void;
+  }
 }
+
+// A key lookup is reused this long: bursts of requests with one key cost one query. Revoking
+// through this process forgets the key at once; another API process sees it within this time.
+export const KEY_CACHE_MS = 1000;
 
 export interface AuthOptions {
   mode: 'on' | 'off';
   adminToken?: string;
-  pool: Pool;
+  databaseUrl: string;
   /** last_used_at is written at most this often per key, not on every request. */
   touchEveryMs?: number;
 }
@@ -60,19 +69,42 @@ export const authPlugin = fp<AuthOptions>(
     const adminHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
     const touchEveryMs = opts.touchEveryMs ?? 60_000;
     const touched = new Map<string, number>();
+    // Credential checks get their own two connections: under overload the submit path holds the
+    // main pool, and a key lookup queued behind it would make even a 503 or 429 answer slow.
+    // Looking the key up on every request keeps revocation immediate.
+    const pool = opts.mode === 'on' ? createPool({ connectionString: opts.databaseUrl, applicationName: 'pipeline-api-auth', max: 2, logger: app.log as unknown as Logger }) : undefined;
+    app.addHook('onClose', async () => pool?.end());
     app.decorateRequest('principal', null as never);
+    const lookups = new Map<string, { at: number; row: Promise<KeyRow | undefined> }>();
+    app.decorate('forgetKey', (keyId: string) => void lookups.delete(keyId));
+
+    const lookup = (keyId: string): Promise<KeyRow | undefined> => {
+      const hit = lookups.get(keyId);
+      if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.row;
+      if (lookups.size > 10_000) lookups.clear();
+      const entry = { at: Date.now(), row: findLiveKey(pool!, keyId) };
+      lookups.set(keyId, entry);
+      entry.row.catch(() => lookups.get(keyId) === entry && lookups.delete(keyId));
+      return entry.row;
+    };
 
     const identify = async (token: string, request: FastifyRequest): Promise<Principal | undefined> => {
       if (adminHash && sameSecret(token, adminHash)) return ADMIN;
       const parsed = parseSourceKey(token);
-      const row = parsed ? await findLiveKey(opts.pool, parsed.keyId) : undefined;
+      let row: KeyRow | undefined;
+      try {
+        row = parsed ? await lookup(parsed.keyId) : undefined;
+      } catch (err) {
+        request.log.warn({ err: (err as Error).message }, 'key lookup failed');
+        throw new ApiError(503, 'auth_unavailable', 'credentials cannot be checked right now; retry shortly', undefined, { 'retry-after': '1' });
+      }
       const match = sameSecret(token, row?.key_hash ?? NO_KEY);
       if (!row || !match) return undefined;
       const now = Date.now();
       if (now - (touched.get(row.key_id) ?? 0) >= touchEveryMs) {
         if (touched.size > 10_000) touched.clear();
         touched.set(row.key_id, now);
-        touchKey(opts.pool, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
+        touchKey(pool!, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
       }
       return { role: 'source', sourceId: row.source_id, keyId: row.key_id };
     };

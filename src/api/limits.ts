@@ -80,10 +80,15 @@ export class InflightGate {
     return this.inflight;
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /** Throws the 503 if full: called early too, so a refused request is not even parsed. */
+  check(): void {
     if (this.inflight >= this.max) {
       throw new ApiError(503, 'overloaded', `${this.max} submits are in progress; retry shortly`, undefined, { 'retry-after': '1' });
     }
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
     this.inflight++;
     try {
       return await fn();

@@ -45,6 +45,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sourceId, keyId } = request.params;
       const row = await revokeKey(app.deps.pool, sourceId, keyId);
       if (!row) throw new ApiError(404, 'key_not_found', `no key ${keyId} for source ${sourceId}`);
+      app.forgetKey(keyId);
       request.log.info({ sourceId, keyId }, 'source key revoked');
       return info(row);
     },

@@ -25,6 +25,9 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: SubmitBody,
         response: { 202: SubmitReply, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
+      // After auth and the rate limit, before the body is read; run() below counts exactly, this
+      // only saves parsing when full.
+      preParsing: async () => submits.check(),
     },
     async (request, reply) => submits.run(async () => {
       const { sourceId } = request.params;
