@@ -71,7 +71,6 @@ export const authPlugin = fp<AuthOptions>(
     const touched = new Map<string, number>();
     // Credential checks get their own two connections: under overload the submit path holds the
     // main pool, and a key lookup queued behind it would make even a 503 or 429 answer slow.
-    // Looking the key up on every request keeps revocation immediate.
     const pool = opts.mode === 'on' ? createPool({ connectionString: opts.databaseUrl, applicationName: 'pipeline-api-auth', max: 2, logger: app.log as unknown as Logger }) : undefined;
     app.addHook('onClose', async () => pool?.end());
     app.decorateRequest('principal', null as never);
