@@ -43,7 +43,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   const app = Fastify({
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
     // Source ids are up to 128 characters (the default limit is 100).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // A URL the router cannot decode (e.g. `%zz`) gets the house error shape too.
     frameworkErrors: (err, _request, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_url', message: err.message }),
     ...opts,
