@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/api/schemas';
 
@@ -12,6 +13,9 @@ function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
 }
 export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'supervisor.js');
+
+/** The admin token of every system this process starts; api() sends it unless told otherwise. */
+export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,6 +76,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     // Fixed metrics ports would collide between systems run side by side; a test that wants them
     // passes METRICS_PORT_BASE (see freePortRange).
     METRICS_PORT_BASE: '0',
+    ADMIN_TOKEN,
     ...opts.env,
   };
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -102,7 +107,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     proc,
     output: () => out,
     async workers() {
-      const res = await fetch(`${url}/v1/admin/workers`);
+      const res = await fetch(`${url}/v1/admin/workers`, { headers: authHeader(ADMIN_TOKEN) });
       return ((await res.json()) as { workers: WorkerInfo[] }).workers;
     },
     async apiPid() {
@@ -122,14 +127,27 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
   };
 }
 
-export async function api<T = unknown>(url: string, method: string, body?: unknown): Promise<{ status: number; body: T }> {
+const authHeader = (token: string | null): Record<string, string> => (token === null ? {} : { authorization: `Bearer ${token}` });
+
+export interface ApiOptions {
+  /** The bearer token to send: the admin token by default, null for none. */
+  token?: string | null;
+}
+
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function api<T = unknown>(url: string, method: string, body?: unknown, opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 500): Promise<T> {

@@ -63,6 +63,12 @@ export const EnvSchema = Type.Object({
   METRICS_PORT_BASE: Type.Integer({ default: 9470, minimum: 0, description: "npm start: the first worker's Prometheus port, the others follow; 0: off" }),
   METRICS_PORT: Type.Integer({ default: 0, minimum: 0, description: "a worker process's Prometheus port for the Temporal SDK metrics (set by the supervisor); 0: off" }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'address the workers\' metrics endpoints listen on (0.0.0.0 in containers)' }),
+  AUTH: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'off: no credentials checked (local experiments only)' }),
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the admin bearer token; npm start generates one when unset' })),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1, description: 'requests per minute per source key (and per IP without a key)' }),
+  SUBMIT_MAX_INFLIGHT: Type.Integer({ default: 64, minimum: 1, description: 'submits in progress at once; more are answered 503' }),
+  REQUEST_TIMEOUT_MS: Int(60_000, 1000),
+  CONNECTION_TIMEOUT_MS: Int(30_000, 1000),
 });
 export type Env = Static<typeof EnvSchema>;
 

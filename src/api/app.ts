@@ -1,5 +1,5 @@
 // The Fastify app: plugins, schemas, routes. server.ts owns listening and shutdown.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,6 +11,9 @@ import type { WorkflowStarter } from './starter';
 import type { WorkerControl } from './worker-control';
 import type { RegionRouter } from './region-router';
 import { registerErrorHandling } from './errors';
+import { authPlugin } from './auth';
+import { limitsPlugin } from './limits';
+import { keyRoutes } from './routes/keys';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
 import { adminRoutes } from './routes/admin';
@@ -43,7 +46,9 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   const app = Fastify({
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
     // Source ids are up to 128 characters (the default limit is 100).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
+    // A URL the router cannot decode (e.g. `%zz`) gets the house error shape too.
+    frameworkErrors: (err, _request, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_url', message: err.message }),
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
@@ -65,6 +70,9 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before every route: auth decides who calls, then the limits apply per caller.
+  await app.register(authPlugin, { mode: deps.config.AUTH, adminToken: deps.config.ADMIN_TOKEN, databaseUrl: deps.config.databaseUrl });
+  await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
 
   await app.register(healthRoutes);
   await app.register(recordRoutes);
@@ -74,5 +82,6 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.text()),
   );
+  await app.register(keyRoutes);
   return app;
 }

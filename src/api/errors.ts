@@ -7,6 +7,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -23,6 +24,7 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof ApiError) {
+      if (err.headers) void reply.headers(err.headers);
       return reply.status(err.statusCode).send({ error: err.code, message: err.message, details: err.details });
     }
     if (err.validation) {

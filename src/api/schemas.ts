@@ -1,6 +1,7 @@
 // TypeBox schemas of the HTTP API; request and response types are derived from them.
 import { Type, type Static } from '@sinclair/typebox';
 import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../names';
+import { KEY_ID_PATTERN } from './credentials';
 
 export const MAX_BATCH = 1000;
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -14,7 +15,8 @@ export type ErrorBody = Static<typeof ErrorBody>;
 export const SourceParams = Type.Object({ sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }) });
 export const RecordParams = Type.Object({
   sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }),
-  seq: Type.Integer({ minimum: 1 }),
+  // Bounded so that a huge number is a 400 here, not a bigint overflow in Postgres.
+  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
 });
 
 export const SubmitBody = Type.Object(
@@ -77,7 +79,7 @@ export const SourceReply = Type.Object({
 
 export const DeliveriesQuery = Type.Object(
   {
-    after: Type.Integer({ minimum: 0, default: 0 }),
+    after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   },
   { additionalProperties: false },
@@ -176,3 +178,21 @@ export const StatsReply = Type.Object({
   ),
 });
 export type StatsReply = Static<typeof StatsReply>;
+
+export const KeyParams = Type.Object({
+  sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }),
+  keyId: Type.String({ pattern: KEY_ID_PATTERN }),
+});
+export const KeyCreated = Type.Object({
+  keyId: Type.String(),
+  key: Type.String({ description: 'the bearer token; shown only in this answer' }),
+  sourceId: Type.String(),
+  createdAt: Type.String(),
+});
+export const KeyInfo = Type.Object({
+  keyId: Type.String(),
+  createdAt: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()], { description: 'updated at most once a minute' }),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+export const KeyList = Type.Object({ sourceId: Type.String(), keys: Type.Array(KeyInfo) });

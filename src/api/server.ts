@@ -1,6 +1,6 @@
 // The API process: listens, runs the relay, closes gracefully.
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
 import { createPool } from '../db/pool';
 import { prepareDatabase } from '../db/prepare';
@@ -17,7 +17,11 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config = loadConfig(), workers?: WorkerControl): Promise<RunningServer> {
+  if (config.AUTH === 'on' && !config.ADMIN_TOKEN) {
+    throw new ConfigError('ADMIN_TOKEN is not set: set it, or start with npm start (which generates one), or AUTH=off for local experiments');
+  }
   const logger = createLogger('api');
+  if (config.AUTH === 'off') logger.warn('AUTH=off: every caller is admin; never expose this API');
   const pool = createPool({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', max: config.PG_POOL_MAX, logger });
   await prepareDatabase(config, pool);
   const temporal = new TemporalClients(config.regions);
@@ -47,8 +51,9 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     { config, pool, temporal, starter, router, workers: workers ?? workerControlForProcess() },
     {
       loggerInstance: logger,
-      connectionTimeout: 30_000,
-      requestTimeout: 60_000,
+      // Slow or idle clients cannot hold sockets: an idle socket and a whole request are bounded.
+      connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
       keepAliveTimeout: 10_000,
     },
   );

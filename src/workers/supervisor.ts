@@ -16,6 +16,7 @@ import type { ControlReply, ControlRequest, ServerInfo } from '../api/worker-con
 import type { WorkerInfo } from '../api/schemas';
 import { SupervisedChild } from './child';
 import { ensurePostgres, type PostgresHandle } from './postgres';
+import { resolveAdminToken, type AdminToken } from './admin-token';
 
 const DIST = path.resolve(__dirname, '..');
 const say = (line: string) => process.stdout.write(`[pipeline] ${line}\n`);
@@ -70,6 +71,7 @@ export class Supervisor {
   private postgres: PostgresHandle | undefined;
   private releaseLock: () => void = () => undefined;
   private stopping = false;
+  private admin: AdminToken | undefined;
 
   constructor(private readonly config: Config) {}
 
@@ -101,18 +103,28 @@ export class Supervisor {
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ADMIN_TOKEN: undefined,
       DATABASE_URL: this.postgres.databaseUrl,
       TEMPORAL_ADDRESS_EAST: addresses.east,
       TEMPORAL_ADDRESS_WEST: addresses.west,
       DATA_DIR: c.dataDir,
       LOG_FORMAT: 'json',
     };
+    // Only the API needs the admin token; workers never see it.
+    const apiEnv: NodeJS.ProcessEnv = { ...env };
+    if (c.AUTH === 'off') {
+      this.warnAuthOff();
+    } else {
+      this.admin = resolveAdminToken(c.dataDir, c.ADMIN_TOKEN);
+      apiEnv.ADMIN_TOKEN = this.admin.token;
+      if (this.admin.from === 'generated') say(`admin token generated and stored in ${this.admin.file} (mode 0600)`);
+    }
     this.api = this.track(
       new SupervisedChild({
         name: 'api',
         script: path.join(DIST, 'api', 'server.js'),
         args: [],
-        env,
+        env: apiEnv,
         logFile: this.logFile('api'),
         waitForReady: true,
         maxBackoffMs: c.WORKER_RESTART_MAX_MS,
@@ -249,6 +261,13 @@ export class Supervisor {
     }
   }
 
+  private warnAuthOff(): void {
+    const line = '!'.repeat(78);
+    process.stdout.write(
+      [line, '!!  AUTH=off: the API checks no credentials. Anyone who reaches the port may', '!!  write to any source and fail over the system. For local experiments only.', line, ''].join('\n'),
+    );
+  }
+
   private banner(addresses: { east: string; west: string }, active: string): void {
     const c = this.config;
     const host = c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST;
@@ -271,15 +290,24 @@ export class Supervisor {
       `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers${c.METRICS_PORT_BASE ? ` (SDK metrics on ports ${c.METRICS_PORT_BASE}-${c.METRICS_PORT_BASE + this.workers.length - 1})` : ''}`,
       `  Health     ${api}/readyz, ${api}/v1/stats, ${api}/metrics`,
       `  Logs       ${path.join(c.dataDir, 'logs')}`,
+      ...this.authLines(),
       '',
-      `  Try:  curl -s -X POST ${api}/v1/sources/demo/records -H 'content-type: application/json' \\`,
-      `          -d '{"records":[{"id":"r1","payload":{"amount":12.5}}]}'`,
-      `        curl -s ${api}/v1/sources/demo`,
+      `  Try:  curl -s -X POST ${api}/v1/sources/demo/records -H "Authorization: Bearer $ADMIN_TOKEN" \\`,
+      `          -H 'content-type: application/json' -d '{"records":[{"id":"r1","payload":{"amount":12.5}}]}'`,
+      `        curl -s ${api}/v1/sources/demo -H "Authorization: Bearer $ADMIN_TOKEN"`,
       '',
       'Ctrl-C stops everything.',
       '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
+    if (!this.admin) this.warnAuthOff();
+  }
+
+  private authLines(): string[] {
+    if (!this.admin) return ['  Auth       OFF (AUTH=off): no credentials are checked'];
+    // A token the operator set is not echoed; a generated one must be shown to be usable.
+    if (this.admin.from === 'env') return ['  Auth       admin token from the ADMIN_TOKEN environment variable'];
+    return [`  Auth       admin token (kept in ${this.admin.file}):`, `             export ADMIN_TOKEN=${this.admin.token}`];
   }
 
   async shutdown(): Promise<void> {

@@ -1,6 +1,6 @@
 // The HTTP API through app.inject against real Postgres. Temporal is deliberately unreachable:
 // accepting must not depend on it (the relay starts workflows later).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/api/app';
 import { WorkflowStarter } from '../../src/api/starter';
 import { RegionRouter } from '../../src/api/region-router';
@@ -14,10 +14,11 @@ let db: TestDb;
 let app: FastifyInstance;
 let temporal: TemporalClients;
 let recovered = 0;
+const ADMIN_TOKEN = 'api-test-admin-token-0123456789';
 
 beforeAll(async () => {
   db = await createTestDb('api');
-  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ADMIN_TOKEN });
   const logger = createLogger('api-test');
   temporal = new TemporalClients(config.regions);
   const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 4, relayIntervalMs: 1000, nudgeAfterSeconds: 30, workflowDefaults: {} });
@@ -39,8 +40,11 @@ afterAll(async () => {
   await db.drop();
 });
 
+// Every call here is the operator's: auth itself is tested in auth.test.ts.
+const inject = (o: InjectOptions) => app.inject({ ...o, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...o.headers } });
+
 const submit = (sourceId: string, body: unknown, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url: `/v1/sources/${sourceId}/records`, payload: body as object, headers });
+  inject({ method: 'POST', url: `/v1/sources/${sourceId}/records`, payload: body as object, headers });
 
 describe('POST /v1/sources/:sourceId/records', () => {
   it('accepts a batch with gap-free seqs, before Temporal is even reachable', async () => {
@@ -105,13 +109,13 @@ describe('POST /v1/sources/:sourceId/records', () => {
 
   it('rejects malformed JSON, a non-JSON content type and an oversize body', async () => {
     const before = await tableCounts(db.pool);
-    const malformed = await app.inject({ method: 'POST', url: '/v1/sources/ok/records', payload: '{"records":[', headers: { 'content-type': 'application/json' } });
+    const malformed = await inject({ method: 'POST', url: '/v1/sources/ok/records', payload: '{"records":[', headers: { 'content-type': 'application/json' } });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error).toBe('malformed_json');
-    const text = await app.inject({ method: 'POST', url: '/v1/sources/ok/records', payload: 'records', headers: { 'content-type': 'text/plain' } });
+    const text = await inject({ method: 'POST', url: '/v1/sources/ok/records', payload: 'records', headers: { 'content-type': 'text/plain' } });
     expect(text.statusCode).toBe(415);
     expect(text.json().error).toBe('unsupported_media_type');
-    const huge = await app.inject({
+    const huge = await inject({
       method: 'POST',
       url: '/v1/sources/ok/records',
       payload: JSON.stringify({ records: [{ id: 'a', payload: { s: 'y'.repeat(17 * 1024 * 1024) } }] }),
@@ -131,33 +135,33 @@ describe('reading', () => {
 
   it('shows a record, a source and its deliveries', async () => {
     await submit('r1', { records: [{ id: 'only', payload: { amount: 3 } }] });
-    const rec = await app.inject({ method: 'GET', url: '/v1/sources/r1/records/1' });
+    const rec = await inject({ method: 'GET', url: '/v1/sources/r1/records/1' });
     expect(rec.statusCode).toBe(200);
     expect(rec.json()).toMatchObject({ sourceId: 'r1', seq: 1, id: 'only', status: 'accepted', stage: 'inbound', workflowId: 'record:r1:1', stages: {}, deliveredAt: null });
-    const src = await app.inject({ method: 'GET', url: '/v1/sources/r1' });
+    const src = await inject({ method: 'GET', url: '/v1/sources/r1' });
     expect(src.json()).toMatchObject({ sourceId: 'r1', lastSeq: 1, watermarks: { inbound: 0, delivered: 0 }, blocked: null });
-    const del = await app.inject({ method: 'GET', url: '/v1/sources/r1/deliveries?after=0&limit=10' });
+    const del = await inject({ method: 'GET', url: '/v1/sources/r1/deliveries?after=0&limit=10' });
     expect(del.json()).toEqual({ sourceId: 'r1', deliveries: [], next: null });
   });
 
   it('answers unknown things with 404 and bad parameters with 400', async () => {
-    expect((await app.inject({ method: 'GET', url: '/v1/sources/nope' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: '/v1/sources/nope/records/1' })).json().error).toBe('record_not_found');
-    expect((await app.inject({ method: 'GET', url: '/v1/sources/nope/deliveries' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: '/v1/sources/r1/records/zero' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: '/v1/sources/r1/deliveries?limit=5000' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: '/v1/nothing' })).json()).toMatchObject({ error: 'not_found' });
+    expect((await inject({ method: 'GET', url: '/v1/sources/nope' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/v1/sources/nope/records/1' })).json().error).toBe('record_not_found');
+    expect((await inject({ method: 'GET', url: '/v1/sources/nope/deliveries' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/v1/sources/r1/records/zero' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/v1/sources/r1/deliveries?limit=5000' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/v1/nothing' })).json()).toMatchObject({ error: 'not_found' });
   });
 
   it('refuses to skip or retry a record that is not blocked', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sources/r1/records/1/skip' });
+    const res = await inject({ method: 'POST', url: '/v1/sources/r1/records/1/skip' });
     expect(res.statusCode).toBe(409);
     expect(res.json().error).toBe('not_blocked');
-    expect((await app.inject({ method: 'POST', url: '/v1/sources/r1/records/9/retry' })).statusCode).toBe(404);
+    expect((await inject({ method: 'POST', url: '/v1/sources/r1/records/9/retry' })).statusCode).toBe(404);
   });
 
   it('serves the OpenAPI document', async () => {
-    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    const res = await inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
     expect(Object.keys(res.json().paths)).toEqual(expect.arrayContaining(['/v1/sources/{sourceId}/records', '/healthz', '/readyz']));
   });
@@ -165,26 +169,26 @@ describe('reading', () => {
 
 describe('admin', () => {
   it('injects and recovers faults, and rejects unknown regions and stages', async () => {
-    const fail = await app.inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'core', action: 'fail' } });
+    const fail = await inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'core', action: 'fail' } });
     expect(fail.json()).toEqual({ region: 'east', stage: 'core', failed: true });
-    expect((await app.inject({ method: 'GET', url: '/v1/admin/faults' })).json().faults).toHaveLength(1);
-    await app.inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'core', action: 'recover' } });
-    expect((await app.inject({ method: 'GET', url: '/v1/admin/faults' })).json().faults).toHaveLength(0);
-    const bad = await app.inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'north', stage: 'core', action: 'fail' } });
+    expect((await inject({ method: 'GET', url: '/v1/admin/faults' })).json().faults).toHaveLength(1);
+    await inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'core', action: 'recover' } });
+    expect((await inject({ method: 'GET', url: '/v1/admin/faults' })).json().faults).toHaveLength(0);
+    const bad = await inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'north', stage: 'core', action: 'fail' } });
     expect(bad.statusCode).toBe(400);
-    const badStage = await app.inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'nope', action: 'fail' } });
+    const badStage = await inject({ method: 'POST', url: '/v1/admin/faults', payload: { region: 'east', stage: 'nope', action: 'fail' } });
     expect(badStage.statusCode).toBe(400);
   });
 
   it('reports no workers and refuses control when not run by the supervisor', async () => {
-    expect((await app.inject({ method: 'GET', url: '/v1/admin/workers' })).json()).toEqual({ supervised: false, workers: [] });
-    expect((await app.inject({ method: 'POST', url: '/v1/admin/workers/east/core/stop' })).statusCode).toBe(503);
-    expect((await app.inject({ method: 'POST', url: '/v1/admin/workers/east/kitchen/stop' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/v1/admin/workers' })).json()).toEqual({ supervised: false, workers: [] });
+    expect((await inject({ method: 'POST', url: '/v1/admin/workers/east/core/stop' })).statusCode).toBe(503);
+    expect((await inject({ method: 'POST', url: '/v1/admin/workers/east/kitchen/stop' })).statusCode).toBe(400);
   });
 
   it('fails over by hand: new epoch, the old region fenced, recovery started', async () => {
     const before = await tableCounts(db.pool);
-    const res = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } });
+    const res = await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ from: 'east', to: 'west', epoch: 2 });
     expect(recovered).toBe(1);
@@ -193,9 +197,9 @@ describe('admin', () => {
       { name: 'east', active: false, epoch: 2 },
       { name: 'west', active: true, epoch: 2 },
     ]);
-    const status = await app.inject({ method: 'GET', url: '/v1/admin/regions' });
+    const status = await inject({ method: 'GET', url: '/v1/admin/regions' });
     expect(status.json()).toMatchObject({ active: 'west', epoch: 2, regions: [{ name: 'east', healthy: false }, { name: 'west', active: true }] });
-    const back = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
+    const back = await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
     expect(back.json()).toMatchObject({ from: 'west', to: 'east', epoch: 3 });
     expect(await tableCounts(db.pool)).toEqual(before);
   });
@@ -203,22 +207,22 @@ describe('admin', () => {
   it('refuses bad failover requests with a clear 4xx and changes nothing', async () => {
     const regions = async () => (await db.pool.query('SELECT name, active, epoch FROM regions ORDER BY name')).rows;
     const before = await regions();
-    const unknown = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'north' } });
+    const unknown = await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'north' } });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().error).toBe('unknown_region');
-    const same = await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: before.find((r) => r.active).name } });
+    const same = await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: before.find((r) => r.active).name } });
     expect(same.statusCode).toBe(409);
     expect(same.json().error).toBe('already_active');
-    expect((await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: {} })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west', now: true } })).statusCode).toBe(400);
+    expect((await inject({ method: 'POST', url: '/v1/admin/failover', payload: {} })).statusCode).toBe(400);
+    expect((await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west', now: true } })).statusCode).toBe(400);
     expect(await regions()).toEqual(before);
     // Two at once to the same region: exactly one switch happens.
-    const both = await Promise.all([0, 1].map(() => app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } })));
+    const both = await Promise.all([0, 1].map(() => inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'west' } })));
     expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
     const after = await regions();
     expect(after.find((r) => r.active).name).toBe('west');
     expect(after[0].epoch).toBe(before[0].epoch + 1);
-    await app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
+    await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
   });
 
   it('is live (/healthz 200) but not ready (/readyz 503 with the reason) when Temporal does not answer', async () => {

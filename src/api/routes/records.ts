@@ -8,11 +8,14 @@ import { canonicalJson, sha256 } from '../../stages/work';
 import { recordWorkflowId, STAGES, type Stage } from '../../names';
 import { gateSignal, retrySignal, skipSignal } from '../../workflows/record.messages';
 import { ApiError } from '../errors';
+import { InflightGate } from '../limits';
 import { ErrorBody, MAX_PAYLOAD_BYTES, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
 
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Bounded submits in flight: overload is answered 503 at once, not queued on the pool.
+  const submits = new InflightGate(app.deps.config.SUBMIT_MAX_INFLIGHT);
   app.post(
     '/v1/sources/:sourceId/records',
     {
@@ -20,10 +23,13 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Submit records (checkpointed in Postgres before 202)',
         params: SourceParams,
         body: SubmitBody,
-        response: { 202: SubmitReply, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody },
+        response: { 202: SubmitReply, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
+      // After auth and the rate limit, before the body is read; run() below counts exactly, this
+      // only saves parsing when full.
+      preParsing: async () => submits.check(),
     },
-    async (request, reply) => {
+    async (request, reply) => submits.run(async () => {
       const { sourceId } = request.params;
       const items = request.body.records.map((r, index) => {
         const text = canonicalJson(r.payload);
@@ -48,7 +54,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),
       );
       return reply.status(202).send({ records: result.records });
-    },
+    }),
   );
 
   app.get(

@@ -1,0 +1,40 @@
+// The API app over a test database, Temporal deliberately unreachable (accepting does not need it).
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app';
+import { WorkflowStarter } from '../../src/api/starter';
+import { RegionRouter } from '../../src/api/region-router';
+import { NotSupervised } from '../../src/api/worker-control';
+import { loadConfig } from '../../src/config';
+import pino from 'pino';
+import { TemporalClients } from '../../src/temporal/clients';
+import type { TestDb } from './db';
+
+export interface TestApp {
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function buildTestApp(db: TestDb, env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ...env });
+  const logger = pino({ level: 'silent' });
+  const temporal = new TemporalClients(config.regions);
+  const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 1, relayIntervalMs: 60_000, nudgeAfterSeconds: 30, workflowDefaults: {} });
+  const router = new RegionRouter({
+    pool: db.pool,
+    temporal,
+    logger,
+    mode: 'manual',
+    intervalMs: 60_000,
+    threshold: 3,
+    pollerLivenessMs: 30_000,
+    recover: async () => undefined,
+  });
+  const app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
+  return {
+    app,
+    async close() {
+      await app.close();
+      await temporal.close();
+    },
+  };
+}
