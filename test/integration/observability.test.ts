@@ -33,7 +33,8 @@ const running: Promise<void>[] = [];
 beforeAll(async () => {
   db = await createTestDb('observability');
   server = await startDevServer(['pipeline-east', 'pipeline-west']);
-  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'silent', METRICS_MAX_SOURCES: '2' });
+  // Not a test of auth (auth.test.ts is): every caller is admin here.
+  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'silent', METRICS_MAX_SOURCES: '2', AUTH: 'off' });
   const logger = createLogger('observability-test');
   temporal = new TemporalClients(config.regions);
   // The starter gets a Temporal that does not answer: records stay accepted, and the test drives
