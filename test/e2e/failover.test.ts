@@ -107,8 +107,19 @@ describe('failover between regions', () => {
   it('fails back and over again by hand under load, twice, without loss, duplicates or reordering', async () => {
     const sources = ['m1', 'm2', 'm3'].map(uniqueSource);
     const load = startLoad(sources);
+    let since = new Date();
     for (const to of ['east', 'west', 'east']) {
-      await new Promise((r) => setTimeout(r, 4000));
+      // Switch only once the active region has delivered since the last switch (a fixed wait is
+      // not enough on a busy machine), so that both regions really carry load.
+      const from = (await regions()).active;
+      await waitFor(`a delivery in ${from}`, async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
+          [sources, from, since],
+        );
+        return rows[0].n > 0;
+      }, 120_000, 250);
+      since = new Date();
       const res = await api<{ to: string }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
       expect(res).toMatchObject({ status: 200, body: { to } });
     }
