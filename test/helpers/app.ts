@@ -14,7 +14,8 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function buildTestApp(db: TestDb, env: Record<string, string> = {}): Promise<TestApp> {
+/** `recover` stands in for the recovery a failover starts (counted by the tests that fail over). */
+export async function buildTestApp(db: TestDb, env: Record<string, string> = {}, recover: () => Promise<unknown> = async () => undefined): Promise<TestApp> {
   const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ...env });
   const logger = pino({ level: 'silent' });
   const temporal = new TemporalClients(config.regions);
@@ -27,7 +28,7 @@ export async function buildTestApp(db: TestDb, env: Record<string, string> = {})
     intervalMs: 60_000,
     threshold: 3,
     pollerLivenessMs: 30_000,
-    recover: async () => undefined,
+    recover,
   });
   const app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
   return {

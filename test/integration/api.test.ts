@@ -1,42 +1,22 @@
 // The HTTP API through app.inject against real Postgres. Temporal is deliberately unreachable:
 // accepting must not depend on it (the relay starts workflows later).
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildApp } from '../../src/api/app';
-import { WorkflowStarter } from '../../src/api/starter';
-import { RegionRouter } from '../../src/api/region-router';
-import { NotSupervised } from '../../src/api/worker-control';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { TemporalClients } from '../../src/temporal/clients';
+import { buildTestApp, type TestApp } from '../helpers/app';
 import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
 
 let db: TestDb;
+let testApp: TestApp;
 let app: FastifyInstance;
-let temporal: TemporalClients;
 let recovered = 0;
 const ADMIN_TOKEN = 'api-test-admin-token-0123456789';
 
 beforeAll(async () => {
   db = await createTestDb('api');
-  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ADMIN_TOKEN });
-  const logger = createLogger('api-test');
-  temporal = new TemporalClients(config.regions);
-  const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 4, relayIntervalMs: 1000, nudgeAfterSeconds: 30, workflowDefaults: {} });
-  const router = new RegionRouter({
-    pool: db.pool,
-    temporal,
-    logger,
-    mode: 'manual',
-    intervalMs: 1000,
-    threshold: 3,
-    pollerLivenessMs: 30_000,
-    recover: async () => recovered++,
-  });
-  app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
+  testApp = await buildTestApp(db, { ADMIN_TOKEN }, async () => recovered++);
+  app = testApp.app;
 });
 afterAll(async () => {
-  await app.close();
-  await temporal.close();
+  await testApp.close();
   await db.drop();
 });
 
