@@ -3,11 +3,11 @@
 //   npm run bench -- --sources 8 --records 100 --hot 300 --baseline 400
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Client, Connection } from '@temporalio/client';
-import { createPool, type Pool } from '../src/db/pool';
+import type { Pool } from '../src/db/pool';
 import { BASELINE_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/names';
 import { countActions, type ActionCount } from '../src/temporal/actions';
+import { createScratchDb } from './scratch-db';
 import { api, startSystem, waitFor, type System } from './system';
 
 const { values: args } = parseArgs({
@@ -121,17 +121,10 @@ async function runBaseline(client: Client, count: number): Promise<number> {
 }
 
 async function main() {
-  const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  const dbName = `pipeline_bench_${randomBytes(3).toString('hex')}`;
-  base.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: base.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(base);
-  url.pathname = `/${dbName}`;
-  say(`starting the system (database ${dbName})`);
-  const sys = await startSystem({ databaseUrl: url.toString(), env: { LOG_LEVEL: 'warn' } });
-  const pool = createPool({ connectionString: url.toString(), applicationName: 'bench' });
+  const db = await createScratchDb('bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  say(`starting the system (database ${db.name})`);
+  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  const pool = db.pool;
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const client = new Client({ connection, namespace: 'pipeline-east' });
   const guard = setTimeout(() => {
@@ -162,10 +155,8 @@ async function main() {
   } finally {
     clearTimeout(guard);
     await connection.close();
-    await pool.end();
     await sys.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
 }
 

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
+import { createScratchDb } from './scratch-db';
 import { api, startSystem } from './system';
 
 export interface OverloadOptions {
@@ -146,22 +147,13 @@ async function main() {
     },
   });
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  base.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: base.toString() });
-  await admin.connect();
-  const dbName = `pipeline_overload_${randomBytes(3).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(base);
-  url.pathname = `/${dbName}`;
-  say(`starting the system (database ${dbName}; SUBMIT_MAX_INFLIGHT=${args.inflight}, RATE_LIMIT_PER_MINUTE=${args.rate})`);
+  const db = await createScratchDb('overload', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  say(`starting the system (database ${db.name}; SUBMIT_MAX_INFLIGHT=${args.inflight}, RATE_LIMIT_PER_MINUTE=${args.rate})`);
   const sys = await startSystem({
-    databaseUrl: url.toString(),
+    databaseUrl: db.url,
     env: { LOG_LEVEL: 'warn', SUBMIT_MAX_INFLIGHT: args.inflight, RATE_LIMIT_PER_MINUTE: args.rate },
   });
-  const db = new pg.Client({ connectionString: url.toString() });
   try {
-    await db.connect();
     say(`overload: ${args.clients} clients on ${args.sources} source keys, batches of ${args.batch}, ${args.seconds} s`);
     const result = await runOverload({
       url: sys.url,
@@ -173,14 +165,12 @@ async function main() {
     });
     say(report(result));
     say(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
-    const problems = [...(await verifyAccepted(db, result)), ...result.malformed];
+    const problems = [...(await verifyAccepted(db.pool, result)), ...result.malformed];
     say(problems.length ? `PROBLEMS:\n${problems.slice(0, 20).join('\n')}` : 'every accepted record is in Postgres exactly once; nothing else was written');
     process.exitCode = problems.length ? 1 : 0;
   } finally {
-    await db.end().catch(() => undefined);
     await sys.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
 }
 
