@@ -36,6 +36,8 @@ const delivered = async (ctx: Ctx, src: string, n: number) =>
   }, 60_000, 200);
 const submit = (ctx: Ctx, src: string, payloads: Record<string, unknown>[]) =>
   api(`${ctx.sys.url}/v1/sources/${src}/records`, 'POST', { records: payloads.map((payload, i) => ({ id: `r${i}`, payload })) });
+const fault = (ctx: Ctx, stage: string, action: 'fail' | 'recover') =>
+  api(`${ctx.sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage, action });
 const blocked = (ctx: Ctx, src: string) =>
   waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${ctx.sys.url}/v1/sources/${src}`, 'GET')).body.blocked, 60_000, 200);
 const closed = (client: Client, id: string) =>
@@ -62,11 +64,10 @@ const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
     await save(ctx, 'waited-for-predecessor-signal', 'pipeline-east', recordWorkflowId(src, 3));
   }],
   ['dependency-failure-retries', async (ctx, src) => {
-    const fault = (action: string) => api(`${ctx.sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'preprocess', action });
-    await fault('fail');
+    await fault(ctx, 'preprocess', 'fail');
     await submit(ctx, src, [{ amount: 1 }]);
     await new Promise((r) => setTimeout(r, 2500));
-    await fault('recover');
+    await fault(ctx, 'preprocess', 'recover');
     await delivered(ctx, src, 1);
     await save(ctx, 'dependency-failure-retries', 'pipeline-east', recordWorkflowId(src, 1));
   }],
@@ -101,14 +102,13 @@ const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
     await save(ctx, 'waited-for-fallback-recheck', 'pipeline-east', recordWorkflowId(src, 2));
   }],
   ['superseded-by-failover', async (ctx, src) => {
-    const fault = (action: string) => api(`${ctx.sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action });
-    await fault('fail');
+    await fault(ctx, 'core', 'fail');
     await submit(ctx, src, [{ amount: 1 }]);
     await waitFor('at core', async () => (await ctx.pool.query(`SELECT 1 FROM stage_preprocess WHERE source_id = $1`, [src])).rowCount === 1);
     await api(`${ctx.sys.url}/v1/admin/failover`, 'POST', { to: 'west' });
     await closed(ctx.east, recordWorkflowId(src, 1));
     await save(ctx, 'superseded-by-failover', 'pipeline-east', recordWorkflowId(src, 1));
-    await fault('recover');
+    await fault(ctx, 'core', 'recover');
     await delivered(ctx, src, 1);
     await save(ctx, 'recovered-in-standby-region', 'pipeline-west', recordWorkflowId(src, 1));
   }],

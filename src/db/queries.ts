@@ -45,12 +45,8 @@ export async function getSource(pool: Pool, sourceId: string) {
     'SELECT status, count(*)::int AS n FROM records WHERE source_id = $1 GROUP BY status',
     [sourceId],
   );
-  const blocked = await pool.query<{ seq: number; record_id: string; blocked_stage: string; blocked_reason: string }>(
-    `SELECT seq, record_id, blocked_stage, blocked_reason FROM records
-      WHERE source_id = $1 AND status = 'blocked' ORDER BY seq LIMIT 1`,
-    [sourceId],
-  );
-  return { source: rows[0], watermarks: wm.rows, counts: counts.rows, blocked: blocked.rows[0] };
+  const blocked = await firstBlocked(pool, [sourceId]);
+  return { source: rows[0], watermarks: wm.rows, counts: counts.rows, blocked: blocked.get(sourceId) };
 }
 
 export async function listDeliveries(pool: Pool, sourceId: string, after: number, limit: number) {
@@ -70,4 +66,22 @@ export async function readIdentities(pool: Pool, sourceId: string, seqs: number[
     [sourceId, seqs],
   );
   return new Map(rows.map((r) => [r.seq, { recordId: r.record_id, payloadHash: r.payload_hash }]));
+}
+
+export interface BlockedRow {
+  source_id: string;
+  seq: number;
+  record_id: string;
+  blocked_stage: string;
+  blocked_reason: string | null;
+}
+
+/** The first blocked record of each of these sources (the one that holds the others up). */
+export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map<string, BlockedRow>> {
+  const { rows } = await pool.query<BlockedRow>(
+    `SELECT DISTINCT ON (source_id) source_id, seq, record_id, blocked_stage, blocked_reason
+       FROM records WHERE status = 'blocked' AND source_id = ANY($1::text[]) ORDER BY source_id, seq`,
+    [sourceIds],
+  );
+  return new Map(rows.map((r) => [r.source_id, r]));
 }

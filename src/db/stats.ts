@@ -61,24 +61,6 @@ export async function stageLoad(pool: Pool, sources: SourceWatermarks[]): Promis
   return out;
 }
 
-export interface BlockedRow {
-  source_id: string;
-  seq: number;
-  record_id: string;
-  blocked_stage: string;
-  blocked_reason: string | null;
-}
-
-/** The first blocked record of each of these sources (the one that holds the others up). */
-export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map<string, BlockedRow>> {
-  const { rows } = await pool.query<BlockedRow>(
-    `SELECT DISTINCT ON (source_id) source_id, seq, record_id, blocked_stage, blocked_reason
-       FROM records WHERE status = 'blocked' AND source_id = ANY($1::text[]) ORDER BY source_id, seq`,
-    [sourceIds],
-  );
-  return new Map(rows.map((r) => [r.source_id, r]));
-}
-
 export async function recentTotals(pool: Pool, seconds: number): Promise<{ accepted: number; delivered: number }> {
   const { rows } = await pool.query<{ accepted: number; delivered: number }>(
     `SELECT (SELECT count(*) FROM records WHERE accepted_at > now() - make_interval(secs => $1))::int AS accepted,

@@ -2,7 +2,8 @@
 // backlog), per stage what is in flight and how long the oldest has waited, per source progress.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { listRegions } from '../../db/regions';
-import { allWatermarks, firstBlocked, recentTotals, relayBacklog, stageLoad } from '../../db/stats';
+import { firstBlocked } from '../../db/queries';
+import { allWatermarks, recentTotals, relayBacklog, stageLoad } from '../../db/stats';
 import { StatsQuery, StatsReply } from '../schemas';
 import { sourceView } from './sources';
 
