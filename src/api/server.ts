@@ -20,7 +20,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
   if (config.AUTH === 'on' && !config.ADMIN_TOKEN) {
     throw new ConfigError('ADMIN_TOKEN is not set: set it, or start with npm start (which generates one), or AUTH=off for local experiments');
   }
-  const logger = createLogger('api');
+  const logger = createLogger('api', {}, config);
   if (config.AUTH === 'off') logger.warn('AUTH=off: every caller is admin; never expose this API');
   const pool = createPool({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', max: config.PG_POOL_MAX, logger });
   await prepareDatabase(config, pool);

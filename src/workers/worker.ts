@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const rc = regionConfig(config, region);
   // `role`, not `stage`: activity log lines carry their own `stage` (see sdk-logger.ts).
-  const logger = createLogger('worker', { region, role });
+  const logger = createLogger('worker', { region, role }, config);
   installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
   let clientConnection: Connection | undefined;
