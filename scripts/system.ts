@@ -8,6 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/api/schemas';
+import { portFree } from '../src/workers/ports';
 
 function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
@@ -33,19 +34,12 @@ export async function freePortRange(n: number): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = await freePort();
     if (base + n > 65535) continue;
-    const free = await Promise.all(Array.from({ length: n }, (_, i) => portIsFree(base + i)));
+    const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree('127.0.0.1', base + i)));
     if (free.every(Boolean)) return base;
   }
   throw new Error(`no ${n} consecutive free ports found`);
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 export interface System {
   url: string;

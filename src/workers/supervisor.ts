@@ -2,7 +2,6 @@
 //   Temporal dev server -> Postgres (+ migrations) -> API -> a workflow worker and five stage workers
 //   per region, each its own OS process, restarted with backoff if it dies.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, westPort, westUiPort, type Config } from '../config';
 import { createPool } from '../db/pool';
@@ -15,6 +14,7 @@ import { WORKER_ROLES, workerProcessTitle } from '../names';
 import type { ControlReply, ControlRequest, ServerInfo } from '../api/worker-control';
 import type { WorkerInfo } from '../api/schemas';
 import { SupervisedChild } from './child';
+import { portFree } from './ports';
 import { ensurePostgres, type PostgresHandle } from './postgres';
 import { resolveAdminToken, type AdminToken } from './admin-token';
 
@@ -40,14 +40,6 @@ function acquireLock(dataDir: string): () => void {
       // already gone
     }
   };
-}
-
-function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
 }
 
 interface ServerChild {
