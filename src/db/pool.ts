@@ -5,6 +5,18 @@ import type { Logger } from '../logger';
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export type Pool = pg.Pool;
+
+/** A database URL without its password, for banners and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable database URL)';
+  }
+}
 export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {

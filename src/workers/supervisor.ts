@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, westPort, westUiPort, type Config } from '../config';
-import { createPool } from '../db/pool';
+import { createPool, redactUrl } from '../db/pool';
 import { prepareDatabase } from '../db/prepare';
 import { activeRegion } from '../db/regions';
 import { ensureTemporalCli } from '../temporal/cli';
@@ -85,7 +85,7 @@ export class Supervisor {
 
     const addresses = await this.startTemporal();
     this.postgres = await ensurePostgres({ databaseUrl: c.DATABASE_URL, dataDir: c.dataDir, log: say });
-    say(`postgres: ${redact(this.postgres.databaseUrl)} (${this.postgres.kind})`);
+    say(`postgres: ${redactUrl(this.postgres.databaseUrl)} (${this.postgres.kind})`);
     const pool = createPool({ connectionString: this.postgres.databaseUrl, applicationName: 'pipeline-supervisor' });
     const ready = { ...c, databaseUrl: this.postgres.databaseUrl };
     const applied = await prepareDatabase(ready, pool, { create: true });
@@ -278,7 +278,7 @@ export class Supervisor {
       `  API docs   ${api}/docs`,
       `  Temporal   east ${addresses.east} (${c.regions[0].namespace}), west ${addresses.west} (${c.regions[1].namespace}); active: ${active}`,
       `  Web UI     ${ui}`,
-      `  Postgres   ${redact(this.postgres!.databaseUrl)} (${this.postgres!.kind})`,
+      `  Postgres   ${redactUrl(this.postgres!.databaseUrl)} (${this.postgres!.kind})`,
       `  Workers    ${this.workers.length} processes: GET ${api}/v1/admin/workers${c.METRICS_PORT_BASE ? ` (SDK metrics on ports ${c.METRICS_PORT_BASE}-${c.METRICS_PORT_BASE + this.workers.length - 1})` : ''}`,
       `  Health     ${api}/readyz, ${api}/v1/stats, ${api}/metrics`,
       `  Logs       ${path.join(c.dataDir, 'logs')}`,
@@ -314,10 +314,6 @@ export class Supervisor {
     this.releaseLock();
     say('stopped');
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -2,22 +2,11 @@
 // exactly one row per record in every stage table and in deliveries, in seq order per source.
 import type { Command } from 'commander';
 import { loadCliConfig } from '../../config';
-import { createPool } from '../../db/pool';
+import { createPool, redactUrl } from '../../db/pool';
 import { verifyInvariants, type VerifyReport } from '../../db/verify';
 import { globals } from '../context';
 import { CliError } from '../errors';
 import { formatPairs, formatTable, print, printJson } from '../output';
-
-/** The URL without its password, for messages. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable DATABASE_URL)';
-  }
-}
 
 export function violations(r: VerifyReport): string[] {
   const out: string[] = [];
@@ -58,7 +47,7 @@ export function registerVerify(program: Command): void {
         report = await verifyInvariants(pool, { sourcePrefix: opts.sourcePrefix });
       } catch (err) {
         const e = err as Error & { code?: string };
-        throw new CliError(`cannot check Postgres at ${redact(url)}: ${e.message || e.code}`);
+        throw new CliError(`cannot check Postgres at ${redactUrl(url)}: ${e.message || e.code}`);
       } finally {
         await pool.end();
       }
