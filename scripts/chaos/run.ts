@@ -45,8 +45,9 @@ export const CHAOS_ENV = {
   WORKER_RESTART_MAX_MS: '2000',
 };
 
+// Liveness only: /v1/admin/regions would probe both Temporal servers, one of which may be down.
 async function apiUp(sys: System) {
-  await waitFor('the API', async () => (await api(`${sys.url}/v1/admin/regions`, 'GET')).status === 200, 60_000, 250);
+  await waitFor('the API', async () => (await api(`${sys.url}/healthz`, 'GET')).status === 200, 60_000, 250);
 }
 
 /** Undo what is still undone, and bring back every process that is not running. */
