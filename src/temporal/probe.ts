@@ -97,7 +97,3 @@ export function summarize(inspection: RegionInspection): RegionProbe {
   }
   return { namespaceOk: true, pollers, missingPollers: ALL_TASK_QUEUES.filter((q) => !pollers[q]) };
 }
-
-export async function probeRegion(client: Client, namespace: string, now = Date.now(), livenessMs = POLLER_LIVENESS_MS): Promise<RegionProbe> {
-  return summarize(await inspectRegion(client, namespace, now, livenessMs));
-}
