@@ -10,6 +10,7 @@ import type { TemporalClients } from '../temporal/clients';
 import type { WorkflowStarter } from './starter';
 import type { WorkerControl } from './worker-control';
 import type { RegionRouter } from './region-router';
+import type { Reconciler } from './reconciler';
 import { registerErrorHandling } from './errors';
 import { authPlugin } from './auth';
 import { limitsPlugin } from './limits';
@@ -19,6 +20,7 @@ import { sourceRoutes } from './routes/sources';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { statsRoutes } from './routes/stats';
+import { reconcileRoutes } from './routes/reconcile';
 import { PipelineMetrics } from './metrics';
 
 export interface AppDeps {
@@ -28,6 +30,7 @@ export interface AppDeps {
   starter: WorkflowStarter;
   workers: WorkerControl;
   router: RegionRouter;
+  reconciler: Reconciler;
 }
 
 declare module 'fastify' {
@@ -53,7 +56,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
   app.decorate('deps', deps);
-  const metrics = new PipelineMetrics({ pool: deps.pool, router: deps.router, maxSources: deps.config.METRICS_MAX_SOURCES });
+  const metrics = new PipelineMetrics({ pool: deps.pool, router: deps.router, reconciler: deps.reconciler, maxSources: deps.config.METRICS_MAX_SOURCES });
   app.decorate('metrics', metrics);
   metrics.hook(app);
   // JSON only: anything else is 415, not a parse attempt.
@@ -79,6 +82,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(sourceRoutes);
   await app.register(adminRoutes);
   await app.register(statsRoutes);
+  await app.register(reconcileRoutes);
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.text()),
   );

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
 import type { RegionRouter } from './region-router';
+import { REPAIR_KINDS, type Reconciler } from './reconciler';
 import { STAGES, type Stage } from '../names';
 import { listRegions } from '../db/regions';
 import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
@@ -22,6 +23,7 @@ const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 export interface MetricsOptions {
   pool: Pool;
   router: RegionRouter;
+  reconciler: Reconciler;
   /** Sources get their own label value in order of creation up to this many; the rest are "other". */
   maxSources: number;
 }
@@ -44,6 +46,11 @@ export class PipelineMetrics {
   private readonly fenced = new Counter({ name: 'pipeline_fencing_refusals_total', help: 'stage writes refused because their region or epoch is no longer active', labelNames: ['region', 'stage'], registers: [this.registry] });
   private readonly relay = new Gauge({ name: 'pipeline_relay_backlog', help: 'open records without a workflow in the active epoch (the relay starts them)', registers: [this.registry] });
   private readonly relayAge = new Gauge({ name: 'pipeline_relay_backlog_oldest_seconds', help: 'age of the oldest record the relay still has to start', registers: [this.registry] });
+  private readonly repairs = new Counter({ name: 'pipeline_reconciler_repairs_total', help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind', labelNames: ['kind'], registers: [this.registry] });
+  private readonly stalled = new Gauge({ name: 'pipeline_reconciler_stalled_sources', help: 'sources whose first record in line has not moved for RECONCILE_STALL_SECONDS (last pass)', registers: [this.registry] });
+  private readonly reconcilePass = new Gauge({ name: 'pipeline_reconciler_pass_duration_seconds', help: "the reconciler's last pass", registers: [this.registry] });
+  private readonly reconcileChecked = new Gauge({ name: 'pipeline_reconciler_checked_records', help: 'open records the last pass compared with their workflows', registers: [this.registry] });
+  private repairsSeen: Record<string, number> = {};
   /** Per stage and source: the watermark up to which writes have been observed. */
   private tail: Map<string, number> | undefined;
   private failoversSeen = 0;
@@ -103,6 +110,14 @@ export class PipelineMetrics {
     this.epoch.set(regions.find((r) => r.active)?.epoch ?? 0);
     this.failovers.inc(router.failovers - this.failoversSeen);
     this.failoversSeen = router.failovers;
+    const { reconciler } = this.opts;
+    for (const kind of REPAIR_KINDS) {
+      this.repairs.inc({ kind }, reconciler.totals[kind] - (this.repairsSeen[kind] ?? 0));
+      this.repairsSeen[kind] = reconciler.totals[kind];
+    }
+    this.stalled.set(reconciler.last?.stalled.length ?? 0);
+    this.reconcilePass.set((reconciler.last?.durationMs ?? 0) / 1000);
+    this.reconcileChecked.set(reconciler.last?.checked ?? 0);
     this.relay.set(relay.count);
     this.relayAge.set(relay.oldestSeconds ?? 0);
     for (const s of await stageLoad(pool, watermarks)) {

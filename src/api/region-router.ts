@@ -114,23 +114,38 @@ export class RegionRouter {
         }
       }
     }
-    await this.supersede(rows);
+    await this.supersede();
   }
 
-  /** Terminates record workflows still running in regions that are not active (when reachable). */
-  async supersede(rows: RegionRow[]): Promise<number> {
+  /**
+   * Terminates record workflows still running in regions that are not active (when reachable).
+   * The rows are read here, not at the start of the health round: a probe of a hung server takes up
+   * to PROBE_TIMEOUT_MS, and a failover committed meanwhile makes the standby active, whose fresh
+   * runs (started by recovery) are no zombies. Only runs started before the region's row last
+   * changed are candidates, and the epoch is read again before they are terminated.
+   */
+  async supersede(): Promise<number> {
     let ended = 0;
-    for (const row of rows.filter((r) => !r.active)) {
+    const rows = await listRegions(this.opts.pool);
+    const active = rows.find((r) => r.active);
+    for (const row of rows.filter((r) => !r.active && r.updatedAt)) {
       try {
         const client = await this.opts.temporal.client(row.name);
-        const active = rows.find((r) => r.active);
-        const query = `WorkflowType = "${RECORD_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`;
+        const query = `WorkflowType = "${RECORD_WORKFLOW_TYPE}" AND ExecutionStatus = "Running" AND StartTime < "${row.updatedAt!.toISOString()}"`;
+        const zombies: { workflowId: string; runId: string }[] = [];
         for await (const wf of client.workflow.list({ query, pageSize: 200 })) {
+          zombies.push({ workflowId: wf.workflowId, runId: wf.runId });
+          if (zombies.length >= 200) break;
+        }
+        if (!zombies.length) continue;
+        const now = (await listRegions(this.opts.pool)).find((r) => r.name === row.name);
+        if (!now || now.active || now.epoch !== row.epoch) continue; // a failover since the read: next round
+        for (const z of zombies) {
           await client.workflow
-            .getHandle(wf.workflowId, wf.runId)
+            .getHandle(z.workflowId, z.runId)
             .terminate(`superseded: ${active?.name} is active at epoch ${active?.epoch}; this region's work was re-driven there`)
             .catch(() => undefined);
-          if (++ended >= 200) break;
+          ended += 1;
         }
       } catch {
         // unreachable: try again next round (it may come back)

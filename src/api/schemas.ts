@@ -167,6 +167,13 @@ export const StatsReply = Type.Object({
     accepted: Type.Integer(),
     delivered: Type.Integer(),
   }),
+  reconciler: Type.Object({
+    passes: Type.Integer({ description: 'passes since the API started' }),
+    lastPassAt: Type.Union([Type.String(), Type.Null()]),
+    lastPassMs: Type.Union([Type.Integer(), Type.Null()]),
+    repairedTotal: Type.Record(Type.String(), Type.Integer(), { description: 'repairs by kind since the API started' }),
+    stalledSources: Type.Integer({ description: 'sources stalled at the last pass (listed in GET /v1/admin/reconcile)' }),
+  }),
   sourcesTotal: Type.Integer(),
   sources: Type.Array(
     Type.Object({
@@ -178,6 +185,32 @@ export const StatsReply = Type.Object({
   ),
 });
 export type StatsReply = Static<typeof StatsReply>;
+
+export const StalledSource = Type.Object({
+  sourceId: Type.String(),
+  seq: Type.Integer({ description: 'the record first in line' }),
+  stage: Type.String(),
+  status: Type.String(),
+  idleSeconds: Type.Integer(),
+  reason: Type.String(),
+});
+export const ReconcilePass = Type.Object({
+  startedAt: Type.String(),
+  durationMs: Type.Integer(),
+  region: Type.String(),
+  epoch: Type.Integer(),
+  checked: Type.Integer({ description: 'open records of the active epoch compared with the running workflows' }),
+  running: Type.Integer({ description: 'running record workflows listed in the active region' }),
+  repaired: Type.Record(Type.String(), Type.Integer()),
+  deferred: Type.Integer({ description: 'runs to start again left for the next pass (over its budget)' }),
+  stalled: Type.Array(StalledSource),
+  error: Type.Optional(Type.String()),
+});
+export const ReconcileReply = Type.Object({
+  passes: Type.Integer(),
+  repairedTotal: Type.Record(Type.String(), Type.Integer()),
+  last: Type.Union([ReconcilePass, Type.Null()]),
+});
 
 export const KeyParams = Type.Object({
   sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }),

@@ -8,6 +8,7 @@ import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
 import { WorkflowStarter } from './starter';
 import { RegionRouter } from './region-router';
+import { Reconciler } from './reconciler';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
 
 export interface RunningServer {
@@ -32,10 +33,23 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     concurrency: config.START_CONCURRENCY,
     relayIntervalMs: config.RELAY_INTERVAL_MS,
     nudgeAfterSeconds: config.GATE_NUDGE_SECONDS,
+    sweeper: config.SWEEPER === 'on',
     workflowDefaults: {
       activityTimeoutMs: config.ACTIVITY_TIMEOUT_MS,
       retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,
+      // Only when set otherwise: the default stays out of every workflow's input.
+      ...(config.WORKFLOW_HISTORY_LIMIT !== 2000 ? { historyLimit: config.WORKFLOW_HISTORY_LIMIT } : {}),
     },
+  });
+  const reconciler = new Reconciler({
+    pool,
+    temporal,
+    starter,
+    logger,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    stallSeconds: config.RECONCILE_STALL_SECONDS,
+    graceSeconds: config.RECONCILE_GRACE_SECONDS,
+    maxRepairs: config.RECONCILE_MAX_REPAIRS,
   });
   const router = new RegionRouter({
     pool,
@@ -48,7 +62,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     recover: () => starter.recoverAll(),
   });
   const app = await buildApp(
-    { config, pool, temporal, starter, router, workers: workers ?? workerControlForProcess() },
+    { config, pool, temporal, starter, router, reconciler, workers: workers ?? workerControlForProcess() },
     {
       loggerInstance: logger,
       // Slow or idle clients cannot hold sockets: an idle socket and a whole request are bounded.
@@ -59,6 +73,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
   );
   app.addHook('onClose', async () => {
     await router.stop();
+    await reconciler.stop();
     await starter.stop();
     await temporal.close();
     await pool.end();
@@ -66,6 +81,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   starter.startRelay();
   router.start();
+  reconciler.start();
   return { app, url, close: () => app.close() };
 }
 

@@ -21,7 +21,9 @@ export interface StarterOptions {
   relayIntervalMs: number;
   /** Nudge a record first in line at a stage this long without progress (the gate's fallback). */
   nudgeAfterSeconds: number;
-  workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs'>;
+  workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs' | 'historyLimit'>;
+  /** Run the sweeper (the gate's fallback nudge) in the relay loop. */
+  sweeper?: boolean;
 }
 
 export interface PendingRecord {
@@ -98,6 +100,7 @@ export function recordStartOptions(
 export class WorkflowStarter {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  private relayTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly opts: StarterOptions) {}
@@ -108,8 +111,18 @@ export class WorkflowStarter {
     return this.start(seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })));
   }
 
-  /** One relay pass: every open record without a workflow in the current epoch. */
-  async relayOnce(limit = 1000): Promise<StartReport> {
+  /**
+   * One relay pass: every open record without a workflow in the current epoch. Passes run one at
+   * a time: recovery and the relay loop would otherwise both start the same records, and the
+   * second start (TERMINATE_EXISTING, the record's epoch being older) would end the first's run.
+   */
+  relayOnce(limit = 1000): Promise<StartReport> {
+    const pass = this.relayTail.then(() => this.relayPass(limit));
+    this.relayTail = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async relayPass(limit: number): Promise<StartReport> {
     const region = await activeRegion(this.opts.pool);
     const { rows } = await this.opts.pool.query<PendingRecord>(
       `SELECT source_id, seq, epoch FROM records
@@ -124,7 +137,7 @@ export class WorkflowStarter {
     return this.start(rows, region);
   }
 
-  private async start(records: PendingRecord[], known?: RegionRow): Promise<StartReport> {
+  private async start(records: PendingRecord[], known?: RegionRow, onStarted?: (rec: PendingRecord) => void): Promise<StartReport> {
     const { pool, temporal, logger } = this.opts;
     const region = known ?? (await activeRegion(pool));
     let client;
@@ -149,6 +162,7 @@ export class WorkflowStarter {
       try {
         await client.workflow.start(RECORD_WORKFLOW_TYPE, options);
         started.push(rec);
+        onStarted?.(rec);
       } catch (err) {
         failed += 1;
         logger.warn(
@@ -175,6 +189,16 @@ export class WorkflowStarter {
     }
   }
 
+  /**
+   * Starts a new run for records of the current epoch whose run is gone (the reconciler's repair).
+   * USE_EXISTING: if a run was started meanwhile it is at this epoch, so it is ours and kept.
+   */
+  async restart(records: { source_id: string; seq: number }[], region: RegionRow): Promise<{ source_id: string; seq: number }[]> {
+    const started: { source_id: string; seq: number }[] = [];
+    await this.start(records.map((r) => ({ source_id: r.source_id, seq: r.seq, epoch: null })), region, (rec) => started.push(rec));
+    return started;
+  }
+
   /** Recovery after a failover: relay passes until every open record has a workflow in the new epoch. */
   async recoverAll(): Promise<StartReport> {
     const total: StartReport = { started: 0, failed: 0 };
@@ -196,7 +220,7 @@ export class WorkflowStarter {
           report = await this.relayOnce();
           if (report.started) this.opts.logger.info(report, 'relay started workflows');
         } while (report.started > 0 && !this.stopped);
-        const nudged = await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
+        const nudged = this.opts.sweeper === false ? 0 : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
         if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');

@@ -56,8 +56,21 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
   });
 }
 
-/** Unblocks a record so its stage runs again; the caller then signals (or restarts) its workflow. */
-export async function retryRecord(pool: Pool, sourceId: string, seq: number): Promise<OperatorResult> {
+/** What the retry's signal found, decided before the retry commits. */
+export type RetryDelivery = 'signalled' | 'no_workflow';
+
+/**
+ * Unblocks a record so its stage runs again. `deliver` signals its workflow while the record row is
+ * still locked and the change uncommitted: if the signal cannot be sent (Temporal down or hung) it
+ * throws and nothing changes, so the operator sees the failure and no retry is half done. When the
+ * record has no live workflow its epoch is cleared, and the relay starts a new run at the blocked stage.
+ */
+export async function retryRecord(
+  pool: Pool,
+  sourceId: string,
+  seq: number,
+  deliver: () => Promise<RetryDelivery> = async () => 'signalled',
+): Promise<OperatorResult> {
   return withTransaction(pool, async (c) => {
     const rec = await c.query<{ status: string; blocked_stage: Stage }>(
       'SELECT status, blocked_stage FROM records WHERE source_id = $1 AND seq = $2 FOR UPDATE',
@@ -73,6 +86,9 @@ export async function retryRecord(pool: Pool, sourceId: string, seq: number): Pr
       'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
       [sourceId],
     );
+    if ((await deliver()) === 'no_workflow') {
+      await c.query('UPDATE records SET epoch = NULL WHERE source_id = $1 AND seq = $2', [sourceId, seq]);
+    }
     return { ok: true, stage: rec.rows[0].blocked_stage, watermarks: Object.fromEntries(wm.rows.map((r) => [r.stage, r.watermark])) };
   });
 }

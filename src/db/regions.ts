@@ -7,6 +7,8 @@ export interface RegionRow {
   namespace: string;
   active: boolean;
   epoch: number;
+  /** When the row last changed (a failover changes every row): for an inactive region, when it stopped being active or later. */
+  updatedAt?: Date;
 }
 
 /** First start only: one row per configured region, `initial` active at epoch 1. */
@@ -20,7 +22,7 @@ export async function seedRegions(pool: Pool, regions: RegionConfig[], initial: 
 }
 
 export async function listRegions(db: Pool | PoolClient): Promise<RegionRow[]> {
-  const { rows } = await db.query<RegionRow>('SELECT name, namespace, active, epoch FROM regions ORDER BY name');
+  const { rows } = await db.query<RegionRow>('SELECT name, namespace, active, epoch, updated_at AS "updatedAt" FROM regions ORDER BY name');
   return rows;
 }
 

@@ -40,6 +40,8 @@ export interface RecordWorkflowInput {
   /** Watermarks already known (carried over continue-as-new). */
   watermarks?: Watermarks;
   activityTimeoutMs?: number;
+  /** Continue-as-new past this many history events (default 2000; tests set it low). */
+  historyLimit?: number;
   retryMaxIntervalMs?: number;
 }
 

@@ -11,6 +11,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -32,6 +33,13 @@ import {
 
 /** Start afresh (continue-as-new) past this many history events, so a long wait stays bounded. */
 const HISTORY_LIMIT = 2_000;
+
+/**
+ * A retry signal that arrives before the workflow handled its stage's rejection (the API sees the
+ * record blocked as soon as the activity marks it) must not be thrown away: the flag is cleared
+ * before each attempt instead of after a rejection. Runs that started before keep the old order.
+ */
+export const PATCH_KEEP_EARLY_RETRY = 'keep-early-retry';
 
 function stageProxies(input: RecordWorkflowInput): Record<Stage, StageActivities[Stage]> {
   const out = {} as Record<Stage, StageActivities[Stage]>;
@@ -62,6 +70,7 @@ function failureType(err: unknown): string | undefined {
 export async function recordWorkflow(input: RecordWorkflowInput): Promise<RecordWorkflowResult> {
   const { sourceId, seq } = input;
   const acts = stageProxies(input);
+  const historyLimit = input.historyLimit ?? HISTORY_LIMIT;
 
   let known: Watermarks = input.watermarks ?? {};
   let phase: RecordPhase = 'running';
@@ -115,11 +124,13 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         phase = 'waiting';
         await condition(() => gateOpen(known, stage, seq) || recheck);
         recheck = false;
-        if (workflowInfo().historyLength > HISTORY_LIMIT) {
+        if (workflowInfo().historyLength > historyLimit) {
           await continueAsNew<typeof recordWorkflow>({ ...input, startStage: stage, watermarks: known });
         }
       }
       phase = 'running';
+      // A retry is for the rejection of this attempt (nothing but ourselves reads the flag before).
+      retryRequested = false;
       let result: StageResult;
       try {
         result = await acts[stage]({ sourceId, seq, epoch: input.epoch });
@@ -131,7 +142,8 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         phase = 'blocked';
         blocked = { stage, reason: err instanceof ActivityFailure ? (err.cause?.message ?? '') : '' };
         flagStage(stage);
-        retryRequested = false;
+        // patched() here, on the rejection path only, keeps the happy path's history free of markers.
+        if (!patched(PATCH_KEEP_EARLY_RETRY)) retryRequested = false;
         await condition(() => retryRequested || skipRequested);
         if (skipRequested) return finish('skipped', STAGE_SKIPPED, stage);
         blocked = null;

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
 import { WorkflowStarter } from '../../src/api/starter';
 import { RegionRouter } from '../../src/api/region-router';
+import { Reconciler } from '../../src/api/reconciler';
 import { NotSupervised } from '../../src/api/worker-control';
 import { loadConfig } from '../../src/config';
 import pino from 'pino';
@@ -30,7 +31,8 @@ export async function buildTestApp(db: TestDb, env: Record<string, string> = {},
     pollerLivenessMs: 30_000,
     recover,
   });
-  const app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
+  const reconciler = new Reconciler({ pool: db.pool, temporal, starter, logger, intervalMs: 60_000, stallSeconds: 60, graceSeconds: 10, maxRepairs: 100 });
+  const app = await buildApp({ config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() }, { logger: false });
   return {
     app,
     async close() {

@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { buildApp } from '../../src/api/app';
 import { WorkflowStarter } from '../../src/api/starter';
 import { RegionRouter } from '../../src/api/region-router';
+import { Reconciler } from '../../src/api/reconciler';
 import { NotSupervised } from '../../src/api/worker-control';
 import { markBlocked, runStage } from '../../src/activities/stage-write';
 import { noopActivities } from '../../src/activities/noop';
@@ -42,7 +43,8 @@ beforeAll(async () => {
   deadTemporal = new TemporalClients(loadConfig({ TEMPORAL_ADDRESS: '127.0.0.1:1' }).regions);
   const starter = new WorkflowStarter({ pool: db.pool, temporal: deadTemporal, logger, concurrency: 4, relayIntervalMs: 1000, nudgeAfterSeconds: 30, workflowDefaults: {} });
   const router = new RegionRouter({ pool: db.pool, temporal, logger, mode: 'manual', intervalMs: 1000, threshold: 3, pollerLivenessMs: 30_000, recover: async () => undefined });
-  app = await buildApp({ config, pool: db.pool, temporal, starter, router, workers: new NotSupervised() }, { logger: false });
+  const reconciler = new Reconciler({ pool: db.pool, temporal, starter, logger, intervalMs: 60_000, stallSeconds: 60, graceSeconds: 10, maxRepairs: 100 });
+  app = await buildApp({ config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() }, { logger: false });
   connection = await NativeConnection.connect({ address: server.address });
 });
 afterAll(async () => {

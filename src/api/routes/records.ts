@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { checkpointRecords } from '../../db/checkpoint';
 import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
@@ -10,6 +11,8 @@ import { gateSignal, retrySignal, skipSignal } from '../../workflows/record.mess
 import { ApiError } from '../errors';
 import { InflightGate } from '../limits';
 import { ErrorBody, MAX_PAYLOAD_BYTES, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
+
+const RETRY_SIGNAL_TIMEOUT_MS = 5_000;
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
 
@@ -131,21 +134,27 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Run a blocked record\'s stage again (after fixing the cause)',
         params: RecordParams,
         body: Type.Optional(OperatorBody),
-        response: { 200: OperatorReply, 404: ErrorBody, 409: ErrorBody },
+        response: { 200: OperatorReply, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {
       const { sourceId, seq } = request.params;
-      const result = await retryRecord(app.deps.pool, sourceId, seq);
-      if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
       const region = await activeRegion(app.deps.pool);
-      try {
-        const client = await app.deps.temporal.client(region.name);
-        await client.workflow.getHandle(recordWorkflowId(sourceId, seq)).signal(retrySignal);
-      } catch {
-        // Its workflow is gone (e.g. the region failed over): the relay starts a new one at the blocked stage.
-        await app.deps.pool.query('UPDATE records SET epoch = NULL WHERE source_id = $1 AND seq = $2', [sourceId, seq]);
-      }
+      const result = await retryRecord(app.deps.pool, sourceId, seq, async () => {
+        const workflowId = recordWorkflowId(sourceId, seq);
+        try {
+          const client = await app.deps.temporal.client(region.name);
+          // Bounded: a hung server must not hold the record's row lock (and this request) for long.
+          await client.connection.withDeadline(Date.now() + RETRY_SIGNAL_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).signal(retrySignal));
+          return 'signalled';
+        } catch (err) {
+          // No run, or an ended one (e.g. superseded by a failover): a new run is started at the blocked stage.
+          if (err instanceof WorkflowNotFoundError) return 'no_workflow';
+          request.log.warn({ workflowId, region: region.name, err: (err as Error).message }, 'retry signal failed; nothing changed');
+          throw new ApiError(503, 'temporal_unavailable', `the retry could not reach ${workflowId} in ${region.name} (${(err as Error).message}); the record is still blocked, try again`);
+        }
+      });
+      if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
       return { sourceId, seq, status: 'processing', stage: result.stage };
     },
   );

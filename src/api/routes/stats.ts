@@ -14,7 +14,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/stats',
     { schema: { summary: 'Pollers and backlog per region and task queue; in flight per stage; progress per source', querystring: StatsQuery, response: { 200: StatsReply } } },
     async (request) => {
-      const { pool, router } = app.deps;
+      const { pool, router, reconciler } = app.deps;
       const rows = await listRegions(pool);
       const active = rows.find((r) => r.active);
       const [regions, watermarks, totals, relay] = await Promise.all([
@@ -45,6 +45,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stages: await stageLoad(pool, watermarks),
         relayBacklog: relay,
         totals: { windowSeconds: WINDOW_SECONDS, ...totals },
+        reconciler: {
+          passes: reconciler.passes,
+          lastPassAt: reconciler.last?.startedAt ?? null,
+          lastPassMs: reconciler.last?.durationMs ?? null,
+          repairedTotal: reconciler.totals,
+          stalledSources: reconciler.last?.stalled.length ?? 0,
+        },
         sourcesTotal: watermarks.length,
         sources: listed.map((s) => ({ sourceId: s.sourceId, ...sourceView(s.lastSeq, s.watermarks, blocked.get(s.sourceId)) })),
       };

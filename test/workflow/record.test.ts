@@ -1,0 +1,146 @@
+// recordWorkflow's own paths, in process: a real dev server and worker, the built workflow bundle,
+// and stage activities stubbed per test (the stage write itself is tested against Postgres elsewhere).
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { FailureType } from '../../src/failures';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/names';
+import type { StageResult, StageTask } from '../../src/activities/stage-write';
+import { gateSignal, retrySignal, stateQuery, type RecordWorkflowInput, type RecordWorkflowResult } from '../../src/workflows/record.messages';
+import { startDevServer } from '../helpers/temporal';
+
+jest.setTimeout(120_000);
+
+const NAMESPACE = 'pipeline-east';
+const BUNDLE = path.resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
+
+type Stub = (task: StageTask) => Promise<StageResult>;
+let stubs: Partial<Record<Stage, Stub>> = {};
+/** This record wrote the stage; its predecessor is done everywhere (so no gate is closed after it). */
+const done = (stage: Stage, seq: number): StageResult => ({
+  outcome: 'done',
+  watermarks: { ...Object.fromEntries(STAGES.map((s) => [s, seq - 1])), [stage]: seq },
+});
+
+let server: Awaited<ReturnType<typeof startDevServer>>;
+let nativeConnection: NativeConnection;
+let connection: Connection;
+let client: Client;
+let workers: Worker[];
+let running: Promise<void>;
+
+beforeAll(async () => {
+  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+  server = await startDevServer([NAMESPACE]);
+  nativeConnection = await NativeConnection.connect({ address: server.address });
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection, namespace: NAMESPACE });
+  const stageWorkers = STAGES.map((stage) =>
+    Worker.create({
+      connection: nativeConnection,
+      namespace: NAMESPACE,
+      taskQueue: stageTaskQueue(stage),
+      activities: {
+        [stage]: (task: StageTask) => (stubs[stage] ?? (async () => done(stage, task.seq)))(task),
+      },
+    }),
+  );
+  workers = await Promise.all([
+    Worker.create({ connection: nativeConnection, namespace: NAMESPACE, taskQueue: WORKFLOW_TASK_QUEUE, workflowBundle: { codePath: BUNDLE } }),
+    ...stageWorkers,
+  ]);
+  running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+});
+
+afterAll(async () => {
+  for (const w of workers ?? []) w.shutdown();
+  await running;
+  await connection?.close();
+  await nativeConnection?.close();
+  await server?.stop();
+});
+
+beforeEach(() => {
+  stubs = {};
+});
+
+let nextSource = 0;
+function start(input: Partial<RecordWorkflowInput> & { seq: number }) {
+  const sourceId = `wf-${++nextSource}`;
+  const full: RecordWorkflowInput = { sourceId, region: 'east', epoch: 1, activityTimeoutMs: 5_000, retryMaxIntervalMs: 500, ...input };
+  return client.workflow.start(RECORD_WORKFLOW_TYPE, {
+    taskQueue: WORKFLOW_TASK_QUEUE,
+    workflowId: recordWorkflowId(full.sourceId, full.seq),
+    args: [full],
+  });
+}
+
+/** The workflow's result, or 'stuck' (with its state) if it has not ended within `ms`. */
+async function resultWithin(handle: Awaited<ReturnType<typeof start>>, ms: number): Promise<RecordWorkflowResult | string> {
+  const timeout = new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), ms));
+  const outcome = await Promise.race([handle.result() as Promise<RecordWorkflowResult>, timeout]);
+  if (outcome !== 'stuck') return outcome;
+  const state = await handle.query(stateQuery);
+  return `stuck: ${state.phase} at ${state.stage}`;
+}
+
+const rejected = (message: string) => ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message });
+
+describe('recordWorkflow', () => {
+  it('runs the five stages and ends delivered', async () => {
+    const seen: Stage[] = [];
+    for (const stage of STAGES) stubs[stage] = async (task) => (seen.push(stage), done(stage, task.seq));
+    const handle = await start({ seq: 1 });
+    expect(await resultWithin(handle, 20_000)).toEqual({ outcome: 'delivered' });
+    expect(seen).toEqual([...STAGES]);
+  });
+
+  it('keeps a retry signal that arrives before the workflow handled the rejection (defect: it was lost)', async () => {
+    // The API answers a retry as soon as the activity marked the record blocked in Postgres, which
+    // is before the workflow sees the activity's failure: the signal lands first.
+    let coreCalls = 0;
+    stubs.core = async (task) => {
+      if (coreCalls++ > 0) return done('core', task.seq);
+      await client.workflow.getHandle(recordWorkflowId(task.sourceId, task.seq)).signal(retrySignal);
+      await new Promise((r) => setTimeout(r, 300));
+      throw rejected('amount is not a number');
+    };
+    const handle = await start({ seq: 1 });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(coreCalls).toBe(2);
+  });
+
+  it('waits for a retry when none came before the rejection, then runs the stage again', async () => {
+    let coreCalls = 0;
+    stubs.core = async (task) => {
+      if (coreCalls++ === 0) throw rejected('bad payload');
+      return done('core', task.seq);
+    };
+    const handle = await start({ seq: 1 });
+    expect(await resultWithin(handle, 3_000)).toBe('stuck: blocked at core');
+    await handle.signal(retrySignal);
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(coreCalls).toBe(2);
+  });
+
+  it('continues as new past its history limit while it waits, and still ends delivered', async () => {
+    // Record 2 waits at preprocess until its predecessor is done there; each nudge wakes it for
+    // another (still waiting) attempt, which grows the history past the limit.
+    let predecessorDone = false;
+    stubs.inbound = async (task) => ({ outcome: 'done', watermarks: { inbound: task.seq } });
+    stubs.preprocess = async (task) => (predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } });
+    const handle = await start({ seq: 2, historyLimit: 20 });
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      await handle.signal(gateSignal, { watermarks: {}, nudge: true });
+    }
+    predecessorDone = true;
+    await handle.signal(gateSignal, { watermarks: { preprocess: 1 } });
+    expect(await resultWithin(handle, 20_000)).toEqual({ outcome: 'delivered' });
+    // handle.result() follows the chain; a later run than the first one ended it.
+    const latest = await client.workflow.getHandle(handle.workflowId).describe();
+    expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+    expect(latest.status.name).toBe('COMPLETED');
+  });
+});
