@@ -43,8 +43,9 @@ const blocked = (ctx: Ctx, src: string) =>
 const closed = (client: Client, id: string) =>
   waitFor(`${id} closed`, async () => (await client.workflow.getHandle(id).describe()).status.name !== 'RUNNING', 60_000, 200);
 
-async function save(ctx: Ctx, name: string, namespace: string, workflowId: string, address = ctx.sys.temporalAddress) {
-  const { stdout } = await promisify(execFile)(ctx.cli, ['workflow', 'show', '--address', address, '-n', namespace, '-w', workflowId, '--output', 'json'], {
+async function save(ctx: Ctx, name: string, namespace: string, workflowId: string, address = ctx.sys.temporalAddress, runId?: string) {
+  const run = runId ? ['-r', runId] : [];
+  const { stdout } = await promisify(execFile)(ctx.cli, ['workflow', 'show', '--address', address, '-n', namespace, '-w', workflowId, ...run, '--output', 'json'], {
     maxBuffer: 64 * 1024 * 1024,
   });
   const history = JSON.parse(stdout);
@@ -86,6 +87,31 @@ const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
     await delivered(ctx, src, 1);
     await save(ctx, 'blocked-then-retried', 'pipeline-east', recordWorkflowId(src, 1));
   }],
+  ['blocked-then-retried-patched', async (ctx, src) => {
+    // The same path as blocked-then-retried, by today's code: its history has the keep-early-retry marker.
+    await submit(ctx, src, [{ amount: 'bad' }]);
+    await blocked(ctx, src);
+    await ctx.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '5') WHERE source_id = $1`, [src]);
+    await api(`${ctx.sys.url}/v1/sources/${src}/records/1/retry`, 'POST');
+    await delivered(ctx, src, 1);
+    await save(ctx, 'blocked-then-retried-patched', 'pipeline-east', recordWorkflowId(src, 1));
+  }],
+  ['continued-as-new', async (ctx, src) => {
+    // Record 2 is started first with a tiny history limit: it waits, and continues as new past it.
+    await checkpointRecords(ctx.pool, src, [
+      { id: 'a', payload: { amount: 1 }, hash: 'a' },
+      { id: 'b', payload: { amount: 2 }, hash: 'b' },
+    ]);
+    const start = (seq: number) =>
+      ctx.east.workflow.start(RECORD_WORKFLOW_TYPE, recordStartOptions({ source_id: src, seq, epoch: null }, { name: 'east', epoch: 1 }, {}, { historyLimit: 12 }));
+    const second = await start(2);
+    await waitFor('2 waiting', async () => (await second.query(stateQuery)).phase === 'waiting');
+    await start(1);
+    await ctx.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [src]);
+    await delivered(ctx, src, 2);
+    // The first run: it ends with the continue-as-new command.
+    await save(ctx, 'continued-as-new', 'pipeline-east', recordWorkflowId(src, 2), undefined, second.firstExecutionRunId);
+  }],
   ['waited-for-fallback-recheck', async (ctx, src) => {
     // The predecessor is processed outside Temporal, so no signal comes: the sweeper's nudge does.
     await checkpointRecords(ctx.pool, src, [
@@ -120,16 +146,19 @@ async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const db = await createScratchDb('capture', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   say('starting the system');
-  // No automatic failover and no superseding sweep while capturing: each path is driven by hand.
+  // No automatic failover, no superseding sweep and no reconciler while capturing: each path is
+  // driven by hand. `npm run histories:capture -- NAME...` captures only the named paths.
+  const only = process.argv.slice(2);
   const sys = await startSystem({
     databaseUrl: db.url,
-    env: { FAILOVER: 'manual', HEALTH_INTERVAL_MS: '600000', RETRY_MAX_INTERVAL_MS: '300', GATE_NUDGE_SECONDS: '2', RELAY_INTERVAL_MS: '500', STAGE_DELAY_MS: '50', ACTIVITY_TIMEOUT_MS: '3000' },
+    env: { FAILOVER: 'manual', HEALTH_INTERVAL_MS: '600000', RECONCILE_INTERVAL_MS: '600000', RETRY_MAX_INTERVAL_MS: '300', GATE_NUDGE_SECONDS: '2', RELAY_INTERVAL_MS: '500', STAGE_DELAY_MS: '50', ACTIVITY_TIMEOUT_MS: '3000' },
   });
   const pool = db.pool;
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const ctx: Ctx = { sys, pool, east: new Client({ connection, namespace: 'pipeline-east' }), cli };
   try {
     for (const [name, run] of scenarios) {
+      if (only.length && !only.includes(name)) continue;
       say(name);
       await run(ctx, `${name}-${randomBytes(2).toString('hex')}`);
     }

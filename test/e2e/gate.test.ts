@@ -145,8 +145,11 @@ describe('the gate', () => {
     const res = await checkpointRecords(db.pool, source, items);
     if (!res.ok) throw new Error('conflict');
   }
-  const start = async (source: string, seq: number) =>
-    client.workflow.start(RECORD_WORKFLOW_TYPE, recordStartOptions({ source_id: source, seq, epoch: null }, { name: 'east', epoch: 1 }, {}, { activityTimeoutMs: 3000 }));
+  const start = async (source: string, seq: number, historyLimit?: number) =>
+    client.workflow.start(
+      RECORD_WORKFLOW_TYPE,
+      recordStartOptions({ source_id: source, seq, epoch: null }, { name: 'east', epoch: 1 }, {}, { activityTimeoutMs: 3000, ...(historyLimit ? { historyLimit } : {}) }),
+    );
 
   it('makes records started out of order wait, and the relay starts one never started', async () => {
     const src = uniqueSource('ooo');
@@ -161,6 +164,19 @@ describe('the gate', () => {
     expect(state.stage).toBe('inbound');
     await waitFor('all delivered', async () => (await deliveredCount(db.pool, [src])) === 3, 60_000);
     for (const table of CHECKED_TABLES) expect(await seqsInIdOrder(db.pool, table, src)).toEqual([1, 2, 3]);
+  });
+
+  it('delivers in order records that continued as new while they waited', async () => {
+    const src = uniqueSource('can');
+    await checkpointOnly(src, 8);
+    // Started last to first with a tiny history limit: every record waits at several stages, and
+    // a wait past the limit continues as new (carrying what it knows of the watermarks).
+    for (let seq = 8; seq >= 1; seq--) await start(src, seq, 12);
+    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [src]);
+    await waitFor('8 delivered', async () => (await deliveredCount(db.pool, [src])) === 8, 120_000);
+    for (const table of CHECKED_TABLES) expect(await seqsInIdOrder(db.pool, table, src)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const continued = await client.workflow.count(`SourceId = "${src}" AND ExecutionStatus = "ContinuedAsNew"`);
+    expect(continued.count).toBeGreaterThan(0);
   });
 
   it('reads Postgres when it starts after its predecessor finished (an early signal)', async () => {

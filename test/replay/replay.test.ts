@@ -35,6 +35,8 @@ describe('saved workflow histories', () => {
         'waited-for-predecessor-signal.json',
         'waited-for-fallback-recheck.json',
         'recovered-in-standby-region.json',
+        'blocked-then-retried-patched.json',
+        'continued-as-new.json',
       ]),
     );
   });
