@@ -52,6 +52,8 @@ export interface ReconcilePass {
   /** Found to need a new run but left for the next pass (over this pass's repair budget). */
   deferred: number;
   stalled: StalledSource[];
+  /** Where the pass spent its time: listing runs, paging records, describing suspects, starting runs, inspecting stalls. */
+  phasesMs: Record<'list' | 'page' | 'describe' | 'restart' | 'stalled', number>;
   error?: string;
 }
 
@@ -71,8 +73,21 @@ export interface ReconcilerOptions {
 }
 
 const CALL_TIMEOUT_MS = 5_000;
-/** Stalled records whose workflow is queried per pass (each query is a Temporal call). */
+/** Stalled records whose workflow is queried per pass (each query is a Temporal call), and how many at once. */
 const MAX_INSPECTED = 50;
+const INSPECT_CONCURRENCY = 10;
+/** A query is answered by a workflow worker within milliseconds when there is one. */
+const QUERY_TIMEOUT_MS = 2_000;
+
+/** Each call books the time since the previous one to a phase of the pass. */
+function phaseTimer(report: ReconcilePass) {
+  let since = performance.now();
+  return (phase: keyof ReconcilePass['phasesMs']) => {
+    const now = performance.now();
+    report.phasesMs[phase] = Math.round(now - since);
+    since = now;
+  };
+}
 
 const zero = (): Record<RepairKind, number> => Object.fromEntries(REPAIR_KINDS.map((k) => [k, 0])) as Record<RepairKind, number>;
 
@@ -121,11 +136,14 @@ export class Reconciler {
       repaired: zero(),
       deferred: 0,
       stalled: [],
+      phasesMs: { list: 0, page: 0, describe: 0, restart: 0, stalled: 0 },
     };
     try {
       const client = await this.opts.temporal.client(region.name);
       await this.restartMissing(client, region, report);
+      const t = performance.now();
       await this.inspectStalled(client, region, report);
+      report.phasesMs.stalled = Math.round(performance.now() - t);
     } catch (err) {
       report.error = (err as Error).message;
     }
@@ -143,10 +161,12 @@ export class Reconciler {
 
   /** Every open record of the epoch without a running workflow gets a new run, in seq order per source. */
   private async restartMissing(client: Client, region: RegionRow, report: ReconcilePass): Promise<void> {
+    const lap = phaseTimer(report);
     const running = new Set<string>();
     const query = `WorkflowType = "${RECORD_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`;
     for await (const wf of client.workflow.list({ query, pageSize: 1000 })) running.add(wf.workflowId);
     report.running = running.size;
+    lap('list');
 
     const suspects: OpenRecord[] = [];
     let after: { sourceId: string; seq: number } | null = null;
@@ -162,6 +182,7 @@ export class Reconciler {
       const last = page[page.length - 1];
       after = { sourceId: last.source_id, seq: last.seq };
     }
+    lap('page');
     if (!suspects.length) return;
 
     // Visibility lags; describe is exact. Only a run that is really missing or ended is replaced.
@@ -176,6 +197,7 @@ export class Reconciler {
         else throw err;
       }
     }
+    lap('describe');
     if (!gone.length) return;
     // A failover since the pass began: the new epoch's recovery owns these records now.
     if ((await activeRegion(this.opts.pool)).epoch !== region.epoch) return;
@@ -189,32 +211,37 @@ export class Reconciler {
       this.opts.logger.warn({ sourceId: g.rec.source_id, seq: g.rec.seq, status: g.rec.status, kind: g.kind, region: region.name, epoch: region.epoch }, 'reconciler started a new run');
     }
     for (const [sourceId, seqs] of bySource) await markRestarted(this.opts.pool, sourceId, seqs, region.name, region.epoch);
+    lap('restart');
   }
 
   /** Sources whose first record in line has not moved: ask its workflow why, repair what is safe. */
   private async inspectStalled(client: Client, region: RegionRow, report: ReconcilePass): Promise<void> {
     const stalled = await stalledRecords(this.opts.pool, this.opts.stallSeconds, 1000);
-    for (const [i, rec] of stalled.entries()) {
+    const toInspect: [StalledSource, StalledRecord][] = [];
+    for (const rec of stalled) {
       const entry: StalledSource = { sourceId: rec.source_id, seq: rec.seq, stage: rec.stage, status: rec.status, idleSeconds: rec.idle_seconds, reason: '' };
       report.stalled.push(entry);
       if (rec.status === 'blocked') entry.reason = `blocked: ${rec.blocked_reason ?? ''} (an operator retries or skips it)`;
-      if (rec.epoch !== region.epoch) {
-        entry.reason ||= `not yet started in ${region.name} at epoch ${region.epoch} (the relay starts it)`;
-        continue;
-      }
-      if (i >= MAX_INSPECTED) {
-        entry.reason ||= 'not inspected in this pass';
-        continue;
-      }
-      entry.reason = (await this.inspectOne(client, region, rec, report)) || entry.reason;
+      if (rec.epoch !== region.epoch) entry.reason ||= `not yet started in ${region.name} at epoch ${region.epoch} (the relay starts it)`;
+      else if (toInspect.length < MAX_INSPECTED) toInspect.push([entry, rec]);
+      else entry.reason ||= 'not inspected in this pass';
     }
+    // A query waits for a worker: with none polling, each would take the whole timeout. A few at a time.
+    let next = 0;
+    const lane = async () => {
+      while (next < toInspect.length) {
+        const [entry, rec] = toInspect[next++];
+        entry.reason = (await this.inspectOne(client, region, rec, report)) || entry.reason;
+      }
+    };
+    await Promise.all(Array.from({ length: INSPECT_CONCURRENCY }, lane));
   }
 
   private async inspectOne(client: Client, region: RegionRow, rec: StalledRecord, report: ReconcilePass): Promise<string> {
     const handle = client.workflow.getHandle(recordWorkflowId(rec.source_id, rec.seq));
     let state: RecordState;
     try {
-      state = await client.connection.withDeadline(Date.now() + CALL_TIMEOUT_MS, () => handle.query(stateQuery));
+      state = await client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(stateQuery));
     } catch (err) {
       return `its workflow did not answer (${(err as Error).message})`;
     }

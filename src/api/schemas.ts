@@ -204,6 +204,7 @@ export const ReconcilePass = Type.Object({
   repaired: Type.Record(Type.String(), Type.Integer()),
   deferred: Type.Integer({ description: 'runs to start again left for the next pass (over its budget)' }),
   stalled: Type.Array(StalledSource),
+  phasesMs: Type.Record(Type.String(), Type.Integer(), { description: 'time spent listing runs, paging records, describing suspects, starting runs, inspecting stalls' }),
   error: Type.Optional(Type.String()),
 });
 export const ReconcileReply = Type.Object({
