@@ -3,7 +3,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../failures';
 import { STAGES, type Stage } from '../names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import { advanceWatermark, type Watermarks } from '../workflows/gate';
+import type { Watermarks } from '../workflows/gate';
+import { skippedRunEnd } from '../db/skipped-run';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
@@ -75,21 +76,13 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
   }
 }
 
-/** Moves the stage watermark from seq-1 to seq, and past any skipped records right after it. */
+/** Moves the stage watermark from seq-1 to seq, and past any run of skipped records right after it. */
 export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<number> {
-  const skipped = await c.query<{ seq: number }>(
-    `SELECT seq FROM records WHERE source_id = $1 AND seq > $2 AND status = 'skipped' ORDER BY seq LIMIT 1000`,
-    [sourceId, seq],
-  );
-  const wm = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
+  const wm = await skippedRunEnd(c, sourceId, seq);
   await c.query(
     `UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL
       WHERE source_id = $1 AND stage = $2 AND watermark < $3`,
-    [
-    sourceId,
-    stage,
-      wm,
-    ],
+    [sourceId, stage, wm],
   );
   return wm;
 }
