@@ -1,7 +1,7 @@
 // The stage write against real Postgres: gate, idempotency, fencing, faults, skips, concurrency.
 import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
-import { runStage, type StageWriteDeps } from '../../src/activities/stage-write';
+import { markBlocked, runStage, type StageWriteDeps } from '../../src/activities/stage-write';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { skipRecord } from '../../src/db/operator';
 import { verifyInvariants } from '../../src/db/verify';
@@ -131,6 +131,21 @@ describe('stage write', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('ignores a late markBlocked for a stage a newer attempt has already finished', async () => {
+    await submit('m', 2);
+    const status = async (seq: number) =>
+      (await db.pool.query("SELECT status, blocked_stage FROM records WHERE source_id = 'm' AND seq = $1", [seq])).rows[0];
+    for (const stage of ['inbound', 'preprocess'] as Stage[]) expect((await runStage(deps, stage, task('m', 1))).outcome).toBe('done');
+    // The attempt that timed out at inbound reports its rejection after a newer one moved on.
+    expect(await markBlocked(deps, 'inbound', task('m', 1), 'late rejection')).toBe(false);
+    expect(await status(1)).toEqual({ status: 'processing', blocked_stage: null });
+    // A rejection at a stage the record has not finished still blocks it.
+    expect(await markBlocked(deps, 'core', task('m', 1), 'amount is bad')).toBe(true);
+    expect(await status(1)).toEqual({ status: 'blocked', blocked_stage: 'core' });
+    expect(await markBlocked(deps, 'inbound', task('m', 2), 'rejected')).toBe(true);
+    expect(await status(2)).toEqual({ status: 'blocked', blocked_stage: 'inbound' });
   });
 
   it('keeps id order equal to seq order when records race in random order', async () => {
