@@ -72,6 +72,7 @@ export const EnvSchema = Type.Object({
   AUTH: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'off: no credentials checked (local experiments only)' }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the admin bearer token; npm start generates one when unset' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1, description: 'requests per minute per source key (and per IP without a key)' }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 20, minimum: 1, description: 'failed authentications per minute per client IP; beyond it 429 (valid tokens are never refused)' }),
   SUBMIT_MAX_INFLIGHT: Type.Integer({ default: 64, minimum: 1, description: 'submits in progress at once; more are answered 503' }),
   REQUEST_TIMEOUT_MS: Int(60_000, 1000),
   CONNECTION_TIMEOUT_MS: Int(30_000, 1000),

@@ -3,7 +3,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../failures';
 import { STAGES, type Stage } from '../names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import { advanceWatermark, type Watermarks } from '../workflows/gate';
+import type { Watermarks } from '../workflows/gate';
+import { skippedRunEnd } from '../db/skipped-run';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
@@ -75,21 +76,13 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
   }
 }
 
-/** Moves the stage watermark from seq-1 to seq, and past any skipped records right after it. */
+/** Moves the stage watermark from seq-1 to seq, and past any run of skipped records right after it. */
 export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<number> {
-  const skipped = await c.query<{ seq: number }>(
-    `SELECT seq FROM records WHERE source_id = $1 AND seq > $2 AND status = 'skipped' ORDER BY seq LIMIT 1000`,
-    [sourceId, seq],
-  );
-  const wm = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
+  const wm = await skippedRunEnd(c, sourceId, seq);
   await c.query(
     `UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL
       WHERE source_id = $1 AND stage = $2 AND watermark < $3`,
-    [
-    sourceId,
-    stage,
-      wm,
-    ],
+    [sourceId, stage, wm],
   );
   return wm;
 }
@@ -188,17 +181,28 @@ async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: nu
   return rows[0].output;
 }
 
-/** Records a rejection: the record is blocked at the stage with its reason (fenced like a write). */
-export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: StageTask, reason: string): Promise<void> {
+/**
+ * Records a rejection: the record is blocked at the stage with its reason (fenced like a write).
+ * Only while the record has not finished that stage: a late call from an attempt that timed out
+ * must not block a record a newer attempt has already moved on. Locks the watermark row, then the
+ * record row, the order of a stage write. Returns false when the stage was already finished.
+ */
+export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: StageTask, reason: string): Promise<boolean> {
   const write = withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, null, task.epoch);
+    const gate = await c.query<{ watermark: number }>(
+      'SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE',
+      [task.sourceId, stage],
+    );
+    if ((gate.rows[0]?.watermark ?? 0) >= task.seq) return false;
     await c.query(
       `UPDATE records SET status = 'blocked', blocked_stage = $3, blocked_reason = $4
         WHERE source_id = $1 AND seq = $2 AND status IN ('accepted', 'processing', 'blocked')`,
       [task.sourceId, task.seq, stage, reason.slice(0, 1000)],
     );
+    return true;
   });
-  await countIfFenced(deps, stage, write);
+  return countIfFenced(deps, stage, write);
 }
 
 export function isRejection(err: unknown): err is RecordRejectedError {

@@ -30,9 +30,12 @@ export function createStageActivities(deps: StageActivityDeps) {
       result = await runStage(writeDeps, stage, task);
     } catch (err) {
       if (!isRejection(err)) throw err;
-      await markBlocked(writeDeps, stage, task, err.message);
-      log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
-      throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
+      if (await markBlocked(writeDeps, stage, task, err.message)) {
+        log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
+        throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
+      }
+      // Another attempt finished the stage meanwhile: this rejection is moot, report that write.
+      result = await runStage(writeDeps, stage, task);
     }
     log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
     // Signal the successor right after the commit (not from the workflow: that would add a

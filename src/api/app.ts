@@ -74,7 +74,12 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before every route: auth decides who calls, then the limits apply per caller.
-  await app.register(authPlugin, { mode: deps.config.AUTH, adminToken: deps.config.ADMIN_TOKEN, databaseUrl: deps.config.databaseUrl });
+  await app.register(authPlugin, {
+    mode: deps.config.AUTH,
+    adminToken: deps.config.ADMIN_TOKEN,
+    databaseUrl: deps.config.databaseUrl,
+    failuresPerMinute: deps.config.AUTH_FAILURES_PER_MINUTE,
+  });
   await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
 
   await app.register(healthRoutes);

@@ -6,6 +6,7 @@ import { createPool } from '../db/pool';
 import type { Logger } from '../logger';
 import { findLiveKey, touchKey, type KeyRow } from '../db/keys';
 import { ApiError } from './errors';
+import { FailureLimiter } from './auth-failures';
 import { bearerToken, parseSourceKey, sameSecret, sha256 } from './credentials';
 
 export type Principal =
@@ -33,6 +34,8 @@ export interface AuthOptions {
   databaseUrl: string;
   /** last_used_at is written at most this often per key, not on every request. */
   touchEveryMs?: number;
+  /** Failed authentications per client address per minute; beyond it they are answered 429. */
+  failuresPerMinute?: number;
 }
 
 // Routes anyone may call: probes, the metrics scrape and the API documentation.
@@ -47,6 +50,12 @@ const ADMIN: Principal = { role: 'admin' };
 const PUBLIC: Principal = { role: 'public' };
 // Compared against when no key row matches, so that a miss costs the same hashing as a hit.
 const NO_KEY = sha256('no such key');
+
+function tooManyFailures(retryAfter: number): ApiError {
+  return new ApiError(429, 'rate_limited', `too many failed authentications from this address; retry in ${retryAfter} s`, undefined, {
+    'retry-after': String(retryAfter),
+  });
+}
 
 function unauthorized(missing: boolean): ApiError {
   // One message for every failure: the answer never says whether a key, or a source, exists.
@@ -69,6 +78,13 @@ export const authPlugin = fp<AuthOptions>(
     const adminHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
     const touchEveryMs = opts.touchEveryMs ?? 60_000;
     const touched = new Map<string, number>();
+    const failures = new FailureLimiter(opts.failuresPerMinute ?? 20);
+    // A failure past the limit is answered 429, so a guessing loop is told to stop; the token is
+    // still checked first, so a valid one is never refused here.
+    const refuse = (request: FastifyRequest, missing: boolean): ApiError => {
+      const retryAfter = failures.fail(request.ip);
+      return retryAfter ? tooManyFailures(retryAfter) : unauthorized(missing);
+    };
     // Credential checks get their own two connections: under overload the submit path holds the
     // main pool, and a key lookup queued behind it would make even a 503 or 429 answer slow.
     const pool = opts.mode === 'on' ? createPool({ connectionString: opts.databaseUrl, applicationName: 'pipeline-api-auth', max: 2, logger: app.log as unknown as Logger }) : undefined;
@@ -118,9 +134,9 @@ export const authPlugin = fp<AuthOptions>(
         return;
       }
       const token = bearerToken(request.headers.authorization);
-      if (!token) throw unauthorized(true);
+      if (!token) throw refuse(request, true);
       const principal = await identify(token, request);
-      if (!principal) throw unauthorized(false);
+      if (!principal) throw refuse(request, false);
       request.principal = principal;
       if (principal.role === 'source' && !sourceKeyMay(principal, request)) {
         throw new ApiError(403, 'forbidden', 'a source key may only read and write its own source');

@@ -20,21 +20,37 @@ export interface FailoverResult {
   fencedSessions: number;
 }
 
-const LOCK_TIMEOUT = '3s';
+export class FailoverBusy extends Error {
+  readonly code = 'failover_busy';
+}
+
+// The first wait lets writes in flight finish; after that the old region's sessions are ended and
+// the switch tries again in shorter waits, until the overall deadline.
+const FIRST_WAIT_MS = 3_000;
+const RETRY_WAIT_MS = 1_000;
+export const FAILOVER_DEADLINE_MS = 10_000;
 
 /**
- * Makes `to` the active region at a new epoch. Every stage write checks the regions row FOR SHARE in
- * its own transaction, so this UPDATE waits for writes in flight and every later write of the old
- * region sees the new epoch and is refused (Fenced). A writer that holds the lock and does not
- * finish (a paused process) would hold the switch up: after a short wait its sessions are ended,
- * which rolls its write back.
+ * Makes `to` the active region at a new epoch. Every stage write checks its regions row FOR SHARE
+ * in its own transaction, so this switch waits for writes in flight and every later write of the
+ * old region sees the new epoch and is refused (Fenced). The switch takes the table in EXCLUSIVE
+ * mode rather than the rows FOR UPDATE: row locks let new share lockers jump the queue, so a busy
+ * region could starve the switch, while the table lock queue is fair (new writers wait behind it).
+ * A writer that holds the lock and does not finish (a paused process) would hold the switch up:
+ * its sessions are ended, which rolls its write back. Past the deadline: FailoverBusy.
  */
-export async function failover(pool: Pool, to: string): Promise<FailoverResult> {
+export async function failover(pool: Pool, to: string, opts: { deadlineMs?: number } = {}): Promise<FailoverResult> {
+  const deadline = Date.now() + (opts.deadlineMs ?? FAILOVER_DEADLINE_MS);
   let fencedSessions = 0;
   for (let attempt = 0; ; attempt++) {
+    const waitMs = Math.min(attempt === 0 ? FIRST_WAIT_MS : RETRY_WAIT_MS, deadline - Date.now());
+    if (waitMs <= 0) {
+      throw new FailoverBusy(`the region switch could not get its lock within ${opts.deadlineMs ?? FAILOVER_DEADLINE_MS} ms (${fencedSessions} old-region sessions ended); retry`);
+    }
     try {
-      const result = await withTransaction(pool, async (c) => {
-        await c.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      return await withTransaction(pool, async (c) => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${waitMs}ms`]);
+        await c.query('LOCK TABLE regions IN EXCLUSIVE MODE');
         const { rows } = await c.query<RegionRow>('SELECT name, namespace, active, epoch FROM regions ORDER BY name FOR UPDATE');
         const target = rows.find((r) => r.name === to);
         if (!target) throw new FailoverRefused('unknown_region', `no region ${to}; regions are ${rows.map((r) => r.name).join(', ')}`);
@@ -44,9 +60,8 @@ export async function failover(pool: Pool, to: string): Promise<FailoverResult> 
         await c.query('UPDATE regions SET active = (name = $1), epoch = $2, updated_at = now()', [to, epoch]);
         return { from, to, epoch, fencedSessions };
       });
-      return result;
     } catch (err) {
-      if ((err as { code?: string }).code !== '55P03' || attempt >= 2) throw err;
+      if ((err as { code?: string }).code !== '55P03') throw err;
       fencedSessions += await endOtherRegionSessions(pool, to);
     }
   }

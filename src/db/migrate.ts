@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { Pool } from './pool';
+import { withClient, type Pool } from './pool';
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 // Any constant: serialises concurrent migrators (API and workers may start together).
@@ -17,32 +17,32 @@ export function migrationFiles(dir = MIGRATIONS_DIR): { version: string; file: s
 
 /** Applies pending forward-only migrations, each in a transaction that also records it. */
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const client = await pool.connect();
-  const applied: string[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const done = new Set((await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-    for (const m of migrationFiles(dir)) {
-      if (done.has(m.version)) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(fs.readFileSync(m.file, 'utf8'));
-        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
-        await client.query('COMMIT');
-        applied.push(m.version);
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw new Error(`migration ${m.version} failed: ${(err as Error).message}`);
+  return withClient(pool, async (client) => {
+    const applied: string[] = [];
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const done = new Set((await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      for (const m of migrationFiles(dir)) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(fs.readFileSync(m.file, 'utf8'));
+          await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+          await client.query('COMMIT');
+          applied.push(m.version);
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw new Error(`migration ${m.version} failed: ${(err as Error).message}`);
+        }
       }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    client.release();
-  }
-  return applied;
+    return applied;
+  });
 }
 
 /** Creates the database named in the URL if it does not exist (connecting to `postgres`). */
@@ -51,6 +51,8 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   const name = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
+  // A connection dropped between queries fails the next query; unhandled, it would crash the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -1,6 +1,7 @@
 // Operator actions on blocked records: skip (dead-letter) and retry.
 import { STAGES, type Stage } from '../names';
-import { advanceWatermark, type Watermarks } from '../workflows/gate';
+import type { Watermarks } from '../workflows/gate';
+import { skippedRunEnd } from './skipped-run';
 import { withTransaction, type Pool } from './pool';
 
 export type OperatorResult =
@@ -33,17 +34,13 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
       `INSERT INTO dead_letters (source_id, seq, stage, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
       [sourceId, seq, stage, [blocked_reason, reason].filter(Boolean).join(' / skipped: ')],
     );
-    const skipped = await c.query<{ seq: number }>(
-      `SELECT seq FROM records WHERE source_id = $1 AND seq > $2 AND status = 'skipped' ORDER BY seq LIMIT 1000`,
-      [sourceId, seq],
-    );
+    const next = await skippedRunEnd(c, sourceId, seq);
     const watermarks: Watermarks = {};
     for (const row of wm.rows) {
       watermarks[row.stage] = row.watermark;
       // Only stages where this record is next in line move now; the others move when its
       // predecessor finishes them (the stage write skips over skipped records).
       if (row.watermark === seq - 1 && STAGES.indexOf(row.stage) >= STAGES.indexOf(stage)) {
-        const next = advanceWatermark(seq, skipped.rows.map((r) => r.seq));
         await c.query('UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL WHERE source_id = $1 AND stage = $2', [
           sourceId,
           row.stage,

@@ -40,18 +40,51 @@ export function createPool(opts: PoolOptions): pg.Pool {
   return pool;
 }
 
-/** Runs fn in a transaction; rolls back on any error. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Checks a client out of the pool. pg-pool takes its own 'error' listener off a client while it is
+ * checked out, so a connection that dies between two queries (pg_terminate_backend, a restart)
+ * would raise an unhandled 'error' and crash the process: this listener takes it instead. The next
+ * query then rejects (a plain, retryable error), and `done` destroys the dead client.
+ */
+async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; done: (discard?: Error) => void }> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
+  const done = (discard?: Error) => {
+    client.removeListener('error', onError);
+    client.release(broken ?? discard ?? false);
+  };
+  return { client, done };
+}
+
+/** Runs fn with a client of the pool (for session-level work such as advisory locks). */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { client, done } = await checkout(pool);
+  try {
+    return await fn(client);
+  } finally {
+    done();
+  }
+}
+
+/** Runs fn in a transaction; rolls back on any error (a client that cannot roll back is destroyed). */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { client, done } = await checkout(pool);
+  let discard: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      discard = rollbackErr;
+    });
     throw err;
   } finally {
-    client.release();
+    done(discard);
   }
 }

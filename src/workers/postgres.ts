@@ -17,6 +17,8 @@ export async function canConnect(databaseUrl: string): Promise<boolean> {
   const url = new URL(databaseUrl);
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3_000 });
+  // A connection dropped between queries fails the next query; unhandled, it would crash the process.
+  client.on('error', () => undefined);
   try {
     await client.connect();
     await client.query('SELECT 1');

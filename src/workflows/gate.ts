@@ -33,7 +33,8 @@ export function firstUnfinishedStage(known: Watermarks, seq: number): Stage | un
 
 /**
  * The watermark after `seq` finishes a stage whose watermark was seq-1: it moves to seq and on
- * over any run of skipped records right after it (they never run the stage).
+ * over any run of skipped records right after it (they never run the stage), however long.
+ * db/skipped-run.ts computes the same in SQL; an integration test holds the two equal.
  */
 export function advanceWatermark(seq: number, skippedAfter: readonly number[]): number {
   let wm = seq;

@@ -1,7 +1,7 @@
 // Who may do what, and the limits, through app.inject and through a listening server, against a
 // real Postgres.
 import type { InjectOptions } from 'fastify';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { startServer } from '../../src/api/server';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
@@ -178,6 +178,30 @@ describe('limits', () => {
       for (let i = 0; i < 6; i++) expect((await get(ADMIN, 'rl1')).statusCode).toBe(404);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('cuts off a key-guessing loop with 429 and Retry-After, while valid keys from the same address keep working', async () => {
+    const guarded = await buildTestApp(db, { ADMIN_TOKEN: ADMIN, AUTH_FAILURES_PER_MINUTE: '5' });
+    try {
+      const get = (token: string) => guarded.app.inject({ method: 'GET', url: '/v1/sources/guard/deliveries', headers: { authorization: `Bearer ${token}` } });
+      const key = (await guarded.app.inject({ method: 'POST', url: '/v1/admin/sources/guard/keys', headers: { authorization: `Bearer ${ADMIN}` } })).json().key as string;
+      // Valid keys are not counted: many of them first, then the guesses.
+      for (let i = 0; i < 8; i++) expect((await get(key)).statusCode).toBe(404);
+      const guess = () => `k_${randomBytes(8).toString('hex')}.${randomBytes(32).toString('base64url')}`;
+      const codes = [];
+      for (let i = 0; i < 9; i++) codes.push((await get(guess())).statusCode);
+      expect(codes).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429]);
+      const refused = await get(guess());
+      expect(refused.json()).toEqual({ error: 'rate_limited', message: expect.any(String) });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await get('')).statusCode).toBe(429);
+      // The same address with a valid key or the admin token is never refused by this limit.
+      expect((await get(key)).statusCode).toBe(404);
+      expect((await get(ADMIN)).statusCode).toBe(404);
+      expect((await get(guess())).statusCode).toBe(429);
+    } finally {
+      await guarded.close();
     }
   });
 

@@ -1,9 +1,13 @@
 // The stage write against real Postgres: gate, idempotency, fencing, faults, skips, concurrency.
 import { ApplicationFailure } from '@temporalio/common';
-import { runStage, type StageWriteDeps } from '../../src/activities/stage-write';
+import fc from 'fast-check';
+import { markBlocked, runStage, type StageWriteDeps } from '../../src/activities/stage-write';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { skipRecord } from '../../src/db/operator';
 import { verifyInvariants } from '../../src/db/verify';
+import { withTransaction } from '../../src/db/pool';
+import { skippedRunEnd } from '../../src/db/skipped-run';
+import { advanceWatermark } from '../../src/workflows/gate';
 import { STAGES, type Stage } from '../../src/names';
 import { defaultWork } from '../../src/stages/work';
 import { createTestDb, type TestDb } from '../helpers/db';
@@ -97,6 +101,51 @@ describe('stage write', () => {
       { stage: 'core', reason: expect.stringContaining('test') },
     ]);
     expect(await skipRecord(db.pool, 'e', 3, 'x')).toEqual({ ok: false, reason: 'not_blocked', status: 'delivered' });
+  });
+
+  it('passes a run of more than 1000 consecutive skipped records (a stage write)', async () => {
+    await submit('g', 1503);
+    await db.pool.query("UPDATE records SET status = 'skipped' WHERE source_id = 'g' AND seq BETWEEN 2 AND 1502");
+    expect((await runStage(deps, 'inbound', task('g', 1))).watermarks.inbound).toBe(1502);
+    expect((await runStage(deps, 'inbound', task('g', 1503))).outcome).toBe('done');
+  });
+
+  it('passes a run of more than 1000 consecutive skipped records (an operator skip)', async () => {
+    await submit('h', 1202);
+    await db.pool.query("UPDATE records SET status = 'skipped' WHERE source_id = 'h' AND seq BETWEEN 2 AND 1201");
+    await db.pool.query("UPDATE records SET status = 'blocked', blocked_stage = 'inbound' WHERE source_id = 'h' AND seq = 1");
+    const skipped = await skipRecord(db.pool, 'h', 1, 'test');
+    expect(skipped).toMatchObject({ ok: true, watermarks: { inbound: 1201, outbound: 1201 } });
+    expect((await runStage(deps, 'inbound', task('h', 1202))).outcome).toBe('done');
+  });
+
+  it('finds the end of a skipped run in SQL exactly as the pure advanceWatermark does', async () => {
+    const n = 12;
+    await submit('k', n);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.boolean(), { minLength: n, maxLength: n }), fc.integer({ min: 0, max: n }), async (flags, seq) => {
+        const skipped = flags.flatMap((f, i) => (f ? [i + 1] : []));
+        await db.pool.query("UPDATE records SET status = CASE WHEN seq = ANY($1::bigint[]) THEN 'skipped' ELSE 'accepted' END WHERE source_id = 'k'", [skipped]);
+        const sql = await withTransaction(db.pool, (c) => skippedRunEnd(c, 'k', seq));
+        expect(sql).toBe(advanceWatermark(seq, skipped.filter((s) => s > seq)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('ignores a late markBlocked for a stage a newer attempt has already finished', async () => {
+    await submit('m', 2);
+    const status = async (seq: number) =>
+      (await db.pool.query("SELECT status, blocked_stage FROM records WHERE source_id = 'm' AND seq = $1", [seq])).rows[0];
+    for (const stage of ['inbound', 'preprocess'] as Stage[]) expect((await runStage(deps, stage, task('m', 1))).outcome).toBe('done');
+    // The attempt that timed out at inbound reports its rejection after a newer one moved on.
+    expect(await markBlocked(deps, 'inbound', task('m', 1), 'late rejection')).toBe(false);
+    expect(await status(1)).toEqual({ status: 'processing', blocked_stage: null });
+    // A rejection at a stage the record has not finished still blocks it.
+    expect(await markBlocked(deps, 'core', task('m', 1), 'amount is bad')).toBe(true);
+    expect(await status(1)).toEqual({ status: 'blocked', blocked_stage: 'core' });
+    expect(await markBlocked(deps, 'inbound', task('m', 2), 'rejected')).toBe(true);
+    expect(await status(2)).toEqual({ status: 'blocked', blocked_stage: 'inbound' });
   });
 
   it('keeps id order equal to seq order when records race in random order', async () => {

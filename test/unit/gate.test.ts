@@ -32,6 +32,7 @@ describe('gate decisions', () => {
     expect(advanceWatermark(4, [5, 6, 8])).toBe(6);
     expect(advanceWatermark(4, [6])).toBe(4);
     expect(advanceWatermark(4, [7, 5])).toBe(5);
+    expect(advanceWatermark(0, Array.from({ length: 5000 }, (_, i) => i + 1))).toBe(5000);
   });
 
   // Model: a source of n records, some skipped; records finish a stage in any order the gate

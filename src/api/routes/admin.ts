@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../names';
 import { ApiError } from '../errors';
-import { FailoverRefused } from '../../db/failover';
+import { FailoverBusy, FailoverRefused } from '../../db/failover';
 import { ErrorBody, WorkerInfo, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
@@ -72,7 +72,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Fail over (or back) to a region: new epoch, old region fenced, open records re-driven there',
         body: FailoverBody,
-        response: { 200: FailoverReply, 400: ErrorBody, 409: ErrorBody },
+        response: { 200: FailoverReply, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {
@@ -83,6 +83,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (err instanceof FailoverRefused) {
           throw new ApiError(err.code === 'unknown_region' ? 400 : 409, err.code, err.message);
         }
+        // Writers held the region lock past the switch's deadline: nothing changed, try again.
+        if (err instanceof FailoverBusy) throw new ApiError(503, err.code, err.message, undefined, { 'retry-after': '5' });
         throw err;
       }
     },
