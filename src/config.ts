@@ -63,6 +63,11 @@ export const EnvSchema = Type.Object({
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10),
   WORKER_RESTART_MAX_MS: Int(30_000, 10),
   STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
+  STAGE_TX_DELAY_MS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'tests only: each stage write holds its transaction open this long right after its fence check (a worker paused mid-write); 0: off',
+  }),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
   PG_POOL_MAX: Int(10, 1),
   METRICS_MAX_SOURCES: Type.Integer({ default: 20, minimum: 0, description: 'sources with their own metrics label (in order of creation); the rest are "other"' }),

@@ -1,6 +1,6 @@
 // The end of a chaos run, read from the tables: nothing lost, nothing twice, nothing out of order.
 import type { Pool } from '../../src/db/pool';
-import { verifyInvariants, type VerifyReport } from '../../src/db/verify';
+import { verifyInvariants, violations, type VerifyReport } from '../../src/db/verify';
 
 export interface RunCheck {
   /** Records in Postgres for the run's sources (every 202, plus batches whose answer was lost). */
@@ -8,6 +8,7 @@ export interface RunCheck {
   /** Records answered 202 to the load generator. */
   acknowledged: number;
   delivered: number;
+  /** Rows beyond one per record and table, and rows of no record (the shared checker's notOnce and orphans). */
   duplicates: number;
   orderViolations: VerifyReport['orderViolations'];
   /** Acknowledged records that are not in Postgres, or that were never delivered. */
@@ -15,12 +16,14 @@ export interface RunCheck {
   /** Seqs missing from a source's 1..last_seq, or a stage row missing for a delivered record. */
   gaps: number;
   maxLatencyS: number;
+  /** Every check of the shared invariant checker that failed (src/db/verify.ts), one line each. */
+  invariants: string[];
   ok: boolean;
 }
 
 export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<string>): Promise<RunCheck> {
   const prefix = sources[0].replace(/[^-]+$/, '');
-  const verify = await verifyInvariants(pool, { sourcePrefix: prefix });
+  const verify = await verifyInvariants(pool, { sourcePrefix: prefix, expectDrained: true });
   const { rows } = await pool.query<{ source_id: string; record_id: string; seq: number; delivered: boolean }>(
     `SELECT r.source_id, r.record_id, r.seq, d.seq IS NOT NULL AS delivered
        FROM records r LEFT JOIN deliveries d USING (source_id, seq) WHERE r.source_id = ANY($1)`,
@@ -39,16 +42,18 @@ export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<
        FROM deliveries d JOIN records r USING (source_id, seq) WHERE r.source_id = ANY($1)`,
     [sources],
   );
-  const gaps = seqGaps.rows[0].n + verify.missing.length;
+  const gaps = seqGaps.rows[0].n + verify.notOnce.filter((m) => m.rows === 0).length;
+  const duplicates = verify.notOnce.reduce((n, m) => n + Math.max(0, m.rows - 1), 0) + verify.orphans.length;
   return {
     accepted: rows.length,
     acknowledged: acknowledged.size,
     delivered: delivered.size,
-    duplicates: verify.duplicates,
+    duplicates,
     orderViolations: verify.orderViolations,
     lost,
     gaps,
     maxLatencyS: Math.round((latency.rows[0].s ?? 0) * 10) / 10,
-    ok: verify.duplicates === 0 && verify.orderViolations.length === 0 && lost.length === 0 && gaps === 0,
+    invariants: violations(verify),
+    ok: verify.ok && lost.length === 0 && gaps === 0,
   };
 }

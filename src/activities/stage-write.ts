@@ -91,6 +91,8 @@ export interface StageWriteDeps {
   pool: Pool;
   region: string;
   work: Record<Stage, StageWork>;
+  /** Tests only (STAGE_TX_DELAY_MS): hold the write transaction open this long after the fence check. */
+  txDelayMs?: number;
 }
 
 /** Counts a fenced write for the API's metrics (the refused transaction itself rolled back). */
@@ -114,6 +116,9 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): 
   const { sourceId, seq, epoch } = task;
   return withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, stage, epoch);
+    // Tests only: a writer that passed its fence and stalls here (paused) is the zombie that
+    // failover must fence; the lock FOR SHARE taken by the check is still held.
+    if (deps.txDelayMs) await new Promise((resolve) => setTimeout(resolve, deps.txDelayMs));
     const gate = await c.query<{ watermark: number }>(
       'SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE',
       [sourceId, stage],

@@ -17,12 +17,14 @@ export interface StageActivityDeps {
   work?: Partial<Record<Stage, StageWork>>;
   /** Simulated work time before each stage write (demos and tests). */
   delayMs?: number;
+  /** Tests only: a pause inside each stage write transaction, after its fence check. */
+  txDelayMs?: number;
   /** Wakes the record now first in line at the stage (the gate signal). */
   notify?: GateNotifier;
 }
 
 export function createStageActivities(deps: StageActivityDeps) {
-  const writeDeps: StageWriteDeps = { pool: deps.pool, region: deps.region, work: { ...defaultWork, ...deps.work } };
+  const writeDeps: StageWriteDeps = { pool: deps.pool, region: deps.region, work: { ...defaultWork, ...deps.work }, txDelayMs: deps.txDelayMs };
   const activity = (stage: Stage) => async (task: StageTask): Promise<StageResult> => {
     if (deps.delayMs) await sleep(deps.delayMs);
     let result: StageResult;

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
-      const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, notify });
+      const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, txDelayMs: config.STAGE_TX_DELAY_MS, notify });
       // Only this stage's activity (and the benchmark's empty one): one task queue, like one container.
       worker = await Worker.create({ ...common, activities: { [role]: acts[role], ...noopActivities } });
     } else {

@@ -24,6 +24,7 @@ describe('chaos', () => {
     expect(report.acknowledged).toBeGreaterThan(100);
     expect(report.lost).toEqual([]);
     expect(report.duplicates).toBe(0);
+    expect(report.invariants).toEqual([]);
     expect(report.orderViolations).toEqual([]);
     expect(report.gaps).toBe(0);
     expect(report.delivered).toBe(report.accepted);

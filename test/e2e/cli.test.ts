@@ -110,13 +110,20 @@ describe('the pipeline CLI against the running system', () => {
     expect(human.stdout).toMatch(/workflow\s+record:.*:3/);
   });
 
-  it('verifies the invariants from Postgres (exit 0), and fails on a broken order (exit 1)', async () => {
-    const ok = await cli(['verify']);
+  it('verifies the invariants from Postgres (exit 0), and fails on a broken order or, with --drained, an open record (exit 1)', async () => {
+    const ok = await cli(['verify', '--drained']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/result\s+OK/);
     expect(ok.stdout).toMatch(/records\s+delivered 37/);
-    // Break guarantee 3 in a copy of a source: a row of seq 1 written after seq 2.
+    // Break guarantee 3 in a copy of a source: a row of seq 1 written after seq 2. Its two records
+    // are copied as blocked at core (open, and left alone by the relay).
     const broken = uniqueSource('cli-broken');
+    await db.pool.query('INSERT INTO sources (source_id, last_seq) VALUES ($1, 2)', [broken]);
+    await db.pool.query(
+      `INSERT INTO records (source_id, seq, record_id, payload, payload_hash, status, blocked_stage)
+       SELECT $1, seq, record_id, payload, payload_hash, 'blocked', 'core' FROM records WHERE source_id = $2 AND seq IN (1, 2)`,
+      [broken, jsonlSource],
+    );
     await db.pool.query(
       `INSERT INTO stage_core (source_id, seq, region, epoch, output)
        SELECT $1, seq, region, epoch, output FROM stage_core WHERE source_id = $2 AND seq IN (1, 2) ORDER BY seq DESC`,
@@ -125,7 +132,13 @@ describe('the pipeline CLI against the running system', () => {
     const bad = await cli(['verify', '--source-prefix', broken]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe(`pipeline: error: invariants violated: stage_core: 1 rows of ${broken} out of seq order (first at seq 1)\n`);
+    const open = await cli(['verify', '--source-prefix', broken, '--drained']);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toMatch(new RegExp(`; 2 records still open \\(first: ${broken} #1 blocked at core\\)\n$`));
+    expect(open.stdout).toMatch(new RegExp(`open records:\nsourceId\\s+seq\\s+status\\s+stage\\s+region\n${broken}\\s+1\\s+blocked\\s+core\\s+-\n`));
     await db.pool.query('DELETE FROM stage_core WHERE source_id = $1', [broken]);
+    await db.pool.query('DELETE FROM records WHERE source_id = $1', [broken]);
+    await db.pool.query('DELETE FROM sources WHERE source_id = $1', [broken]);
   });
 
   it('lists the worker processes', async () => {

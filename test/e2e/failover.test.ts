@@ -1,6 +1,6 @@
 // Active-passive regions with the two-server topology: one Temporal dev server per region, so that
 // killing east's server is a real region outage. Invariants are read from the tables.
-import { CHECKED_TABLES, verifyInvariants } from '../../src/db/verify';
+import { CHECKED_TABLES, verifyInvariants, violations } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
 import { api, startSystem, waitFor, type System } from '../helpers/system';
@@ -65,7 +65,7 @@ async function expectAllDeliveredInOrder(sources: string[], accepted: number) {
       expect({ table, source, seqs: await seqsInIdOrder(db.pool, table, source) }).toEqual({ table, source, seqs: Array.from({ length: n }, (_, i) => i + 1) });
     }
   }
-  for (const s of sources) expect(await verifyInvariants(db.pool, { sourcePrefix: s })).toMatchObject({ ok: true, duplicates: 0, open: 0 });
+  expect(violations(await verifyInvariants(db.pool, { sources, expectDrained: true }))).toEqual([]);
 }
 
 describe('failover between regions', () => {
@@ -77,38 +77,11 @@ describe('failover between regions', () => {
     await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200);
   });
 
-  it('refuses the write of a zombie worker paused mid-activity across a failover', async () => {
-    const src = uniqueSource('zombie');
-    await api(`${sys.url}/v1/sources/${src}/records`, 'POST', { records: randomBatch('z', 6) });
-    const core = (await api<{ workers: { region: string; stage: string; pid: number }[] }>(`${sys.url}/v1/admin/workers`, 'GET')).body.workers.find(
-      (w) => w.region === 'east' && w.stage === 'core',
-    )!;
-    // Wait until a core activity is in flight (its simulated work runs before the write).
-    await waitFor('a record at core', async () => {
-      const wm = (await db.pool.query<{ stage: string; watermark: number }>('SELECT stage, watermark FROM watermarks WHERE source_id = $1', [src])).rows;
-      const of = (s: string) => wm.find((w) => w.stage === s)!.watermark;
-      return of('preprocess') > of('core');
-    }, 60_000, 20);
-    process.kill(core.pid, 'SIGSTOP');
-    let switchedAt: Date;
-    try {
-      const fo = await api<{ to: string; epoch: number }>(`${sys.url}/v1/admin/failover`, 'POST', { to: 'west' });
-      expect(fo.status).toBe(200);
-      switchedAt = new Date();
-    } finally {
-      process.kill(core.pid, 'SIGCONT');
-    }
-    await expectAllDeliveredInOrder([src], 6);
-    const late = await db.pool.query(`SELECT seq FROM stage_core WHERE source_id = $1 AND region = 'east' AND written_at > $2`, [src, switchedAt]);
-    expect(late.rows).toEqual([]);
-    expect((await db.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1 AND region = 'west'`, [src])).rows[0].n).toBeGreaterThan(0);
-  });
-
   it('fails back and over again by hand under load, twice, without loss, duplicates or reordering', async () => {
     const sources = ['m1', 'm2', 'm3'].map(uniqueSource);
     const load = startLoad(sources);
     let since = new Date();
-    for (const to of ['east', 'west', 'east']) {
+    for (const to of ['west', 'east', 'west']) {
       // Switch only once the active region has delivered since the last switch (a fixed wait is
       // not enough on a busy machine), so that both regions really carry load.
       const from = (await regions()).active;

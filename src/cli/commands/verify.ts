@@ -1,36 +1,31 @@
-// `pipeline verify`: the invariant checker (src/db/verify.ts), straight against Postgres:
-// exactly one row per record in every stage table and in deliveries, in seq order per source.
+// `pipeline verify`: the invariant checker (src/db/verify.ts), straight against Postgres: every
+// delivered record once in every stage table and in deliveries, in seq order per source; skipped
+// records stopped where they were skipped; no stray rows; with --drained, nothing left open.
 import type { Command } from 'commander';
 import { loadCliConfig } from '../../config';
 import { createPool, redactUrl } from '../../db/pool';
-import { verifyInvariants, type VerifyReport } from '../../db/verify';
+import { verifyInvariants, violations, type VerifyReport } from '../../db/verify';
 import { globals } from '../context';
 import { CliError } from '../errors';
 import { formatPairs, formatTable, print, printJson } from '../output';
 
-export function violations(r: VerifyReport): string[] {
-  const out: string[] = [];
-  if (r.duplicates) out.push(`${r.duplicates} duplicate rows`);
-  for (const v of r.orderViolations) out.push(`${v.table}: ${v.count} rows of ${v.sourceId} out of seq order (first at seq ${v.firstAtSeq})`);
-  if (r.missing.length) {
-    const m = r.missing[0];
-    out.push(`${r.missing.length} rows missing for delivered records (first: ${m.table}, ${m.sourceId} #${m.seq})`);
-  }
-  return out;
-}
-
 function formatReport(r: VerifyReport): string {
   const records = Object.entries(r.records).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
   const rows = Object.entries(r.rows).map(([table, n]) => ({ table, rows: n }));
+  const open = r.openRecords.length
+    ? `\n\nopen records${r.open > r.openRecords.length ? ` (first ${r.openRecords.length} of ${r.open})` : ''}:\n${formatTable(r.openRecords)}`
+    : '';
   return `${formatPairs([
     ['sources', r.sources],
     ['records', records],
-    ['open', `${r.open} (accepted, processing or blocked: not judged yet)`],
-    ['duplicates', r.duplicates],
+    ['open', `${r.open} (accepted, processing or blocked${r.expectDrained ? ': a failure with --drained' : ': not judged, --drained to fail on them'})`],
     ['out of order', r.orderViolations.length],
-    ['missing', r.missing.length],
+    ['not once', `${r.notOnce.length} (delivered records without exactly one row in a table)`],
+    ['bad skips', `${r.badSkips.length} (skipped records with rows past their stage, a delivery or no dead letter)`],
+    ['delivery counts', `${r.deliveryCounts.length} (sources whose deliveries differ from their delivered records)`],
+    ['orphans', `${r.orphans.length} (rows of no record, deliveries of undelivered records)`],
     ['result', r.ok ? 'OK: every invariant holds' : 'FAILED'],
-  ])}\n\n${formatTable(rows)}`;
+  ])}\n\n${formatTable(rows)}${open}`;
 }
 
 export function registerVerify(program: Command): void {
@@ -39,12 +34,13 @@ export function registerVerify(program: Command): void {
     .description('check the invariants in Postgres (DATABASE_URL): once per stage, in seq order; exit 1 if one fails')
     .option('--database-url <url>', 'Postgres to check (default DATABASE_URL, else the local server)')
     .option('--source-prefix <prefix>', 'only sources whose id starts with this')
-    .action(async (opts: { databaseUrl?: string; sourcePrefix?: string }, cmd: Command) => {
+    .option('--drained', 'also fail when a record is still open (accepted, processing or blocked)')
+    .action(async (opts: { databaseUrl?: string; sourcePrefix?: string; drained?: boolean }, cmd: Command) => {
       const url = opts.databaseUrl ?? loadCliConfig().DATABASE_URL;
       const pool = createPool({ connectionString: url, applicationName: 'pipeline-cli', max: 1 });
       let report: VerifyReport;
       try {
-        report = await verifyInvariants(pool, { sourcePrefix: opts.sourcePrefix });
+        report = await verifyInvariants(pool, { sourcePrefix: opts.sourcePrefix, expectDrained: opts.drained === true });
       } catch (err) {
         const e = err as Error & { code?: string };
         throw new CliError(`cannot check Postgres at ${redactUrl(url)}: ${e.message || e.code}`);
