@@ -1,4 +1,5 @@
-// The end of a chaos run, read from the tables: nothing lost, nothing twice, nothing out of order.
+// The end of a chaos run, read from the tables: nothing lost, nothing twice, nothing out of order,
+// nothing left open.
 import type { Pool } from '../../src/db/pool';
 import { verifyInvariants, violations, type VerifyReport } from '../../src/db/verify';
 
@@ -13,6 +14,10 @@ export interface RunCheck {
   orderViolations: VerifyReport['orderViolations'];
   /** Acknowledged records that are not in Postgres, or that were never delivered. */
   lost: string[];
+  /** Records still open (not delivered, not skipped) at the end, after the drain wait. */
+  stalled: number;
+  /** The open records by status and region, and the first open one of each stalled source. */
+  stalledDetail: { byStatus: { status: string; region: string | null; n: number }[]; first: string[] };
   /** Seqs missing from a source's 1..last_seq, or a stage row missing for a delivered record. */
   gaps: number;
   maxLatencyS: number;
@@ -44,6 +49,18 @@ export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<
   );
   const gaps = seqGaps.rows[0].n + verify.notOnce.filter((m) => m.rows === 0).length;
   const duplicates = verify.notOnce.reduce((n, m) => n + Math.max(0, m.rows - 1), 0) + verify.orphans.length;
+  // Open at the end: the system stopped making progress on these (liveness), whatever else holds.
+  const byStatus = await pool.query<{ status: string; region: string | null; n: number }>(
+    `SELECT status, region, count(*)::int AS n FROM records
+      WHERE source_id = ANY($1) AND status NOT IN ('delivered', 'skipped') GROUP BY 1, 2 ORDER BY 3 DESC`,
+    [sources],
+  );
+  const first = await pool.query<{ source_id: string; seq: string; status: string; region: string | null; epoch: string | null }>(
+    `SELECT DISTINCT ON (source_id) source_id, seq, status, region, epoch FROM records
+      WHERE source_id = ANY($1) AND status NOT IN ('delivered', 'skipped') ORDER BY source_id, seq`,
+    [sources],
+  );
+  const stalled = byStatus.rows.reduce((n, r) => n + r.n, 0);
   return {
     accepted: rows.length,
     acknowledged: acknowledged.size,
@@ -51,9 +68,14 @@ export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<
     duplicates,
     orderViolations: verify.orderViolations,
     lost,
+    stalled,
+    stalledDetail: {
+      byStatus: byStatus.rows,
+      first: first.rows.map((r) => `${r.source_id}/${r.seq} ${r.status} in ${r.region ?? '-'} at epoch ${r.epoch ?? '-'}`),
+    },
     gaps,
     maxLatencyS: Math.round((latency.rows[0].s ?? 0) * 10) / 10,
     invariants: violations(verify),
-    ok: verify.ok && lost.length === 0 && gaps === 0,
+    ok: verify.ok && lost.length === 0 && stalled === 0 && gaps === 0,
   };
 }

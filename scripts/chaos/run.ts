@@ -7,6 +7,7 @@ import { inject, type Injected } from './faults';
 import { startLoad } from './load';
 import { checkRun, type RunCheck } from './check';
 import { FAULT_KINDS, planChaos, type FaultKind } from './schedule';
+import { StallWatch, type SourceSample, type Stall } from './stall';
 
 export interface ChaosOptions {
   databaseUrl: string;
@@ -15,8 +16,12 @@ export interface ChaosOptions {
   durationS: number;
   sources: number;
   meanGapMs: number;
+  /** Only these fault kinds (every kind by default). */
+  kinds?: readonly FaultKind[];
   /** How long to wait, after healing, for every accepted record to be delivered. */
   drainTimeoutS: number;
+  /** Extra environment for the system's processes (the API among them), over CHAOS_ENV: e.g. SWEEPER=off. */
+  env?: Record<string, string>;
   /** Stop the system on SIGINT/SIGTERM (when run as a script). */
   handleSignals?: boolean;
   log?: (line: string) => void;
@@ -25,10 +30,13 @@ export interface ChaosOptions {
 export interface ChaosReport extends RunCheck {
   seed: number;
   durationS: number;
+  env: Record<string, string>;
   faults: Record<FaultKind, { injected: number; refused: number; failed: number }>;
   /** Submissions that got no answer or a 5xx (the API was down): not counted as accepted. */
   unanswered: number;
   drainS: number;
+  /** The longest time, during the run and the drain, that a source with open records finished none. */
+  longestStall: Stall;
   events: { atS: number; kind: FaultKind; detail: string }[];
 }
 
@@ -54,6 +62,7 @@ async function apiUp(sys: System) {
 async function heal(sys: System, pending: Injected[], log: (line: string) => void) {
   for (const p of pending.splice(0)) await p.undo?.().catch((err: Error) => log(`  heal: ${err.message}`));
   await apiUp(sys);
+  // start also resumes a server that is still paused.
   for (const region of ['east', 'west']) await api(`${sys.url}/v1/admin/regions/${region}/server/start`, 'POST').catch(() => undefined);
   for (const w of await sys.workers()) {
     if (w.state !== 'running') await api(`${sys.url}/v1/admin/workers/${w.region}/${w.stage}/start`, 'POST').catch(() => undefined);
@@ -64,21 +73,36 @@ async function heal(sys: System, pending: Injected[], log: (line: string) => voi
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const plan = planChaos({ seed: opts.seed, durationMs: opts.durationS * 1000, meanGapMs: opts.meanGapMs });
+  const plan = planChaos({ seed: opts.seed, durationMs: opts.durationS * 1000, meanGapMs: opts.meanGapMs, kinds: opts.kinds });
   const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, { injected: 0, refused: 0, failed: 0 }])) as ChaosReport['faults'];
   const events: ChaosReport['events'] = [];
   const run = randomBytes(2).toString('hex');
   const sources = Array.from({ length: opts.sources }, (_, i) => `chaos-${run}-${i}`);
 
-  log(`chaos: seed ${opts.seed}, ${opts.durationS} s, ${plan.length} faults planned, ${opts.sources} sources; starting the system`);
-  const sys = await startSystem({ databaseUrl: opts.databaseUrl, env: CHAOS_ENV });
+  const extraEnv = opts.env ?? {};
+  const envNote = Object.keys(extraEnv).length ? `, with ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+  log(`chaos: seed ${opts.seed}, ${opts.durationS} s, ${plan.length} faults planned, ${opts.sources} sources${envNote}; starting the system`);
+  const sys = await startSystem({ databaseUrl: opts.databaseUrl, env: { ...CHAOS_ENV, ...extraEnv } });
   const interrupted = () => void sys.stop().finally(() => process.exit(130));
   if (opts.handleSignals) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
+  let watch: NodeJS.Timeout | undefined;
   try {
     // About 1.5 records/s per source: well under what the pipeline delivers on this machine, so the
     // backlog a fault leaves behind drains within the run.
     const load = startLoad(sys, sources, { everyMs: 1300, perBatch: 2 });
     const started = Date.now();
+    const stalls = new StallWatch(started);
+    watch = setInterval(() => {
+      void opts.pool
+        .query<SourceSample>(
+          `SELECT source_id AS source, count(*) FILTER (WHERE status IN ('delivered', 'skipped'))::int AS done,
+                  count(*) FILTER (WHERE status NOT IN ('delivered', 'skipped'))::int AS open
+             FROM records WHERE source_id = ANY($1) GROUP BY source_id`,
+          [sources],
+        )
+        .then(({ rows }) => stalls.sample(rows, Date.now()))
+        .catch(() => undefined);
+    }, 1_000);
     const pending: (Injected & { until: number })[] = [];
     // Undo each fault when its hold time is over.
     let undoing = Promise.resolve();
@@ -111,7 +135,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         try {
           await apiUp(sys);
           const done = await inject(sys, opts.pool, fault);
-          faults[fault.kind][done.refused ? 'refused' : 'injected'] += 1;
+          faults[fault.kind][done.failed ? 'failed' : done.refused ? 'refused' : 'injected'] += 1;
           events.push({ atS, kind: fault.kind, detail: done.detail });
           log(`  ${atS}s ${done.detail}`);
           if (done.undo) pending.push(Object.assign(done, { until: Date.now() + fault.holdMs }));
@@ -136,7 +160,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       'every accepted record delivered',
       async () => {
         const { rows } = await opts.pool.query<{ open: number }>(
-          `SELECT count(*)::int AS open FROM records WHERE source_id = ANY($1) AND status <> 'delivered'`,
+          `SELECT count(*)::int AS open FROM records WHERE source_id = ANY($1) AND status NOT IN ('delivered', 'skipped')`,
           [sources],
         );
         return rows[0].open === 0;
@@ -144,10 +168,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       opts.drainTimeoutS * 1000,
       1000,
     ).catch((err: Error) => log(`chaos: ${err.message}`));
+    clearInterval(watch);
     const drainS = Math.round((Date.now() - drainStart) / 100) / 10;
     const check = await checkRun(opts.pool, sources, load.accepted);
-    return { seed: opts.seed, durationS: opts.durationS, faults, unanswered: load.unanswered, drainS, events, ...check };
+    return { seed: opts.seed, durationS: opts.durationS, env: extraEnv, faults, unanswered: load.unanswered, drainS, longestStall: stalls.longest(), events, ...check };
   } finally {
+    clearInterval(watch);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, interrupted);
     await sys.stop();
   }

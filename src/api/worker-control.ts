@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkerInfo } from './schemas';
 
-export type WorkerCommand = 'list' | 'stop' | 'start' | 'servers' | 'server-stop' | 'server-start';
+export type WorkerCommand = 'list' | 'stop' | 'start' | 'servers' | 'server-stop' | 'server-start' | 'server-pause' | 'server-resume';
 export type StopSignal = 'SIGTERM' | 'SIGKILL';
 
 /** A region's Temporal dev server run by the supervisor (absent when Temporal is external). */
@@ -22,6 +22,9 @@ export interface WorkerControl {
   servers(): Promise<ServerInfo[]>;
   stopServer(region: string, signal?: StopSignal): Promise<ServerInfo>;
   startServer(region: string): Promise<ServerInfo>;
+  /** SIGSTOP / SIGCONT: a hung server rather than a dead one. */
+  pauseServer(region: string): Promise<ServerInfo>;
+  resumeServer(region: string): Promise<ServerInfo>;
 }
 
 export interface ControlRequest {
@@ -61,6 +64,12 @@ export class NotSupervised implements WorkerControl {
     throw new Error('this API process is not run by the supervisor (npm start); it cannot control servers');
   }
   async startServer(): Promise<ServerInfo> {
+    return this.stopServer();
+  }
+  async pauseServer(): Promise<ServerInfo> {
+    return this.stopServer();
+  }
+  async resumeServer(): Promise<ServerInfo> {
     return this.stopServer();
   }
 }
@@ -108,6 +117,12 @@ export class IpcWorkerControl implements WorkerControl {
   }
   async startServer(region: string): Promise<ServerInfo> {
     return this.unwrapServer(await this.request('server-start', region));
+  }
+  async pauseServer(region: string): Promise<ServerInfo> {
+    return this.unwrapServer(await this.request('server-pause', region));
+  }
+  async resumeServer(region: string): Promise<ServerInfo> {
+    return this.unwrapServer(await this.request('server-resume', region));
   }
   private unwrapServer(reply: ControlReply): ServerInfo {
     if (!reply.ok || !reply.server) throw new Error(reply.error ?? 'server control failed');

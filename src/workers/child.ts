@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
-export type ChildState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
+export type ChildState = 'starting' | 'running' | 'paused' | 'backoff' | 'stopping' | 'stopped';
 
 export interface ChildSpec {
   name: string;
@@ -51,10 +51,12 @@ export class SupervisedChild extends EventEmitter {
     return this.proc;
   }
 
-  /** Starts the process (no-op while it runs). Resolves once it is running (ready). */
+  /** Starts the process (no-op while it runs; a paused one is resumed). Resolves once it is running (ready). */
   start(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // A paused process still exists: starting a second one beside it would be wrong.
+    if (this.proc && this.state === 'paused') return this.resume();
     if (this.proc && (this.state === 'running' || this.state === 'starting')) return this.whenRunning();
     this.spawnOnce();
     return this.whenRunning();
@@ -122,6 +124,24 @@ export class SupervisedChild extends EventEmitter {
     }, delay);
   }
 
+  /**
+   * SIGSTOP: the process hangs (a gray failure: its sockets stay open, nothing answers) until
+   * resume() or start(). Only a running process can be paused.
+   */
+  async pause(): Promise<void> {
+    if (this.state === 'paused') return;
+    if (!this.proc || this.state !== 'running') throw new Error(`${this.spec.name} is ${this.state}, not running: nothing to pause`);
+    this.proc.kill('SIGSTOP');
+    this.setState('paused');
+  }
+
+  /** SIGCONT a paused process; a no-op otherwise, so that an undo may run after a kill or twice. */
+  async resume(): Promise<void> {
+    if (this.state !== 'paused' || !this.proc) return;
+    this.proc.kill('SIGCONT');
+    this.setState('running');
+  }
+
   /** SIGTERM, then SIGKILL after the grace period (or SIGKILL at once). Not restarted until start(). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
@@ -131,8 +151,11 @@ export class SupervisedChild extends EventEmitter {
       this.setState('stopped');
       return;
     }
+    const paused = this.state === 'paused';
     this.setState('stopping');
     proc.kill(signal);
+    // A stopped process acts on SIGTERM only once continued.
+    if (paused) proc.kill('SIGCONT');
     const killer = setTimeout(() => proc.kill('SIGKILL'), this.spec.stopTimeoutMs ?? 10_000);
     await this.exited;
     clearTimeout(killer);

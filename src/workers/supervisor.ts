@@ -231,11 +231,13 @@ export class Supervisor {
       this.api?.process?.send?.({ type: 'worker-control-reply', id: req.id, ...r } satisfies ControlReply);
     if (req.command === 'list') return void reply({ ok: true, workers: this.workers.map((w) => this.workerInfo(w)) });
     if (req.command === 'servers') return void reply({ ok: true, servers: this.servers.map((x) => this.serverInfo(x)) });
-    if (req.command === 'server-stop' || req.command === 'server-start') {
+    if (req.command.startsWith('server-')) {
       const server = this.servers.find((x) => x.region === req.region);
       if (!server) return void reply({ ok: false, error: `no Temporal server of region ${req.region} is run here` });
       try {
         if (req.command === 'server-stop') await server.child.stop(req.signal);
+        else if (req.command === 'server-pause') await server.child.pause();
+        else if (req.command === 'server-resume') await server.child.resume();
         else await server.child.start();
         return void reply({ ok: true, server: this.serverInfo(server) });
       } catch (err) {
@@ -308,6 +310,8 @@ export class Supervisor {
     say('stopping');
     // Workers and API first, then the servers they use.
     const temporal = this.servers.map((x) => x.child);
+    // A paused server would hold the workers' graceful shutdown until their kill timeout.
+    await Promise.all(temporal.map((ch) => ch.resume()));
     await Promise.all(this.children.filter((ch) => !temporal.includes(ch)).map((ch) => ch.stop()));
     await Promise.all(temporal.map((ch) => ch.stop()));
     await this.postgres?.stop().catch(() => undefined);

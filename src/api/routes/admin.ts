@@ -17,6 +17,9 @@ const StopBody = Type.Union([
   ),
   Type.Null(),
 ]);
+// Pause and resume take no options; an empty object (or nothing) is the only body accepted.
+const NoBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
+const RegionParams = Type.Object({ region: Type.Union(REGIONS.map((r) => Type.Literal(r))) });
 const ServerInfoSchema = Type.Object({
   region: Type.String(),
   address: Type.String(),
@@ -131,7 +134,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       {
         schema: {
           summary: `${action === 'stop' ? 'Stop (or kill)' : 'Start'} a region's Temporal dev server: a region outage on purpose`,
-          params: Type.Object({ region: Type.Union(REGIONS.map((r) => Type.Literal(r))) }),
+          params: RegionParams,
           body: Type.Optional(StopBody),
           response: { 200: ServerInfoSchema, 409: ErrorBody, 503: ErrorBody },
         },
@@ -142,6 +145,35 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           return action === 'stop'
             ? await app.deps.workers.stopServer(request.params.region, request.body?.signal)
             : await app.deps.workers.startServer(request.params.region);
+        } catch (err) {
+          throw controlFailed(err);
+        }
+      },
+    );
+  }
+
+  // SIGSTOP / SIGCONT: a hung server keeps its connections open and answers nothing, which a probe
+  // sees only through its timeout (unlike a killed one, whose connections are refused at once).
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/v1/admin/regions/:region/server/${action}`,
+      {
+        schema: {
+          summary:
+            action === 'pause'
+              ? "Pause a region's Temporal dev server (SIGSTOP): a hung server, not a dead one"
+              : "Resume a paused Temporal dev server (SIGCONT); a no-op when it is not paused",
+          params: RegionParams,
+          body: Type.Optional(NoBody),
+          response: { 200: ServerInfoSchema, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+        },
+      },
+      async (request) => {
+        requireSupervisor();
+        try {
+          return action === 'pause'
+            ? await app.deps.workers.pauseServer(request.params.region)
+            : await app.deps.workers.resumeServer(request.params.region);
         } catch (err) {
           throw controlFailed(err);
         }
