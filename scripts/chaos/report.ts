@@ -17,6 +17,7 @@ export function formatReport(r: ChaosReport): string {
     `  other invariants           ${r.invariants.length ? r.invariants.slice(0, 10).join('; ') : 'hold'}`,
     `  longest stall              ${r.longestStall.s} s${r.longestStall.source ? ` (${r.longestStall.source}, from ${r.longestStall.fromS} s: open records, none finished)` : ''}`,
     `  max accept-to-delivered    ${r.maxLatencyS} s`,
+    `  reconciler (last API)      ${r.reconciler ? `${r.reconciler.passes} passes, repairs ${Object.entries(r.reconciler.repairedTotal).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}` : 'not reachable'}`,
     `  summary                    ${r.lost.length} lost, ${r.duplicates} duplicate, ${r.orderViolations.length} out of order, ${r.stalled} stalled`,
     `  result                     ${r.ok ? 'OK' : 'INVARIANTS BROKEN'}`,
   ];

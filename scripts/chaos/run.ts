@@ -35,6 +35,8 @@ export interface ChaosReport extends RunCheck {
   /** Submissions that got no answer or a 5xx (the API was down): not counted as accepted. */
   unanswered: number;
   drainS: number;
+  /** The reconciler's passes and repairs by kind, as the API process running at the end counted them. */
+  reconciler?: { passes: number; repairedTotal: Record<string, number> };
   /** The longest time, during the run and the drain, that a source with open records finished none. */
   longestStall: Stall;
   events: { atS: number; kind: FaultKind; detail: string }[];
@@ -51,6 +53,10 @@ export const CHAOS_ENV = {
   GATE_NUDGE_SECONDS: '5',
   RELAY_INTERVAL_MS: '1000',
   WORKER_RESTART_MAX_MS: '2000',
+  // The reconciler at a pace that fits a minute-long run (its defaults are for production).
+  RECONCILE_INTERVAL_MS: '3000',
+  RECONCILE_STALL_SECONDS: '8',
+  RECONCILE_GRACE_SECONDS: '5',
 };
 
 // Liveness only: /v1/admin/regions would probe both Temporal servers, one of which may be down.
@@ -171,7 +177,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     clearInterval(watch);
     const drainS = Math.round((Date.now() - drainStart) / 100) / 10;
     const check = await checkRun(opts.pool, sources, load.accepted);
-    return { seed: opts.seed, durationS: opts.durationS, env: extraEnv, faults, unanswered: load.unanswered, drainS, longestStall: stalls.longest(), events, ...check };
+    // What the safety net had to do (the API process now running: a restarted API counts from its start).
+    const reconciler = await api<{ passes: number; repairedTotal: Record<string, number> }>(`${sys.url}/v1/admin/reconcile`, 'GET')
+      .then((r) => (r.status === 200 ? r.body : undefined))
+      .catch(() => undefined);
+    return { seed: opts.seed, durationS: opts.durationS, env: extraEnv, faults, unanswered: load.unanswered, drainS, longestStall: stalls.longest(), events, reconciler, ...check };
   } finally {
     clearInterval(watch);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, interrupted);
