@@ -193,8 +193,9 @@ const routes: [string, fc.Arbitrary<Req>, (r: Req, a: { status: number; json: Re
   ],
   ['GET /v1/admin/faults', requestArb('GET', fc.constant('/v1/admin/faults')), () => undefined],
   ['GET /v1/admin/workers', requestArb('GET', fc.constant('/v1/admin/workers')), () => undefined],
+  ['GET /v1/admin/reconcile', requestArb('GET', fc.constant('/v1/admin/reconcile')), () => undefined],
   ['POST /v1/admin/workers/:region/:stage/stop', requestArb('POST', fc.tuple(region, stage, fc.constantFrom('stop', 'start')).map(([g, s, x]) => `/v1/admin/workers/${g}/${s}/${x}`), fc.jsonValue()), () => undefined],
-  ['POST /v1/admin/regions/:region/server/stop', requestArb('POST', fc.tuple(region, fc.constantFrom('stop', 'start')).map(([g, x]) => `/v1/admin/regions/${g}/server/${x}`), fc.jsonValue()), () => undefined],
+  ['POST /v1/admin/regions/:region/server/stop', requestArb('POST', fc.tuple(region, fc.constantFrom('stop', 'start', 'pause', 'resume')).map(([g, x]) => `/v1/admin/regions/${g}/server/${x}`), fc.jsonValue()), () => undefined],
   [
     'POST /v1/admin/failover',
     // Never a real region: failing over is not what this test is about.
