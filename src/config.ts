@@ -7,80 +7,170 @@ import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig'
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { defaultNamespace, REGIONS, type Region } from './names';
 
-const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
+const Int = (def: number, min: number, description: string) => Type.Integer({ default: def, minimum: min, description });
 
+// Every entry has a `description` (Markdown) and, where the schema's own `default` does not say it
+// (unset, computed, or taken from another variable), a `docDefault`: docs/configuration.md is
+// generated from both (`npm run docs:config`) and a unit test keeps it that way.
 export const EnvSchema = Type.Object({
-  HOST: Type.String({ default: '127.0.0.1', description: 'address the API listens on' }),
-  PORT: Int(3000),
-  DATABASE_URL: Type.Optional(Type.String({ description: 'Postgres; default the local server, else an embedded one' })),
-  DATA_DIR: Type.String({ default: '.data', description: 'dev server db, embedded Postgres, lock file' }),
+  HOST: Type.String({ default: '127.0.0.1', description: 'address the API listens on (`0.0.0.0` in containers)' }),
+  PORT: Int(3000, 0, 'API port'),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      docDefault: 'local server, else embedded',
+      description: 'Postgres (`postgres://postgres@127.0.0.1:5432/pipeline`); the database is created if missing',
+    }),
+  ),
+  DATA_DIR: Type.String({ default: '.data', description: 'dev server state, embedded Postgres, logs, the lock file' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' },
+    { default: 'info', description: 'pino level' },
   ),
   LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
     default: 'auto',
-    description: 'auto: pretty on a terminal, JSON otherwise',
+    description:
+      "`auto`: pretty on a terminal, JSON lines otherwise (the supervisor's children always write JSON to `.data/logs`); `json`; `pretty`",
   }),
-  TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of a dev server' })),
-  TEMPORAL_ADDRESS_EAST: Type.Optional(Type.String()),
-  TEMPORAL_ADDRESS_WEST: Type.Optional(Type.String()),
+  TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of starting a dev server' })),
+  TEMPORAL_ADDRESS_EAST: Type.Optional(
+    Type.String({ docDefault: '`TEMPORAL_ADDRESS`', description: "per-region servers: east's Temporal server" }),
+  ),
+  TEMPORAL_ADDRESS_WEST: Type.Optional(
+    Type.String({ docDefault: '`TEMPORAL_ADDRESS`', description: "per-region servers: west's Temporal server" }),
+  ),
   // The standard Temporal environment configuration (@temporalio/envconfig) also reads
   // TEMPORAL_CONFIG_FILE, TEMPORAL_API_KEY, TEMPORAL_TLS* and TEMPORAL_GRPC_META_*; see regionConnection().
-  TEMPORAL_PROFILE: Type.Optional(Type.String({ description: 'profile of the Temporal config file for both regions' })),
-  TEMPORAL_PROFILE_EAST: Type.Optional(Type.String({ description: "east's profile (its address, namespace, TLS, API key)" })),
-  TEMPORAL_PROFILE_WEST: Type.Optional(Type.String({ description: "west's profile" })),
-  TEMPORAL_PORT: Int(7233, 1),
-  TEMPORAL_UI_PORT: Int(8233, 0),
+  TEMPORAL_PROFILE: Type.Optional(
+    Type.String({
+      docDefault: '`default`',
+      description:
+        'profile of the Temporal config file (`TEMPORAL_CONFIG_FILE`, default `~/.config/temporalio/temporal.toml`) for both regions: address, TLS, API key',
+    }),
+  ),
+  TEMPORAL_PROFILE_EAST: Type.Optional(
+    Type.String({
+      docDefault: '`TEMPORAL_PROFILE`',
+      description: "east's own profile (its address, namespace, TLS, API key); see [Production settings](#production-settings)",
+    }),
+  ),
+  TEMPORAL_PROFILE_WEST: Type.Optional(
+    Type.String({
+      docDefault: '`TEMPORAL_PROFILE`',
+      description: "west's own profile (its address, namespace, TLS, API key); see [Production settings](#production-settings)",
+    }),
+  ),
+  TEMPORAL_PORT: Int(7233, 1, 'port of the dev server `npm start` runs'),
+  TEMPORAL_UI_PORT: Int(8233, 0, "the dev server's Web UI (`0`: headless)"),
   REGION_TOPOLOGY: Type.Union([Type.Literal('shared'), Type.Literal('servers')], {
     default: 'shared',
-    description: 'shared: both namespaces on one dev server; servers: one dev server per region',
+    description: '`shared`: both namespaces on one dev server; `servers`: one dev server per region',
   }),
-  TEMPORAL_PORT_WEST: Type.Optional(Type.Integer({ minimum: 1, description: 'west dev server port (servers topology)' })),
-  TEMPORAL_UI_PORT_WEST: Type.Optional(Type.Integer({ minimum: 0 })),
-  TEMPORAL_CLI: Type.Optional(Type.String({ description: 'path of the temporal CLI' })),
+  TEMPORAL_PORT_WEST: Type.Optional(
+    Type.Integer({ minimum: 1, docDefault: '`TEMPORAL_PORT + 1`', description: 'the west dev server in the `servers` topology' }),
+  ),
+  TEMPORAL_UI_PORT_WEST: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      docDefault: '`TEMPORAL_UI_PORT + 1` (`0` when that is `0`)',
+      description: "the west dev server's Web UI in the `servers` topology",
+    }),
+  ),
+  TEMPORAL_CLI: Type.Optional(Type.String({ description: 'path of the `temporal` CLI (else `PATH`, else the cache)' })),
   TEMPORAL_CLI_CACHE: Type.String({
     default: path.join(os.homedir(), '.cache', 'record-pipeline'),
-    description: 'where the temporal CLI is built once and reused',
+    docDefault: '`~/.cache/record-pipeline`',
+    description: 'where the `temporal` CLI is built once and reused',
   }),
-  NAMESPACE_EAST: Type.Optional(Type.String({ description: "default: east's profile namespace, else pipeline-east" })),
-  NAMESPACE_WEST: Type.Optional(Type.String({ description: "default: west's profile namespace, else pipeline-west" })),
-  ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'initially active' }),
-  FAILOVER: Type.Union([Type.Literal('auto'), Type.Literal('manual')], { default: 'auto' }),
-  HEALTH_INTERVAL_MS: Int(2000, 100),
-  FAILOVER_THRESHOLD: Int(3, 1),
-  POLLER_LIVENESS_MS: Int(30_000, 1000),
-  RELAY_INTERVAL_MS: Int(2000, 50),
-  START_CONCURRENCY: Int(32, 1),
-  GATE_NUDGE_SECONDS: Type.Integer({ default: 30, minimum: 1, description: 'nudge a record first in line this long without progress' }),
-  SWEEPER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: "the gate's fallback nudge (off: the reconciler alone repairs, for tests)" }),
-  RECONCILE_INTERVAL_MS: Type.Integer({ default: 15_000, minimum: 100, description: 'how often the reconciler compares open records with their workflows' }),
-  RECONCILE_STALL_SECONDS: Type.Integer({ default: 60, minimum: 1, description: 'a source whose first record in line has not moved this long is stalled (reported, inspected)' }),
-  RECONCILE_GRACE_SECONDS: Type.Integer({ default: 10, minimum: 0, description: 'records started less than this long ago are not compared (their run may not be listed yet)' }),
-  RECONCILE_MAX_REPAIRS: Type.Integer({ default: 500, minimum: 1, description: 'runs the reconciler starts again per pass at most' }),
-  WORKFLOW_HISTORY_LIMIT: Type.Integer({ default: 2000, minimum: 10, description: "a record's workflow continues as new past this many history events" }),
-  ACTIVITY_TIMEOUT_MS: Int(10_000, 100),
-  RETRY_MAX_INTERVAL_MS: Int(5_000, 10),
-  WORKER_RESTART_MAX_MS: Int(30_000, 10),
-  STAGE_DELAY_MS: Type.Integer({ default: 0, minimum: 0, description: 'simulated work time per stage activity (demos, tests)' }),
-  STAGE_TX_DELAY_MS: Type.Integer({
-    default: 0,
-    minimum: 0,
-    description: 'tests only: each stage write holds its transaction open this long right after its fence check (a worker paused mid-write); 0: off',
+  NAMESPACE_EAST: Type.Optional(
+    Type.String({ docDefault: "east's profile namespace, else `pipeline-east`", description: "the east region's namespace" }),
+  ),
+  NAMESPACE_WEST: Type.Optional(
+    Type.String({ docDefault: "west's profile namespace, else `pipeline-west`", description: "the west region's namespace" }),
+  ),
+  ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'the region active on first start' }),
+  FAILOVER: Type.Union([Type.Literal('auto'), Type.Literal('manual')], {
+    default: 'auto',
+    description: '`auto`: fail over when the active region is unhealthy; `manual`: only by hand',
   }),
-  BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024),
-  PG_POOL_MAX: Int(10, 1),
-  METRICS_MAX_SOURCES: Type.Integer({ default: 20, minimum: 0, description: 'sources with their own metrics label (in order of creation); the rest are "other"' }),
-  METRICS_PORT_BASE: Type.Integer({ default: 9470, minimum: 0, description: "npm start: the first worker's Prometheus port, the others follow; 0: off" }),
-  METRICS_PORT: Type.Integer({ default: 0, minimum: 0, description: "a worker process's Prometheus port for the Temporal SDK metrics (set by the supervisor); 0: off" }),
-  METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'address the workers\' metrics endpoints listen on (0.0.0.0 in containers)' }),
-  AUTH: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'off: no credentials checked (local experiments only)' }),
-  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the admin bearer token; npm start generates one when unset' })),
-  RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1, description: 'requests per minute per source key (and per IP without a key)' }),
-  AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 20, minimum: 1, description: 'failed authentications per minute per client IP; beyond it 429 (valid tokens are never refused)' }),
-  SUBMIT_MAX_INFLIGHT: Type.Integer({ default: 64, minimum: 1, description: 'submits in progress at once; more are answered 503' }),
-  REQUEST_TIMEOUT_MS: Int(60_000, 1000),
-  CONNECTION_TIMEOUT_MS: Int(30_000, 1000),
+  HEALTH_INTERVAL_MS: Int(2000, 100, 'how often the active region is probed'),
+  FAILOVER_THRESHOLD: Int(3, 1, 'failed probes in a row before an automatic failover'),
+  POLLER_LIVENESS_MS: Int(30_000, 1000, 'a poller seen within this long counts as live (the dev servers re-poll every 10 s)'),
+  RELAY_INTERVAL_MS: Int(2000, 50, 'how often the relay looks for records without a workflow'),
+  START_CONCURRENCY: Int(32, 1, 'workflow starts in flight at once'),
+  GATE_NUDGE_SECONDS: Int(30, 1, 'nudge a record first in line this long without progress'),
+  SWEEPER: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+    default: 'on',
+    description:
+      "`on`: the sweeper's fallback nudge of the gate; `off`: no nudges from the sweeper (the reconciler alone repairs lost gate signals; for tests and chaos runs)",
+  }),
+  RECONCILE_INTERVAL_MS: Int(15_000, 100, 'how often the reconciler compares the open records with their workflows'),
+  RECONCILE_STALL_SECONDS: Int(
+    60,
+    1,
+    'a source whose first record in line has not moved this long is reported stalled, and its workflow asked why',
+  ),
+  RECONCILE_GRACE_SECONDS: Int(10, 0, 'records started less than this long ago are not compared (their run may not be listed yet)'),
+  RECONCILE_MAX_REPAIRS: Int(500, 1, 'runs the reconciler starts again per pass at most (the rest next pass)'),
+  WORKFLOW_HISTORY_LIMIT: Int(2000, 10, "a record's workflow continues as new past this many history events while it waits"),
+  ACTIVITY_TIMEOUT_MS: Int(10_000, 100, "start-to-close timeout of a stage activity (a killed worker's task is retried after it)"),
+  RETRY_MAX_INTERVAL_MS: Int(5_000, 10, 'longest backoff between stage retries'),
+  WORKER_RESTART_MAX_MS: Int(30_000, 10, 'longest backoff before the supervisor restarts a dead process'),
+  STAGE_DELAY_MS: Int(0, 0, 'simulated work time per stage activity (demos, tests)'),
+  STAGE_TX_DELAY_MS: Int(
+    0,
+    0,
+    'tests only: each stage write holds its transaction open this long right after its fence check (the zombie test pauses a worker there); `0`: off',
+  ),
+  BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024, 'largest request body'),
+  PG_POOL_MAX: Int(10, 1, 'Postgres connections per process'),
+  METRICS_MAX_SOURCES: Int(
+    20,
+    0,
+    'sources with their own `source` label in `/metrics` (in order of creation); the rest are `other`',
+  ),
+  METRICS_PORT_BASE: Int(
+    9470,
+    0,
+    "`npm start`: Prometheus port of the first worker process's Temporal SDK metrics, the others follow (12 ports); `0`: off",
+  ),
+  METRICS_PORT: Int(
+    0,
+    0,
+    "one worker process's Temporal SDK metrics port (the supervisor sets it; set it by hand in containers); `0`: off",
+  ),
+  METRICS_HOST: Type.String({
+    default: '127.0.0.1',
+    description: "address the workers' metrics endpoints listen on (`0.0.0.0` in containers)",
+  }),
+  AUTH: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+    default: 'on',
+    description: '`off`: no credentials are checked, every caller is admin (local experiments only; `npm start` warns loudly)',
+  }),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      docDefault: 'generated by `npm start`',
+      description:
+        'the admin bearer token (at least 16 characters); `npm start` keeps a generated one in `<DATA_DIR>/admin-token` (mode 0600); the API process alone refuses to start without it when `AUTH=on`',
+    }),
+  ),
+  RATE_LIMIT_PER_MINUTE: Int(
+    6000,
+    1,
+    'requests per minute per source key (per client IP for public routes); `429` with `Retry-After` beyond it; the admin token is not limited',
+  ),
+  AUTH_FAILURES_PER_MINUTE: Int(
+    20,
+    1,
+    'failed authentications per minute per client IP (per API process); beyond it they are answered `429` with `Retry-After`; valid tokens are never refused by it',
+  ),
+  SUBMIT_MAX_INFLIGHT: Int(
+    64,
+    1,
+    'submits being checkpointed at once; beyond it `503 overloaded` with `Retry-After: 1`, nothing written',
+  ),
+  REQUEST_TIMEOUT_MS: Int(60_000, 1000, 'longest time to receive a whole request'),
+  CONNECTION_TIMEOUT_MS: Int(30_000, 1000, 'an idle socket is closed after this long'),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -187,9 +277,9 @@ export function westUiPort(e: Env): number {
 
 /** The command-line tool's own settings (`npx pipeline`); flags override them. */
 export const CliEnvSchema = Type.Object({
-  PIPELINE_URL: Type.String({ default: 'http://127.0.0.1:3000', description: 'the API the CLI talks to' }),
-  PIPELINE_TOKEN: Type.Optional(Type.String({ description: 'sent as `Authorization: Bearer <token>`' })),
-  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL, description: 'read by `pipeline verify`' }),
+  PIPELINE_URL: Type.String({ default: 'http://127.0.0.1:3000', description: 'the API it talks to (`--url`)' }),
+  PIPELINE_TOKEN: Type.Optional(Type.String({ description: 'sent as `Authorization: Bearer <token>` (`--token`)' })),
+  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL, description: 'what `pipeline verify` checks (`--database-url`)' }),
 });
 export type CliConfig = Static<typeof CliEnvSchema>;
 
