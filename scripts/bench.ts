@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from '../src/db/pool';
-import { BASELINE_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/names';
+import { BASELINE_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/contracts/names';
 import { countActions, type ActionCount } from '../src/temporal/actions';
 import { createScratchDb } from './scratch-db';
 import { api, startSystem, waitFor, type System } from './system';

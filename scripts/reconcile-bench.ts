@@ -13,7 +13,7 @@ import { TemporalClients } from '../src/temporal/clients';
 import { ensureTemporalCli } from '../src/temporal/cli';
 import { devServerArgs } from '../src/temporal/devserver';
 import { waitForServer } from '../src/temporal/setup';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/names';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/contracts/names';
 import { createScratchDb } from './scratch-db';
 import { freePort } from './system';
 

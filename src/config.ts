@@ -5,7 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
-import { defaultNamespace, REGIONS, type Region } from './names';
+import { defaultNamespace, REGIONS, type Region } from './contracts/names';
 
 const Int = (def: number, min: number, description: string) => Type.Integer({ default: def, minimum: min, description });
 

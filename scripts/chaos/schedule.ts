@@ -1,6 +1,6 @@
 // The chaos schedule: which fault, where and when, drawn from a seed so that a run can be repeated.
 import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
-import { STAGES, type Stage } from '../../src/names';
+import { STAGES, type Stage } from '../../src/contracts/names';
 
 export const FAULT_KINDS = [
   'kill-stage-worker',

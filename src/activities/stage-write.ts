@@ -1,9 +1,9 @@
 // The transactional heart of a stage: fence, fault, gate, read input, work, write, advance.
 import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType, RecordRejectedError } from '../failures';
-import { STAGES, type Stage } from '../names';
+import { FailureType, RecordRejectedError } from '../contracts/failures';
+import { STAGES, type Stage } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import type { Watermarks } from '../workflows/gate';
+import type { Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from '../db/skipped-run';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';

@@ -1,8 +1,8 @@
 // The five stage activities, built from their dependencies so tests can swap the work or the pool.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { FailureType } from '../failures';
-import { STAGES, type Stage } from '../names';
+import { FailureType } from '../contracts/failures';
+import { STAGES, type Stage } from '../contracts/names';
 import type { Pool } from '../db/pool';
 import { defaultWork, type StageWork } from '../stages/work';
 import type { GateNotifier } from '../temporal/notifier';

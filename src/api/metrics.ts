@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
 import type { RegionRouter } from './region-router';
 import { REPAIR_KINDS, type Reconciler } from './reconciler';
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from '../contracts/names';
 import { listRegions } from '../db/regions';
 import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
 import { fencingRefusals, sourceCounts, stageWrites, type StageRange } from '../db/metrics-queries';

@@ -20,10 +20,10 @@ import {
   type OpenRecord,
   type StalledRecord,
 } from '../db/reconcile-queries';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../names';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../contracts/names';
 import type { TemporalClients } from '../temporal/clients';
-import { gateOpen } from '../workflows/gate';
-import { gateSignal, retrySignal, stateQuery, type RecordState } from '../workflows/record.messages';
+import { gateOpen } from '../contracts/gate';
+import { gateSignal, retrySignal, stateQuery, type RecordState } from '../contracts/record.messages';
 import type { WorkflowStarter } from './starter';
 
 export const REPAIR_KINDS = ['missing_run', 'ended_run', 'lost_retry', 'lost_signal', 'stale_block'] as const;

@@ -7,7 +7,7 @@ import { failover, type FailoverResult } from '../db/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
-import { RECORD_WORKFLOW_TYPE } from '../names';
+import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
 
 export interface RegionHealth {
   name: string;

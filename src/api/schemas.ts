@@ -1,6 +1,6 @@
 // TypeBox schemas of the HTTP API; request and response types are derived from them.
 import { Type, type Static } from '@sinclair/typebox';
-import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../names';
+import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../contracts/names';
 import { KEY_ID_PATTERN } from './credentials';
 
 export const MAX_BATCH = 1000;

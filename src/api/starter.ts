@@ -5,13 +5,13 @@ import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../activities/stage-write';
 import { readIdentities } from '../db/queries';
-import { firstUnfinishedStage, type Watermarks } from '../workflows/gate';
-import type { RecordWorkflowInput } from '../workflows/record.messages';
+import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
+import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
 import { sweepOnce } from './sweeper';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../names';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
 
 export interface StarterOptions {
   pool: Pool;

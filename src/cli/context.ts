@@ -1,7 +1,7 @@
 // The options every command shares (--url, --token, --json) and the API client built from them.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { SOURCE_ID_PATTERN } from '../names';
+import { SOURCE_ID_PATTERN } from '../contracts/names';
 import { ApiClient } from './http';
 
 export interface GlobalOptions {

@@ -1,5 +1,5 @@
 // The checkpoint: accepting records into Postgres with gap-free per-source seqs.
-import { STAGES } from '../names';
+import { STAGES } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from './pool';
 
 export interface IncomingRecord {

@@ -1,5 +1,5 @@
 // Queries behind the pipeline metrics that count events of worker processes from Postgres.
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from '../contracts/names';
 import { stageTable } from '../activities/stage-write';
 import type { Pool } from './pool';
 

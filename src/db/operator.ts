@@ -1,6 +1,6 @@
 // Operator actions on blocked records: skip (dead-letter) and retry.
-import { STAGES, type Stage } from '../names';
-import type { Watermarks } from '../workflows/gate';
+import { STAGES, type Stage } from '../contracts/names';
+import type { Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from './skipped-run';
 import { withTransaction, type Pool } from './pool';
 

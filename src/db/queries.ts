@@ -1,5 +1,5 @@
 // Read queries behind the API's GET routes.
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from '../contracts/names';
 import { stageTable } from '../activities/stage-write';
 import type { Pool } from './pool';
 

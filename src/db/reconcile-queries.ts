@@ -1,6 +1,6 @@
 // The reconciler's reads and its one write: open records page by page, sources stalled behind
 // their first record in line, and the restart stamp (fenced by the active epoch).
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from '../contracts/names';
 import type { Pool } from './pool';
 
 export type OpenStatus = 'accepted' | 'processing' | 'blocked';

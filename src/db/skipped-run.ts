@@ -1,5 +1,5 @@
 // Where a watermark lands once `seq` has finished a stage: past the run of skipped records right
-// after it. The SQL twin of advanceWatermark (workflows/gate), for runs of any length.
+// after it. The SQL twin of advanceWatermark (contracts/gate), for runs of any length.
 import type { PoolClient } from './pool';
 
 /**

@@ -1,6 +1,6 @@
 // Read queries behind GET /v1/stats and the pipeline metrics: per stage in flight and oldest
 // waiting, per source summaries, recent totals. All derived from the watermarks (the gate's truth).
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from '../contracts/names';
 import { stageTable } from '../activities/stage-write';
 import type { Pool } from './pool';
 

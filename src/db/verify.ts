@@ -1,7 +1,7 @@
 // The invariants, checked straight from the tables. Usable at any time (npm run verify). Every check
 // here can fail on a broken dataset (test/integration/verify.test.ts builds one per check); counts
 // the unique keys make impossible are not checks.
-import { STAGES } from '../names';
+import { STAGES } from '../contracts/names';
 import { stageTable } from '../activities/stage-write';
 import type { Pool } from './pool';
 

@@ -6,8 +6,8 @@
 // Throw RecordRejectedError to reject the record itself (it becomes `blocked`); any other error is
 // treated as a dependency failure and retried.
 import { createHash } from 'node:crypto';
-import { RecordRejectedError } from '../failures';
-import type { Stage } from '../names';
+import { RecordRejectedError } from '../contracts/failures';
+import type { Stage } from '../contracts/names';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

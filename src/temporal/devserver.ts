@@ -1,5 +1,5 @@
 // Runs `temporal server start-dev` for one or more namespaces.
-import { SEARCH_ATTRIBUTES } from '../names';
+import { SEARCH_ATTRIBUTES } from '../contracts/names';
 
 export interface DevServerOptions {
   port: number;

@@ -2,8 +2,8 @@
 // activity after its commit, or the API). A record that does not exist yet is normal: it reads the
 // watermarks from Postgres when it starts.
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { recordWorkflowId } from '../names';
-import { gateSignal, type GateMessage } from '../workflows/record.messages';
+import { recordWorkflowId } from '../contracts/names';
+import { gateSignal, type GateMessage } from '../contracts/record.messages';
 
 export type GateNotifier = (sourceId: string, seq: number, message: GateMessage) => Promise<'sent' | 'absent' | 'failed'>;
 

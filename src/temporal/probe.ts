@@ -3,7 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { ALL_TASK_QUEUES, WORKFLOW_TASK_QUEUE } from '../names';
+import { ALL_TASK_QUEUES, WORKFLOW_TASK_QUEUE } from '../contracts/names';
 
 /**
  * An idle poller re-polls when its long poll expires (a minute by default; the dev servers here are

@@ -2,7 +2,7 @@
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time';
-import { SEARCH_ATTRIBUTES } from '../names';
+import { SEARCH_ATTRIBUTES } from '../contracts/names';
 import type { ConnectOptions } from '../config';
 
 const SA_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {

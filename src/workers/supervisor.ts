@@ -10,7 +10,7 @@ import { activeRegion } from '../db/regions';
 import { ensureTemporalCli } from '../temporal/cli';
 import { devServerArgs } from '../temporal/devserver';
 import { isServerReachable, setupNamespace, waitForServer } from '../temporal/setup';
-import { WORKER_ROLES, workerProcessTitle } from '../names';
+import { WORKER_ROLES, workerProcessTitle } from '../contracts/names';
 import type { ControlReply, ControlRequest, ServerInfo } from '../api/worker-control';
 import type { WorkerInfo } from '../api/schemas';
 import { SupervisedChild } from './child';

@@ -10,7 +10,7 @@ import { sdkLogger } from './sdk-logger';
 import { createPool, type Pool } from '../db/pool';
 import { createStageActivities } from '../activities/stage';
 import { noopActivities } from '../activities/noop';
-import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../names';
+import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../contracts/names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
 

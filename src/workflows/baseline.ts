@@ -2,7 +2,7 @@
 // It measures what Temporal alone costs on the same server, for the pipeline/baseline ratio.
 import { proxyActivities } from '@temporalio/workflow';
 import type { NoopActivities } from '../activities/noop';
-import { STAGES, stageTaskQueue } from '../names';
+import { STAGES, stageTaskQueue } from '../contracts/names';
 
 export async function baselineWorkflow(): Promise<void> {
   for (const stage of STAGES) {

@@ -18,9 +18,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StageActivities, StageResult } from '../activities/stage';
-import { FailureType, NON_RETRYABLE_FAILURES } from '../failures';
-import { nextStage, SA, STAGE_DELIVERED, STAGE_SKIPPED, STAGE_SUPERSEDED, STAGES, stageTaskQueue, type Stage } from '../names';
-import { gateOpen, mergeWatermarks, waitingFor, type Watermarks } from './gate';
+import { FailureType, NON_RETRYABLE_FAILURES } from '../contracts/failures';
+import { nextStage, SA, STAGE_DELIVERED, STAGE_SKIPPED, STAGE_SUPERSEDED, STAGES, stageTaskQueue, type Stage } from '../contracts/names';
+import { gateOpen, mergeWatermarks, waitingFor, type Watermarks } from '../contracts/gate';
 import {
   gateSignal,
   retrySignal,
@@ -29,7 +29,7 @@ import {
   type RecordPhase,
   type RecordWorkflowInput,
   type RecordWorkflowResult,
-} from './record.messages';
+} from '../contracts/record.messages';
 
 /** Start afresh (continue-as-new) past this many history events, so a long wait stays bounded. */
 const HISTORY_LIMIT = 2_000;

@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { verifyInvariants } from '../../src/db/verify';
 import { checkpointRecords } from '../../src/db/checkpoint';
-import { recordWorkflowId } from '../../src/names';
+import { recordWorkflowId } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
 import { ADMIN_TOKEN, api, startSystem, waitFor, type System } from '../helpers/system';

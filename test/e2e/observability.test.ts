@@ -2,7 +2,7 @@
 // stats with pollers on every queue, API metrics, and each worker's SDK metrics on its own port.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALL_TASK_QUEUES } from '../../src/names';
+import { ALL_TASK_QUEUES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { api, freePortRange, startSystem, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';

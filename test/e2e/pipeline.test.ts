@@ -2,7 +2,7 @@
 // processes. Records go in over HTTP; the invariants are read from the tables.
 import { Client, Connection } from '@temporalio/client';
 import { CHECKED_TABLES, verifyInvariants, violations } from '../../src/db/verify';
-import { recordWorkflowId } from '../../src/names';
+import { recordWorkflowId } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { canonicalJson, sha256 } from '../../src/stages/work';
-import { recordWorkflowId, STAGES } from '../../src/names';
+import { recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
 import { api, freePort, startSystem, waitFor, type System } from '../helpers/system';

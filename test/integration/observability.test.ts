@@ -14,7 +14,7 @@ import { failover } from '../../src/db/failover';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { defaultWork } from '../../src/stages/work';
-import { ALL_TASK_QUEUES, STAGES, WORKFLOW_TASK_QUEUE } from '../../src/names';
+import { ALL_TASK_QUEUES, STAGES, WORKFLOW_TASK_QUEUE } from '../../src/contracts/names';
 import { TemporalClients } from '../../src/temporal/clients';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { startDevServer } from '../helpers/temporal';

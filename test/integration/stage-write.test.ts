@@ -7,8 +7,8 @@ import { skipRecord } from '../../src/db/operator';
 import { verifyInvariants, violations } from '../../src/db/verify';
 import { withTransaction } from '../../src/db/pool';
 import { skippedRunEnd } from '../../src/db/skipped-run';
-import { advanceWatermark } from '../../src/workflows/gate';
-import { STAGES, type Stage } from '../../src/names';
+import { advanceWatermark } from '../../src/contracts/gate';
+import { STAGES, type Stage } from '../../src/contracts/names';
 import { defaultWork } from '../../src/stages/work';
 import { createTestDb, type TestDb } from '../helpers/db';
 

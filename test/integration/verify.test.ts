@@ -3,7 +3,7 @@
 // the checks that break has to fail).
 import { stageTable } from '../../src/activities/stage-write';
 import { verifyInvariants, violations, type VerifyOptions } from '../../src/db/verify';
-import { STAGES, type Stage } from '../../src/names';
+import { STAGES, type Stage } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
 

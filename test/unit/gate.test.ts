@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { STAGES } from '../../src/names';
-import { advanceWatermark, firstUnfinishedStage, gateOpen, mergeWatermarks, waitingFor } from '../../src/workflows/gate';
+import { STAGES } from '../../src/contracts/names';
+import { advanceWatermark, firstUnfinishedStage, gateOpen, mergeWatermarks, waitingFor } from '../../src/contracts/gate';
 
 describe('gate decisions', () => {
   it('opens a stage for seq n once every seq below n finished it', () => {

@@ -1,5 +1,5 @@
 import { recordStartOptions } from '../../src/api/starter';
-import { SA } from '../../src/names';
+import { SA } from '../../src/contracts/names';
 
 const defaults = { activityTimeoutMs: 1000, retryMaxIntervalMs: 500 };
 const region = { name: 'east', epoch: 3 };

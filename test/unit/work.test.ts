@@ -1,4 +1,4 @@
-import { RecordRejectedError } from '../../src/failures';
+import { RecordRejectedError } from '../../src/contracts/failures';
 import { canonicalJson, defaultWork, sha256, type JsonObject, type StageContext } from '../../src/stages/work';
 
 const ctx: StageContext = { sourceId: 'src', seq: 7, recordId: 'r7', acceptedAt: '2026-01-01T00:00:00.000Z' };

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { FailureType } from '../../src/failures';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/names';
+import { FailureType } from '../../src/contracts/failures';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
-import { gateSignal, retrySignal, stateQuery, type RecordWorkflowInput, type RecordWorkflowResult } from '../../src/workflows/record.messages';
+import { gateSignal, retrySignal, stateQuery, type RecordWorkflowInput, type RecordWorkflowResult } from '../../src/contracts/record.messages';
 import { startDevServer } from '../helpers/temporal';
 
 jest.setTimeout(120_000);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../names';
+import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
 import { ErrorBody, WorkerInfo, WorkersReply } from '../schemas';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { getSource, listDeliveries } from '../../db/queries';
-import { STAGES, type Stage } from '../../names';
+import { STAGES, type Stage } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { DeliveriesQuery, DeliveriesReply, ErrorBody, SourceParams, SourceReply } from '../schemas';
 

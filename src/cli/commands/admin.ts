@@ -1,6 +1,6 @@
 // Operator commands on the admin API: the process table, injected faults, failover.
 import { Argument, type Command } from 'commander';
-import { REGIONS, STAGES } from '../../names';
+import { REGIONS, STAGES } from '../../contracts/names';
 import { apiClient, globals } from '../context';
 import { formatTable, print, printJson } from '../output';
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Static } from '@sinclair/typebox';
 import type { RecordReply, SourceReply as SourceReplySchema } from '../../api/schemas';
-import { STAGES } from '../../names';
+import { STAGES } from '../../contracts/names';
 import { apiClient, enc, globals, intArg, sourceArg } from '../context';
 import { formatPairs, formatTable, print, printJson } from '../output';
 

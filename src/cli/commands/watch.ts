@@ -1,7 +1,7 @@
 // `pipeline watch <source>`: the stage watermarks, redrawn in place on a terminal (a line per
 // change otherwise, NDJSON with --json), until every record is delivered (or skipped).
 import type { Command } from 'commander';
-import { STAGES } from '../../names';
+import { STAGES } from '../../contracts/names';
 import { apiClient, enc, globals, intArg, sourceArg } from '../context';
 import { ApiRequestError, CliError } from '../errors';
 import type { SourceReply } from './status';

@@ -1,6 +1,6 @@
 // What a line of an input file becomes, and the checks the API would make, done locally so that
 // a bad line is named by its line number before anything is sent.
-import { CLIENT_ID_PATTERN } from '../../names';
+import { CLIENT_ID_PATTERN } from '../../contracts/names';
 import { MAX_PAYLOAD_BYTES } from '../../api/schemas';
 
 export interface FileRecord {

@@ -2,7 +2,7 @@
 // Replaying histories recorded without it must fail with a nondeterminism error.
 import { sleep } from '@temporalio/workflow';
 import { recordWorkflow as current } from '../../../src/workflows/record';
-import type { RecordWorkflowInput } from '../../../src/workflows/record.messages';
+import type { RecordWorkflowInput } from '../../../src/contracts/record.messages';
 
 export async function recordWorkflow(input: RecordWorkflowInput) {
   await sleep(10);

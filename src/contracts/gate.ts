@@ -1,6 +1,6 @@
 // The ordering gate's decision logic, pure so it can be property-tested.
 // Workflow-safe: no Node builtins, no I/O.
-import { STAGES, type Stage } from '../names';
+import { STAGES, type Stage } from './names';
 
 /** Per stage: every seq <= watermark has finished that stage (or was skipped). */
 export type Watermarks = Partial<Record<Stage, number>>;

@@ -1,6 +1,7 @@
-// Messages of recordWorkflow: signals and queries. Workflow-safe.
+// Messages of recordWorkflow: its signals and queries, its input and result. Workflow-safe: the API,
+// the activities and the workflow share these definitions.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Stage } from '../names';
+import type { Stage } from './names';
 import type { Watermarks } from './gate';
 
 export interface GateMessage {
