@@ -1,10 +1,8 @@
 // TypeBox schemas of the HTTP API; request and response types are derived from them.
 import { Type, type Static } from '@sinclair/typebox';
 import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../contracts/names';
+import { MAX_BATCH, MAX_PAYLOAD_BYTES } from '../contracts/limits';
 import { KEY_ID_PATTERN } from './credentials';
-
-export const MAX_BATCH = 1000;
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export const ErrorBody = Type.Object(
   { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },

@@ -8,9 +8,10 @@ import { activeRegion } from '../../db/regions';
 import { canonicalJson, sha256 } from '../../stages/work';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
+import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
 import { ApiError } from '../errors';
 import { InflightGate } from '../limits';
-import { ErrorBody, MAX_PAYLOAD_BYTES, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
+import { ErrorBody, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
 
 const RETRY_SIGNAL_TIMEOUT_MS = 5_000;
 

@@ -4,7 +4,7 @@
 // and re-running the same command is safe (ids already accepted come back as duplicates).
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { MAX_BATCH } from '../../api/schemas';
+import { MAX_BATCH } from '../../contracts/limits';
 import { apiClient, globals, intArg, sourceArg, enc } from '../context';
 import { ApiRequestError, CliError } from '../errors';
 import { readRecordsFile, type FileRecord, type LineError } from '../files';

@@ -1,7 +1,7 @@
 // What a line of an input file becomes, and the checks the API would make, done locally so that
 // a bad line is named by its line number before anything is sent.
 import { CLIENT_ID_PATTERN } from '../../contracts/names';
-import { MAX_PAYLOAD_BYTES } from '../../api/schemas';
+import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
 
 export interface FileRecord {
   /** 1-based line of the file (for a CSV row with a quoted field spanning lines, its last line). */
