@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { WorkerInfo } from '../src/api/schemas';
+import type { WorkerInfo } from '../src/contracts/control';
 import { portFree } from '../src/workers/ports';
 
 function projectRoot(dir = __dirname): string {

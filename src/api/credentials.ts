@@ -23,10 +23,6 @@ export function parseSourceKey(token: string): { keyId: string } | undefined {
   return m ? { keyId: m[1] } : undefined;
 }
 
-export function newAdminToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../contracts/names';
 import { MAX_BATCH, MAX_PAYLOAD_BYTES } from '../contracts/limits';
+import { WorkerInfo } from '../contracts/control';
 import { KEY_ID_PATTERN } from './credentials';
 
 export const ErrorBody = Type.Object(
@@ -98,17 +99,7 @@ export const DeliveriesReply = Type.Object({
   next: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `after` for the next page' }),
 });
 
-export const WorkerInfo = Type.Object({
-  region: Type.String(),
-  stage: Type.String(),
-  pid: Type.Union([Type.Integer(), Type.Null()]),
-  state: Type.String(),
-  restarts: Type.Integer(),
-  title: Type.String(),
-  metricsPort: Type.Union([Type.Integer(), Type.Null()], { description: "the process's Temporal SDK metrics (Prometheus), null when off" }),
-});
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
-export type WorkerInfo = Static<typeof WorkerInfo>;
 
 export const LiveReply = Type.Object({ status: Type.Literal('ok'), pid: Type.Integer(), uptimeSeconds: Type.Integer() });
 

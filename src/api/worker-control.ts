@@ -1,18 +1,6 @@
 // How the API sees and controls worker processes: through the supervisor that owns them.
 import { randomUUID } from 'node:crypto';
-import type { WorkerInfo } from './schemas';
-
-export type WorkerCommand = 'list' | 'stop' | 'start' | 'servers' | 'server-stop' | 'server-start' | 'server-pause' | 'server-resume';
-export type StopSignal = 'SIGTERM' | 'SIGKILL';
-
-/** A region's Temporal dev server run by the supervisor (absent when Temporal is external). */
-export interface ServerInfo {
-  region: string;
-  address: string;
-  pid: number | null;
-  state: string;
-  restarts: number;
-}
+import type { ControlReply, ControlRequest, ServerInfo, StopSignal, WorkerCommand, WorkerInfo } from '../contracts/control';
 
 export interface WorkerControl {
   readonly supervised: boolean;
@@ -25,25 +13,6 @@ export interface WorkerControl {
   /** SIGSTOP / SIGCONT: a hung server rather than a dead one. */
   pauseServer(region: string): Promise<ServerInfo>;
   resumeServer(region: string): Promise<ServerInfo>;
-}
-
-export interface ControlRequest {
-  type: 'worker-control';
-  id: string;
-  command: WorkerCommand;
-  region?: string;
-  stage?: string;
-  signal?: StopSignal;
-}
-export interface ControlReply {
-  type: 'worker-control-reply';
-  id: string;
-  ok: boolean;
-  workers?: WorkerInfo[];
-  worker?: WorkerInfo;
-  servers?: ServerInfo[];
-  server?: ServerInfo;
-  error?: string;
 }
 
 export class NotSupervised implements WorkerControl {

@@ -1,13 +1,18 @@
 // The admin token for `npm start`: ADMIN_TOKEN if set, else the one kept in <DATA_DIR>/admin-token
 // (mode 0600), else a new one written there, so a restart keeps working credentials.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { newAdminToken } from '../api/credentials';
 
 export interface AdminToken {
   token: string;
   from: 'env' | 'file' | 'generated';
   file: string;
+}
+
+/** A new admin token: 32 random bytes, base64url (43 characters). */
+function newAdminToken(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 export function resolveAdminToken(dataDir: string, fromEnv: string | undefined): AdminToken {

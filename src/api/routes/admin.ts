@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
-import { ErrorBody, WorkerInfo, WorkersReply } from '../schemas';
+import { ServerInfo, WorkerInfo } from '../../contracts/control';
+import { ErrorBody, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
   region: Type.Union(REGIONS.map((r) => Type.Literal(r))),
@@ -20,13 +21,6 @@ const StopBody = Type.Union([
 // Pause and resume take no options; an empty object (or nothing) is the only body accepted.
 const NoBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
 const RegionParams = Type.Object({ region: Type.Union(REGIONS.map((r) => Type.Literal(r))) });
-const ServerInfoSchema = Type.Object({
-  region: Type.String(),
-  address: Type.String(),
-  pid: Type.Union([Type.Integer(), Type.Null()]),
-  state: Type.String(),
-  restarts: Type.Integer(),
-});
 
 const FaultBody = Type.Object(
   {
@@ -54,7 +48,7 @@ const RegionsReply = Type.Object({
   mode: Type.String(),
   failovers: Type.Integer({ description: 'failovers run by this API process' }),
   regions: Type.Array(RegionHealth),
-  servers: Type.Array(ServerInfoSchema, { description: 'Temporal dev servers run by the supervisor' }),
+  servers: Type.Array(ServerInfo, { description: 'Temporal dev servers run by the supervisor' }),
 });
 const FailoverBody = Type.Object(
   { to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
@@ -136,7 +130,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           summary: `${action === 'stop' ? 'Stop (or kill)' : 'Start'} a region's Temporal dev server: a region outage on purpose`,
           params: RegionParams,
           body: Type.Optional(StopBody),
-          response: { 200: ServerInfoSchema, 409: ErrorBody, 503: ErrorBody },
+          response: { 200: ServerInfo, 409: ErrorBody, 503: ErrorBody },
         },
       },
       async (request) => {
@@ -165,7 +159,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
               : "Resume a paused Temporal dev server (SIGCONT); a no-op when it is not paused",
           params: RegionParams,
           body: Type.Optional(NoBody),
-          response: { 200: ServerInfoSchema, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+          response: { 200: ServerInfo, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
         },
       },
       async (request) => {
