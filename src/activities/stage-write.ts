@@ -5,6 +5,7 @@ import { STAGES, type Stage } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from '../db/skipped-run';
+import { readWatermarks, stageTable } from '../db/stages';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
@@ -25,28 +26,6 @@ export interface StageResult {
   outcome: StageOutcome;
   /** The source's watermarks as this transaction saw them (after its own write). */
   watermarks: Watermarks;
-}
-
-const TABLE: Record<Stage, string> = {
-  inbound: 'stage_inbound',
-  preprocess: 'stage_preprocess',
-  core: 'stage_core',
-  postprocess: 'stage_postprocess',
-  outbound: 'stage_outbound',
-};
-
-export function stageTable(stage: Stage): string {
-  return TABLE[stage];
-}
-
-export async function readWatermarks(db: Pool | PoolClient, sourceId: string): Promise<Watermarks> {
-  const { rows } = await db.query<{ stage: Stage; watermark: number }>(
-    'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
-    [sourceId],
-  );
-  const out: Watermarks = {};
-  for (const r of rows) out[r.stage] = r.watermark;
-  return out;
 }
 
 /**
@@ -148,7 +127,7 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): 
       acceptedAt: record.accepted_at.toISOString(),
     });
     await c.query(
-      `INSERT INTO ${TABLE[stage]} (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO ${stageTable(stage)} (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (source_id, seq) DO NOTHING`,
       [sourceId, seq, deps.region, epoch, output],
     );
@@ -179,7 +158,7 @@ async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: nu
   if (index === 0) return payload;
   const prev = STAGES[index - 1];
   const { rows } = await c.query<{ output: JsonObject }>(
-    `SELECT output FROM ${TABLE[prev]} WHERE source_id = $1 AND seq = $2`,
+    `SELECT output FROM ${stageTable(prev)} WHERE source_id = $1 AND seq = $2`,
     [sourceId, seq],
   );
   if (!rows[0]) throw new Error(`${prev} output of ${sourceId}#${seq} is missing`);

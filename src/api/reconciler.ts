@@ -11,7 +11,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from '../logger';
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
-import { readWatermarks } from '../activities/stage-write';
+import { readWatermarks } from '../db/stages';
 import {
   clearStaleBlock,
   markRestarted,

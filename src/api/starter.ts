@@ -3,7 +3,7 @@
 // failover (a record started at an older epoch is started again in the new active region).
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
-import { readWatermarks } from '../activities/stage-write';
+import { readWatermarks } from '../db/stages';
 import { readIdentities } from '../db/queries';
 import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';

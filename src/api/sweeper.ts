@@ -3,7 +3,7 @@
 // lost signal without a timer in every workflow; also marks stuck records for the UI (Stage).
 import type { Pool } from '../db/pool';
 import { activeRegion } from '../db/regions';
-import { readWatermarks } from '../activities/stage-write';
+import { readWatermarks } from '../db/stages';
 import type { GateNotifier } from '../temporal/notifier';
 
 export interface NudgeTarget {

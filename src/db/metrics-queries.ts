@@ -1,6 +1,6 @@
 // Queries behind the pipeline metrics that count events of worker processes from Postgres.
 import { STAGES, type Stage } from '../contracts/names';
-import { stageTable } from '../activities/stage-write';
+import { stageTable } from './stages';
 import type { Pool } from './pool';
 
 /** Per source: accepted (last seq), delivered (outbound watermark minus the skipped below it), skipped, blocked now. */

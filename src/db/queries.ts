@@ -1,6 +1,6 @@
 // Read queries behind the API's GET routes.
 import { STAGES, type Stage } from '../contracts/names';
-import { stageTable } from '../activities/stage-write';
+import { stageTable } from './stages';
 import type { Pool } from './pool';
 
 export interface RecordView {

@@ -1,7 +1,7 @@
 // Read queries behind GET /v1/stats and the pipeline metrics: per stage in flight and oldest
 // waiting, per source summaries, recent totals. All derived from the watermarks (the gate's truth).
 import { STAGES, type Stage } from '../contracts/names';
-import { stageTable } from '../activities/stage-write';
+import { stageTable } from './stages';
 import type { Pool } from './pool';
 
 export interface SourceWatermarks {

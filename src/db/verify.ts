@@ -2,7 +2,7 @@
 // here can fail on a broken dataset (test/integration/verify.test.ts builds one per check); counts
 // the unique keys make impossible are not checks.
 import { STAGES } from '../contracts/names';
-import { stageTable } from '../activities/stage-write';
+import { stageTable } from './stages';
 import type { Pool } from './pool';
 
 export const CHECKED_TABLES = [...STAGES.map(stageTable), 'deliveries'];

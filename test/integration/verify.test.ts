@@ -1,7 +1,7 @@
 // The invariant checker (src/db/verify.ts) against small datasets built by hand in a scratch
 // database: a clean one passes, and each way of breaking the tables fails its own check (and only
 // the checks that break has to fail).
-import { stageTable } from '../../src/activities/stage-write';
+import { stageTable } from '../../src/db/stages';
 import { verifyInvariants, violations, type VerifyOptions } from '../../src/db/verify';
 import { STAGES, type Stage } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
