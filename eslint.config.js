@@ -1,7 +1,22 @@
-// Lint: correctness rules with type information, and determinism of workflow code enforced here
-// rather than by memory (no Node builtins, no I/O, no clocks or randomness in src/workflows).
+// Lint: correctness rules with type information, determinism of workflow code, and the layering
+// (which folder may import which) enforced here rather than by memory.
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
+
+// The layering, top to bottom: api, workers, cli (and scripts) -> temporal, db -> activities,
+// workflows -> contracts. A folder imports from its own level or below; `allowTypeImports` marks
+// where a type-only import is harmless (erased at build time, nothing runs).
+const RULE = '@typescript-eslint/no-restricted-imports';
+const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+/** A relative import of one of these src folders, from any depth. */
+const folders = (...names) => `^(\\.\\./)+(${alt(names)})(/|$)`;
+/** Any import except these: `exact` names and the packages they prefix. */
+const except = (...allowed) => `^(?!(${allowed.join('|')}))`;
+const BUILTINS = `(node:)?(${alt(builtinModules)})(/|$)`;
+const IO_PACKAGES = `(${alt(['pg', 'pino', 'pino-pretty', 'fastify', '@fastify', '@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'])})(/|$)`;
+const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli'])})(/|$)`;
+
+const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
 
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**', '*.js', 'test/**/*.js'] },
@@ -16,19 +31,28 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  layer(
+    ['src/contracts/**/*.ts'],
+    {
+      regex: except('\\./', '@temporalio/workflow(/|$)', '@temporalio/common(/|$)', '@sinclair/typebox(/|$)'),
+      message: 'contracts are the bottom layer and run inside workflow code: import only ./, @temporalio/workflow, @temporalio/common and @sinclair/typebox',
+    },
+  ),
+  {
+    ...layer(
+      ['src/workflows/**/*.ts'],
+      { regex: `^${BUILTINS}`, message: 'workflow code must be deterministic: no Node builtins' },
+      { regex: `^(${IO_PACKAGES}|${IO_FOLDERS})`, message: 'workflow code does no I/O: it imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./' },
+      {
+        regex: except('\\./', '\\.\\./contracts/', '@temporalio/workflow(/|$)', '@temporalio/common(/|$)', BUILTINS, IO_PACKAGES, IO_FOLDERS),
+        allowTypeImports: true,
+        message: 'workflow code imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./ (types, e.g. of activities, with `import type`)',
+      },
+    ),
+  },
   {
     files: ['src/workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'workflow code must be deterministic: no Node builtins' })),
-          patterns: [
-            { group: ['pg', 'pino', 'fastify', '../db/*', '../api/*', '../temporal/*', '../stages/*'], message: 'workflow code does no I/O' },
-            { group: ['../activities/*'], allowTypeImports: true, message: 'import activities type-only (proxyActivities)' },
-          ],
-        },
-      ],
       'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'use sleep()' }],
       'no-restricted-properties': [
         'error',
@@ -37,4 +61,22 @@ module.exports = tseslint.config(
       ],
     },
   },
+  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli'), message: 'db/ is below api, workers, cli, activities and workflows: it imports none of them' }),
+  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'temporal/ is below api, workers and cli: it imports none of them' }),
+  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'activities/ are below api, workers and cli: they import none of them' }),
+  layer(['src/api/**/*.ts'], {
+    regex: folders('activities', 'workflows'),
+    allowTypeImports: true,
+    message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
+  }),
+  layer(['src/workers/**/*.ts'], {
+    regex: folders('api', 'cli'),
+    allowTypeImports: true,
+    message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
+  }),
+  layer(['src/cli/**/*.ts'], {
+    regex: folders('api', 'workers', 'activities', 'workflows'),
+    allowTypeImports: true,
+    message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
+  }),
 );
