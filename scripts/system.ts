@@ -1,7 +1,6 @@
 // Runs the real system as `npm start` does (the supervisor and all its processes) on free ports,
 // with its own Temporal dev server and data folder: for the end-to-end tests and the benchmark.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -18,28 +17,45 @@ export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'su
 /** The admin token of every system this process starts; api() sends it unless told otherwise. */
 export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A free port below the kernel's ephemeral range. A port found by listening on 0 is itself
+ * ephemeral: between our check and the system's listen, any bind(0) (the dev server's internal
+ * services, a worker) may take it, and the API then exits on EADDRINUSE for good.
+ */
+export async function freePort(): Promise<number> {
+  return freePortRange(1);
 }
 
-/** n consecutive free ports on 127.0.0.1 (for the workers' metrics ports). */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const PORT_FLOOR = 10_000;
+
+/** n consecutive free ports on 127.0.0.1, below the ephemeral range (see freePort). */
 export async function freePortRange(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = await freePort();
-    if (base + n > 65535) continue;
+  const span = Math.max(EPHEMERAL_LOW - PORT_FLOOR - n, 1000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = PORT_FLOOR + Math.floor(Math.random() * span);
     const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree('127.0.0.1', base + i)));
     if (free.every(Boolean)) return base;
   }
-  throw new Error(`no ${n} consecutive free ports found`);
+  throw new Error(`no ${n} consecutive free ports found below ${EPHEMERAL_LOW}`);
 }
 
+/** The last lines of each process log, so that a CI failure to start says why. */
+function logTails(dataDir: string, lines = 15): string {
+  const dir = path.join(dataDir, 'logs');
+  if (!fs.existsSync(dir)) return '';
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('api') || f.startsWith('temporal'))
+    .map((f) => `\n--- ${f} (last ${lines} lines)\n${fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`)
+    .join('');
+}
 
 export interface System {
   url: string;
@@ -58,7 +74,8 @@ export interface System {
 export async function startSystem(opts: { databaseUrl: string; env?: Record<string, string> }): Promise<System> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-e2e-'));
   const port = await freePort();
-  const temporalPort = await freePort();
+  // servers topology: west's dev server listens on TEMPORAL_PORT + 1.
+  const temporalPort = await freePortRange(2);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
@@ -79,7 +96,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
   proc.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`system not up within 180 s:\n${out}`)), 180_000);
+    const timer = setTimeout(() => reject(new Error(`system not up within 180 s:\n${out}${logTails(dataDir)}`)), 180_000);
     const check = () => {
       if (out.includes('The record pipeline is up.')) {
         clearTimeout(timer);
@@ -90,7 +107,7 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     proc.stdout!.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`supervisor exited (${code}) before it was up:\n${out}`));
+      reject(new Error(`supervisor exited (${code}) before it was up:\n${out}${logTails(dataDir)}`));
     });
   });
   return {
