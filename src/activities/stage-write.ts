@@ -44,7 +44,7 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
     throw ApplicationFailure.create({
       type: FailureType.Fenced,
       nonRetryable: true,
-      message: `region ${region} at epoch ${epoch} is no longer the active writer`,
+      message: `region ${region} at epoch ${epoch} is no longer the active writer${row ? ` (the pipeline is at epoch ${row.epoch}, ${region} ${row.active ? 'active' : 'standby'})` : ''}`,
     });
   }
   if (row.faulted) {

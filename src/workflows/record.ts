@@ -13,6 +13,7 @@ import {
   continueAsNew,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -21,6 +22,7 @@ import type { StageActivities, StageResult } from '../activities/stage';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../contracts/failures';
 import { nextStage, SA, STAGE_DELIVERED, STAGE_SKIPPED, STAGE_SUPERSEDED, STAGES, stageTaskQueue, type Stage } from '../contracts/names';
 import { gateOpen, mergeWatermarks, waitingFor, type Watermarks } from '../contracts/gate';
+import { currentDetails } from './details';
 import {
   gateSignal,
   retrySignal,
@@ -91,8 +93,24 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
     upsertSearchAttributes([{ key: SA.stage, value: stage }]);
   };
 
+  // The UI's Current Details: written on each change of phase (or of what a waiting record waits
+  // for); it costs no history event, so replay is unaffected.
+  let fencedReason = '';
+  const show = () =>
+    setCurrentDetails(
+      currentDetails({
+        sourceId,
+        seq,
+        phase,
+        stage: current,
+        waitingFor: current ? waitingFor(known, current) : undefined,
+        reason: blocked?.reason ?? fencedReason,
+      }),
+    );
+
   setHandler(gateSignal, ({ watermarks, nudge }) => {
     known = mergeWatermarks(known, watermarks);
+    if (phase === 'waiting') show();
     if (nudge) {
       recheck = true;
       if (current) flagStage(current);
@@ -112,6 +130,7 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
 
   const finish = (outcome: RecordWorkflowResult['outcome'], attr: string, stage?: Stage): RecordWorkflowResult => {
     phase = outcome;
+    show();
     upsertSearchAttributes([{ key: SA.stage, value: attr }]);
     return { outcome, stage };
   };
@@ -122,6 +141,7 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
     for (;;) {
       if (readOnce && !gateOpen(known, stage, seq)) {
         phase = 'waiting';
+        show();
         await condition(() => gateOpen(known, stage, seq) || recheck);
         recheck = false;
         if (workflowInfo().historyLength > historyLimit) {
@@ -129,6 +149,7 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         }
       }
       phase = 'running';
+      show();
       // A retry is for the rejection of this attempt (nothing but ourselves reads the flag before).
       retryRequested = false;
       let result: StageResult;
@@ -136,12 +157,16 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         result = await acts[stage]({ sourceId, seq, epoch: input.epoch });
       } catch (err) {
         const type = failureType(err);
-        if (type === FailureType.Fenced) return finish('superseded', STAGE_SUPERSEDED, stage);
+        if (type === FailureType.Fenced) {
+          fencedReason = err instanceof ActivityFailure ? (err.cause?.message ?? '') : '';
+          return finish('superseded', STAGE_SUPERSEDED, stage);
+        }
         if (type !== FailureType.RecordRejected) throw err;
         // Blocked: wait for an operator. Later records of the source wait behind it at this stage.
         phase = 'blocked';
         blocked = { stage, reason: err instanceof ActivityFailure ? (err.cause?.message ?? '') : '' };
         flagStage(stage);
+        show();
         // patched() here, on the rejection path only, keeps the happy path's history free of markers.
         if (!patched(PATCH_KEEP_EARLY_RETRY)) retryRequested = false;
         await condition(() => retryRequested || skipRequested);

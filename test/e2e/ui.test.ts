@@ -135,6 +135,15 @@ describe('the Temporal UI in a real browser', () => {
       const id = recordWorkflowId(waiting, 2);
       await page.goto(`${ui}/namespaces/pipeline-east/workflows/${encodeURIComponent(id)}`);
       await page.getByTestId('workflow-id-heading').filter({ hasText: id }).waitFor();
+      // Current Details: the workflow's own words (setCurrentDetails), rendered from Markdown.
+      const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+      const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
+      await waitFor('Current Details', async () => (await pageText()).includes(details), 20_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}; the page says:\n${(await pageText()).slice(0, 3000)}`);
+      });
+      expect(await pageText()).not.toContain('No Current Details');
+      expect(await pageText()).toMatch(/Waiting at core\s*\(stage 3 of 5\)/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'ui-current-details.png') });
       await page.getByTestId('queries-tab').click();
       // `state` is the record workflow's only query: the UI preselects it.
       await page.getByRole('button', { name: 'Run Query' }).click();

@@ -143,4 +143,39 @@ describe('recordWorkflow', () => {
     expect(latest.runId).not.toBe(handle.firstExecutionRunId);
     expect(latest.status.name).toBe('COMPLETED');
   });
+
+  it("keeps the UI's Current Details true: waiting, blocked with the operator's two commands, delivered", async () => {
+    const details = async (h: Awaited<ReturnType<typeof start>>) =>
+      ((await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '');
+    let predecessorDone = false;
+    let coreCalls = 0;
+    stubs.inbound = async (task) => ({ outcome: 'done', watermarks: { inbound: task.seq } });
+    stubs.preprocess = async (task) => (predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } });
+    stubs.core = async (task) => {
+      if (coreCalls++ === 0) throw rejected('amount is not a number');
+      return done('core', task.seq);
+    };
+    const handle = await start({ seq: 2, sourceId: 'wf details/α' });
+    await waitUntil(async () => (await details(handle)).startsWith('**Waiting at preprocess**'));
+    expect(await details(handle)).toContain('until record #1 of wf details/α has finished preprocess');
+
+    predecessorDone = true;
+    await handle.signal(gateSignal, { watermarks: { preprocess: 1 } });
+    await waitUntil(async () => (await details(handle)).startsWith('**Blocked at core**'));
+    const blocked = await details(handle);
+    expect(blocked).toContain('amount is not a number');
+    expect(blocked).toContain('`POST /v1/sources/wf%20details%2F%CE%B1/records/2/retry`');
+    expect(blocked).toContain('`POST /v1/sources/wf%20details%2F%CE%B1/records/2/skip`');
+
+    await handle.signal(retrySignal);
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+  });
 });
+
+async function waitUntil(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
