@@ -115,6 +115,11 @@ export const EnvSchema = Type.Object({
   ACTIVITY_TIMEOUT_MS: Int(10_000, 100, "start-to-close timeout of a stage activity (a killed worker's task is retried after it)"),
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10, 'longest backoff between stage retries'),
   WORKER_RESTART_MAX_MS: Int(30_000, 10, 'longest backoff before the supervisor restarts a dead process'),
+  GATE_WAIT_MS: Int(
+    3_000,
+    0,
+    "how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal",
+  ),
   STAGE_DELAY_MS: Int(0, 0, 'simulated work time per stage activity (demos, tests)'),
   STAGE_TX_DELAY_MS: Int(
     0,

@@ -3,9 +3,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../contracts/failures';
 import { STAGES, type Stage } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import type { Watermarks } from '../contracts/gate';
+import { openGatesFor, type Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from '../db/skipped-run';
-import { readWatermarks, stageTable } from '../db/stages';
+import { notifyGate, readWatermarks, registerWaiter, stageTable, takeWaiter } from '../db/stages';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
@@ -55,15 +55,30 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
   }
 }
 
-/** Moves the stage watermark from seq-1 to seq, and past any run of skipped records right after it. */
-export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<number> {
+/**
+ * Moves the stage watermark from seq-1 to seq, and past any run of skipped records right after it;
+ * wakes fast-path waiters on commit. `wake`: the record now first in line registered for a signal.
+ */
+export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<{ watermark: number; wake: boolean }> {
   const wm = await skippedRunEnd(c, sourceId, seq);
   await c.query(
     `UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL
       WHERE source_id = $1 AND stage = $2 AND watermark < $3`,
     [sourceId, stage, wm],
   );
-  return wm;
+  await notifyGate(c, sourceId, stage, wm);
+  return { watermark: wm, wake: await takeWaiter(c, sourceId, stage, wm) };
+}
+
+/** A stage write's answer, and whether the record next in line waits for this write's signal. */
+export interface StageWrite extends StageResult {
+  wake?: boolean;
+}
+
+/** What the workflow may learn from a write at `stage`: that stage, and only open gates beyond it. */
+async function seenBy(c: PoolClient, stage: Stage, sourceId: string, seq: number): Promise<Watermarks> {
+  const all = await readWatermarks(c, sourceId);
+  return { ...openGatesFor(seq, all), [stage]: all[stage] ?? 0 };
 }
 
 export interface StageWriteDeps {
@@ -87,11 +102,15 @@ async function countIfFenced<T>(deps: StageWriteDeps, stage: Stage, write: Promi
   }
 }
 
-export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask): Promise<StageResult> {
-  return countIfFenced(deps, stage, writeStage(deps, stage, task));
+/**
+ * One attempt at the stage. `register`: if the gate is closed, register the record as a waiter for
+ * the predecessor's signal (the activity's last attempt, when its in-process wait is over).
+ */
+export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask, register = true): Promise<StageWrite> {
+  return countIfFenced(deps, stage, writeStage(deps, stage, task, register));
 }
 
-async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): Promise<StageResult> {
+async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, register: boolean): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
   return withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, stage, epoch);
@@ -115,9 +134,12 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): 
     }
     const wm = gate.rows[0].watermark;
     const record = rec.rows[0];
-    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await readWatermarks(c, sourceId) };
-    if (wm >= seq) return { outcome: 'already', watermarks: await readWatermarks(c, sourceId) };
-    if (wm < seq - 1) return { outcome: 'waiting', watermarks: await readWatermarks(c, sourceId) };
+    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await seenBy(c, stage, sourceId, seq) };
+    if (wm >= seq) return { outcome: 'already', watermarks: await seenBy(c, stage, sourceId, seq) };
+    if (wm < seq - 1) {
+      if (register) await registerWaiter(c, sourceId, stage, seq);
+      return { outcome: 'waiting', watermarks: await seenBy(c, stage, sourceId, seq) };
+    }
 
     const input = await stageInput(c, stage, sourceId, seq, record.payload);
     const output = await deps.work[stage](input, {
@@ -148,8 +170,8 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask): 
         [sourceId, seq],
       );
     }
-    await advance(c, sourceId, stage, seq);
-    return { outcome: 'done', watermarks: await readWatermarks(c, sourceId) };
+    const { wake } = await advance(c, sourceId, stage, seq);
+    return { outcome: 'done', watermarks: await seenBy(c, stage, sourceId, seq), wake };
   });
 }
 

@@ -1,12 +1,14 @@
 // The five stage activities, built from their dependencies so tests can swap the work or the pool.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { FailureType } from '../contracts/failures';
+import { openGatesFor } from '../contracts/gate';
 import { STAGES, type Stage } from '../contracts/names';
+import type { GateListener } from '../db/gate-listener';
 import type { Pool } from '../db/pool';
 import { defaultWork, type StageWork } from '../stages/work';
 import type { GateNotifier } from '../temporal/notifier';
-import { isRejection, markBlocked, runStage, type StageResult, type StageTask, type StageWriteDeps } from './stage-write';
+import { isRejection, markBlocked, runStage, type StageResult, type StageTask, type StageWrite, type StageWriteDeps } from './stage-write';
 
 export type { StageResult, StageTask } from './stage-write';
 
@@ -21,15 +23,19 @@ export interface StageActivityDeps {
   txDelayMs?: number;
   /** Wakes the record now first in line at the stage (the gate signal). */
   notify?: GateNotifier;
+  /** The fast path: wait in the activity for the predecessor's commit (see gate-listener.ts). */
+  gate?: GateListener;
+  /** How long an attempt waits in process before it registers for a signal instead (0: never waits). */
+  gateWaitMs?: number;
 }
 
 export function createStageActivities(deps: StageActivityDeps) {
   const writeDeps: StageWriteDeps = { pool: deps.pool, region: deps.region, work: { ...defaultWork, ...deps.work }, txDelayMs: deps.txDelayMs };
   const activity = (stage: Stage) => async (task: StageTask): Promise<StageResult> => {
     if (deps.delayMs) await sleep(deps.delayMs);
-    let result: StageResult;
+    let result: StageWrite;
     try {
-      result = await runStage(writeDeps, stage, task);
+      result = await attempt(stage, task);
     } catch (err) {
       if (!isRejection(err)) throw err;
       if (await markBlocked(writeDeps, stage, task, err.message)) {
@@ -43,15 +49,52 @@ export function createStageActivities(deps: StageActivityDeps) {
     // Signal the successor right after the commit (not from the workflow: that would add a
     // workflow task to every handoff). 'already' signals again: an earlier attempt may have
     // committed and died before signalling.
-    if (deps.notify && (result.outcome === 'done' || result.outcome === 'already')) {
+    // Only a registered waiter needs it (the rest wait in their activity, woken by NOTIFY).
+    if (deps.notify && (result.wake || result.outcome === 'already')) {
       const next = (result.watermarks[stage] ?? task.seq) + 1;
-      if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
+      if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: openGatesFor(next, result.watermarks) });
     }
-    return result;
+    return { outcome: result.outcome, watermarks: result.watermarks };
+  };
+
+  /**
+   * Runs the stage; while the gate is closed, waits in process for the predecessor's commit, up to
+   * gateWaitMs (and half the activity's timeout). The last try registers the record as a waiter,
+   * so that if it still finds the gate closed, its workflow gets the predecessor's signal.
+   */
+  const attempt = async (stage: Stage, task: StageTask): Promise<StageWrite> => {
+    const gate = deps.gate;
+    const budget = Math.min(deps.gateWaitMs ?? 0, activityTimeoutMs() / 2);
+    if (!gate || budget <= 0) return runStage(writeDeps, stage, task);
+    const deadline = Date.now() + budget;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return runStage(writeDeps, stage, task);
+      // Wait registered before the read: a commit right after it still wakes us.
+      const wait = gate.waitFor(task.sourceId, stage, task.seq - 1, left);
+      const result = await runStage(writeDeps, stage, task, false).catch((err: unknown) => {
+        wait.cancel();
+        throw err;
+      });
+      if (result.outcome !== 'waiting') {
+        wait.cancel();
+        return result;
+      }
+      await wait.done;
+    }
   };
   const acts = {} as Record<Stage, (task: StageTask) => Promise<StageResult>>;
   for (const stage of STAGES) acts[stage] = activity(stage);
   return acts;
+}
+
+/** The running activity's start-to-close timeout (outside an activity, as in some tests: none). */
+function activityTimeoutMs(): number {
+  try {
+    return Context.current().info.startToCloseTimeoutMs || Infinity;
+  } catch {
+    return Infinity;
+  }
 }
 
 export type StageActivities = ReturnType<typeof createStageActivities>;

@@ -2,6 +2,7 @@
 import { STAGES, type Stage } from '../contracts/names';
 import type { Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from './skipped-run';
+import { notifyGate } from './stages';
 import { withTransaction, type Pool } from './pool';
 
 export type OperatorResult =
@@ -47,6 +48,7 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
           next,
         ]);
         watermarks[row.stage] = next;
+        await notifyGate(c, sourceId, row.stage, next);
       }
     }
     return { ok: true, watermarks, stage };

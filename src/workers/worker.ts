@@ -8,6 +8,7 @@ import { loadConfig, regionConfig } from '../config';
 import { createLogger, type Logger } from '../logger';
 import { sdkLogger } from './sdk-logger';
 import { createPool, type Pool } from '../db/pool';
+import { GateListener } from '../db/gate-listener';
 import { createStageActivities } from '../activities/stage';
 import { noopActivities } from '../activities/noop';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../contracts/names';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', { region, role }, config);
   installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
+  let gate: GateListener | undefined;
   let clientConnection: Connection | undefined;
   const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
@@ -63,7 +65,16 @@ async function main(): Promise<void> {
       clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
-      const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, txDelayMs: config.STAGE_TX_DELAY_MS, notify });
+      gate = config.GATE_WAIT_MS > 0 ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, logger }) : undefined;
+      const acts = createStageActivities({
+        pool,
+        region,
+        delayMs: config.STAGE_DELAY_MS,
+        txDelayMs: config.STAGE_TX_DELAY_MS,
+        notify,
+        gate,
+        gateWaitMs: config.GATE_WAIT_MS,
+      });
       // Only this stage's activity (and the benchmark's empty one): one task queue, like one container.
       worker = await Worker.create({ ...common, activities: { [role]: acts[role], ...noopActivities } });
     } else {
@@ -75,6 +86,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await clientConnection?.close();
+    await gate?.close();
     await pool?.end();
   }
 }

@@ -34,6 +34,41 @@ function failureType(err: unknown): string | undefined {
   return err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined;
 }
 
+async function waiters(sourceId: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ w: string }>(`SELECT stage || ':' || seq AS w FROM gate_waiters WHERE source_id = $1 ORDER BY stage, seq`, [sourceId]);
+  return rows.map((r) => r.w);
+}
+
+describe('the gate between stage writes', () => {
+  it('registers a record that finds the gate closed, and only then asks its predecessor to signal it', async () => {
+    await submit('reg', 4);
+    expect((await runStage(deps, 'inbound', task('reg', 1))).outcome).toBe('done');
+    // An attempt that will wait in its activity does not register; its last attempt does.
+    expect((await runStage(deps, 'inbound', task('reg', 3), false)).outcome).toBe('waiting');
+    expect(await waiters('reg')).toEqual([]);
+    expect((await runStage(deps, 'inbound', task('reg', 3))).outcome).toBe('waiting');
+    expect((await runStage(deps, 'inbound', task('reg', 4))).outcome).toBe('waiting');
+    expect(await waiters('reg')).toEqual(['inbound:3', 'inbound:4']);
+    // 2 finishes: 3 is first in line and registered, so 2's write says wake; 4 stays registered.
+    expect(await runStage(deps, 'inbound', task('reg', 2))).toMatchObject({ outcome: 'done', wake: true });
+    expect(await waiters('reg')).toEqual(['inbound:4']);
+    expect(await runStage(deps, 'inbound', task('reg', 3))).toMatchObject({ outcome: 'done', wake: true });
+    expect(await runStage(deps, 'inbound', task('reg', 4))).toMatchObject({ outcome: 'done', wake: false });
+    expect(await waiters('reg')).toEqual([]);
+  });
+
+  it('tells a waiting record only its own stage and the gates open for it', async () => {
+    await submit('seen', 3);
+    for (const stage of ['inbound', 'preprocess'] as const) expect((await runStage(deps, stage, task('seen', 1))).outcome).toBe('done');
+    expect((await runStage(deps, 'inbound', task('seen', 2))).outcome).toBe('done');
+    // Record 3 at inbound: inbound (2) is open, preprocess (1) and later are closed for it.
+    expect(await runStage(deps, 'inbound', task('seen', 3), false)).toMatchObject({ outcome: 'done', watermarks: { inbound: 3 } });
+    const waiting = await runStage(deps, 'core', task('seen', 3), false);
+    expect(waiting).toMatchObject({ outcome: 'waiting', watermarks: { inbound: 3, core: 0 } });
+    expect(Object.keys(waiting.watermarks).sort()).toEqual(['core', 'inbound']);
+  });
+});
+
 describe('stage write', () => {
   it('waits for the predecessor, then writes once; a repeat is "already"', async () => {
     await submit('a', 2);
@@ -42,7 +77,9 @@ describe('stage write', () => {
     expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='a'")).rows[0].n).toBe(0);
     expect((await runStage(deps, 'inbound', task('a', 1))).outcome).toBe('done');
     const second = await runStage(deps, 'inbound', task('a', 2));
-    expect(second).toEqual({ outcome: 'done', watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } });
+    // Record 2 registered when it found the gate closed (its workflow then waits for a signal), so
+    // record 1's write wakes it. It learns only open gates: preprocess (0) is closed for it.
+    expect(second).toEqual({ outcome: 'done', wake: false, watermarks: { inbound: 2 } });
     expect((await runStage(deps, 'inbound', task('a', 2))).outcome).toBe('already');
     expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='a'")).rows[0].n).toBe(2);
   });

@@ -6,6 +6,7 @@ import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
 import { canonicalJson, sha256 } from '../../stages/work';
+import { openGatesFor } from '../../contracts/gate';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
@@ -123,7 +124,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await notify(recordWorkflowId(sourceId, seq), (h) => h.signal(skipSignal));
       // Wake whoever is now first in line at each stage that moved past the skipped record.
       const targets = new Set(STAGES.map((s) => (result.watermarks[s] ?? 0) + 1).filter((t) => t > seq));
-      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: result.watermarks }));
+      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: openGatesFor(target, result.watermarks) }));
       return { sourceId, seq, status: 'skipped', stage: result.stage };
     },
   );

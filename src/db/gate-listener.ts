@@ -1,0 +1,119 @@
+// The gate's fast path: one LISTEN connection per worker process wakes the stage activities that
+// wait in this process for a predecessor's commit, so that the usual hand-off between two records
+// of a source costs Temporal nothing (no signal, no second attempt).
+import pg from 'pg';
+import type { Stage } from '../contracts/names';
+import type { Logger } from '../logger';
+import { GATE_CHANNEL, type GateNotice } from './stages';
+
+interface Waiter {
+  atLeast: number;
+  wake: () => void;
+}
+
+export interface GateListenerOptions {
+  connectionString: string;
+  applicationName: string;
+  logger?: Logger;
+  /** Backoff before reconnecting a lost LISTEN connection. */
+  reconnectMs?: number;
+}
+
+export class GateListener {
+  private client: pg.Client | undefined;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly opts: GateListenerOptions) {}
+
+  /** Starts listening; a first connection that fails is retried in the background. */
+  static async start(opts: GateListenerOptions): Promise<GateListener> {
+    const listener = new GateListener(opts);
+    await listener.connect();
+    return listener;
+  }
+
+  /** Whether notices arrive now; while not, a wait ends at its bound or when the connection is back. */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
+  /**
+   * Resolves true once the stage's watermark of the source reaches `atLeast`, false after `ms`.
+   * Call it before reading the watermark: a commit between the read and the wait is then not missed.
+   */
+  waitFor(sourceId: string, stage: Stage, atLeast: number, ms: number): { done: Promise<boolean>; cancel: () => void } {
+    const key = `${stage}\u0000${sourceId}`;
+    let settle!: (woken: boolean) => void;
+    const done = new Promise<boolean>((resolve) => (settle = resolve));
+    const waiter: Waiter = { atLeast, wake: () => finish(true) };
+    const timer = setTimeout(() => finish(false), ms);
+    const finish = (woken: boolean) => {
+      clearTimeout(timer);
+      const set = this.waiters.get(key);
+      set?.delete(waiter);
+      if (set?.size === 0) this.waiters.delete(key);
+      settle(woken);
+    };
+    if (!this.waiters.has(key)) this.waiters.set(key, new Set());
+    this.waiters.get(key)!.add(waiter);
+    return { done, cancel: () => finish(false) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.wakeAll();
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private wakeAll(): void {
+    for (const set of this.waiters.values()) for (const w of [...set]) w.wake();
+  }
+
+  private onNotice(payload: string | undefined): void {
+    let notice: GateNotice;
+    try {
+      notice = JSON.parse(payload ?? '') as GateNotice;
+    } catch {
+      return;
+    }
+    const set = this.waiters.get(`${notice.t}\u0000${notice.s}`);
+    if (!set) return;
+    for (const w of [...set]) if (notice.w >= w.atLeast) w.wake();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.opts.connectionString, application_name: `${this.opts.applicationName}:gate` });
+    client.on('notification', (n) => this.onNotice(n.payload));
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${GATE_CHANNEL}`);
+      this.client = client;
+      this.opts.logger?.debug('gate listener connected');
+      // Notices sent while no connection listened are lost: whoever waits reads Postgres again.
+      this.wakeAll();
+    } catch (err) {
+      this.lost(client, err as Error);
+    }
+  }
+
+  /** A lost connection may have dropped notices: wake every waiter to read Postgres again. */
+  private lost(client: pg.Client, err?: Error): void {
+    if (this.client === client) this.client = undefined;
+    client.removeAllListeners('end');
+    client.end().catch(() => undefined);
+    this.wakeAll();
+    if (this.closed || this.reconnectTimer) return;
+    this.opts.logger?.warn({ err: err?.message }, 'gate listener lost its connection; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closed) void this.connect();
+    }, this.opts.reconnectMs ?? 1_000);
+  }
+}

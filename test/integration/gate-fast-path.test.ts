@@ -1,0 +1,106 @@
+// The gate's fast path against real Postgres: a stage activity whose predecessor has not finished
+// waits in process, woken by the predecessor's commit (LISTEN/NOTIFY), and costs no signal; past its
+// bound it registers, and then (only then) the predecessor's write signals it.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createStageActivities, type StageTask } from '../../src/activities/stage';
+import { checkpointRecords } from '../../src/db/checkpoint';
+import { GateListener } from '../../src/db/gate-listener';
+import type { GateMessage } from '../../src/contracts/record.messages';
+import type { Stage } from '../../src/contracts/names';
+import { createTestDb, type TestDb } from '../helpers/db';
+
+let db: TestDb;
+let gate: GateListener;
+let signals: Array<{ sourceId: string; seq: number; message: GateMessage }>;
+
+beforeAll(async () => {
+  db = await createTestDb('gatefast');
+  gate = await GateListener.start({ connectionString: db.url, applicationName: 'gate-fast-path-test', reconnectMs: 100 });
+});
+afterAll(async () => {
+  await gate.close();
+  await db.drop();
+});
+beforeEach(() => {
+  signals = [];
+});
+
+function activities(gateWaitMs: number) {
+  return createStageActivities({
+    pool: db.pool,
+    region: 'east',
+    gate,
+    gateWaitMs,
+    notify: async (sourceId, seq, message) => {
+      signals.push({ sourceId, seq, message });
+      return 'sent';
+    },
+  });
+}
+
+/** One activity call in its own mock context (a context is shared by every run of one environment). */
+function run(gateWaitMs: number, stage: Stage, task: StageTask) {
+  const acts = activities(gateWaitMs);
+  return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run(acts[stage], task);
+}
+
+async function submit(sourceId: string, n: number) {
+  const items = Array.from({ length: n }, (_, i) => ({ id: `r${i + 1}`, payload: { amount: i + 1 }, hash: `h${i + 1}` }));
+  const res = await checkpointRecords(db.pool, sourceId, items);
+  if (!res.ok) throw new Error('conflict');
+}
+
+const task = (sourceId: string, seq: number): StageTask => ({ sourceId, seq, epoch: 1 });
+const waiters = async (sourceId: string) =>
+  (await db.pool.query('SELECT stage, seq FROM gate_waiters WHERE source_id = $1 ORDER BY stage, seq', [sourceId])).rows;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the gate fast path', () => {
+  it("holds a record in its activity until its predecessor's commit, then writes: no signal, no waiter", async () => {
+    await submit('fast', 3);
+    const started = Date.now();
+    // 3 and 2 first, 1 last: each waits in process for the one before it.
+    const third = run(30_000, 'inbound', task('fast', 3));
+    const second = run(30_000, 'inbound', task('fast', 2));
+    await sleep(300);
+    expect(await waiters('fast')).toEqual([]);
+    expect((await run(30_000, 'inbound', task('fast', 1))).outcome).toBe('done');
+    expect((await second).outcome).toBe('done');
+    expect((await third).outcome).toBe('done');
+    // Woken by NOTIFY, far within the 30 s bound it would otherwise have waited.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(signals).toEqual([]);
+    expect(await waiters('fast')).toEqual([]);
+    const order = await db.pool.query(`SELECT seq FROM stage_inbound WHERE source_id = 'fast' ORDER BY id`);
+    expect(order.rows.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
+  });
+
+  it('past its bound, registers and answers waiting; the predecessor then signals it alone', async () => {
+    await submit('slow', 3);
+    expect((await run(30_000, 'inbound', task('slow', 1))).outcome).toBe('done');
+    const waiting = await run(200, 'inbound', task('slow', 3));
+    expect(waiting).toEqual({ outcome: 'waiting', watermarks: { inbound: 1 } });
+    expect(await waiters('slow')).toEqual([{ stage: 'inbound', seq: 3 }]);
+    expect((await run(200, 'inbound', task('slow', 2))).outcome).toBe('done');
+    expect(signals).toEqual([{ sourceId: 'slow', seq: 3, message: { watermarks: { inbound: 2 } } }]);
+    expect(await waiters('slow')).toEqual([]);
+  });
+
+  it('wakes its waiters to read Postgres again when the LISTEN connection dies, and listens again', async () => {
+    await submit('lost', 2);
+    const second = run(30_000, 'inbound', task('lost', 2));
+    await sleep(200);
+    const killed = await db.pool.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate-fast-path-test:gate'",
+    );
+    expect(killed.rowCount).toBe(1);
+    const until = Date.now() + 10_000;
+    while (!gate.listening) {
+      if (Date.now() > until) throw new Error('the listener did not reconnect');
+      await sleep(50);
+    }
+    expect((await run(30_000, 'inbound', task('lost', 1))).outcome).toBe('done');
+    expect((await second).outcome).toBe('done');
+    expect(signals).toEqual([]);
+  });
+});
