@@ -9,7 +9,6 @@ import { createLogger, type Logger } from '../logger';
 import { sdkLogger } from './sdk-logger';
 import { createPool, type Pool } from '../db/pool';
 import { createStageActivities } from '../activities/stage';
-import { noopActivities } from '../activities/noop';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../contracts/names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
@@ -64,8 +63,8 @@ async function main(): Promise<void> {
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       const acts = createStageActivities({ pool, region, delayMs: config.STAGE_DELAY_MS, txDelayMs: config.STAGE_TX_DELAY_MS, notify });
-      // Only this stage's activity (and the benchmark's empty one): one task queue, like one container.
-      worker = await Worker.create({ ...common, activities: { [role]: acts[role], ...noopActivities } });
+      // Only this stage's activity: one task queue, like one container.
+      worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
     } else {
       throw new Error(`unknown role ${role}`);
     }
