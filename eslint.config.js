@@ -3,9 +3,11 @@
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
-// The layering, top to bottom: api, workers, cli (and scripts) -> temporal, db -> activities,
-// workflows -> contracts. A folder imports from its own level or below; `allowTypeImports` marks
-// where a type-only import is harmless (erased at build time, nothing runs).
+// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> temporal,
+// db -> activities, workflows -> contracts. A folder imports from its own level or below;
+// `allowTypeImports` marks where a type-only import is harmless (erased at build time, nothing
+// runs). The launcher, on top, may import any folder, and only scripts and tests import it: what
+// production runs (the API, the workers, the CLI) never loads the local launcher's code.
 const RULE = '@typescript-eslint/no-restricted-imports';
 const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
 /** A relative import of one of these src folders, from any depth. */
@@ -14,9 +16,11 @@ const folders = (...names) => `^(\\.\\./)+(${alt(names)})(/|$)`;
 const except = (...allowed) => `^(?!(${allowed.join('|')}))`;
 const BUILTINS = `(node:)?(${alt(builtinModules)})(/|$)`;
 const IO_PACKAGES = `(${alt(['pg', 'pino', 'pino-pretty', 'fastify', '@fastify', '@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'])})(/|$)`;
-const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli'])})(/|$)`;
+const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli', 'launcher'])})(/|$)`;
 
 const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
+/** Not even a type from the launcher: production code has no reason to know it. */
+const NO_LAUNCHER = { regex: folders('launcher'), message: 'launcher/ is npm start\'s local launcher, on top of every layer: only scripts and tests import it' };
 
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**', '*.js', 'test/**/*.js'] },
@@ -61,22 +65,34 @@ module.exports = tseslint.config(
       ],
     },
   },
-  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli'), message: 'db/ is below api, workers, cli, activities and workflows: it imports none of them' }),
-  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'temporal/ is below api, workers and cli: it imports none of them' }),
-  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'activities/ are below api, workers and cli: they import none of them' }),
-  layer(['src/api/**/*.ts'], {
-    regex: folders('activities', 'workflows'),
-    allowTypeImports: true,
-    message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
-  }),
-  layer(['src/workers/**/*.ts'], {
-    regex: folders('api', 'cli'),
-    allowTypeImports: true,
-    message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
-  }),
-  layer(['src/cli/**/*.ts'], {
-    regex: folders('api', 'workers', 'activities', 'workflows'),
-    allowTypeImports: true,
-    message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
-  }),
+  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'), message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them' }),
+  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'temporal/ is below launcher, api, workers and cli: it imports none of them' }),
+  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'activities/ are below launcher, api, workers and cli: they import none of them' }),
+  layer(
+    ['src/api/**/*.ts'],
+    {
+      regex: folders('activities', 'workflows'),
+      allowTypeImports: true,
+      message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
+  layer(
+    ['src/workers/**/*.ts'],
+    {
+      regex: folders('api', 'cli'),
+      allowTypeImports: true,
+      message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
+  layer(
+    ['src/cli/**/*.ts'],
+    {
+      regex: folders('api', 'workers', 'activities', 'workflows'),
+      allowTypeImports: true,
+      message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
 );

@@ -14,7 +14,7 @@ import { checkpointRecords } from '../src/db/checkpoint';
 import type { Pool } from '../src/db/pool';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../src/contracts/names';
 import { defaultWork } from '../src/stages/work';
-import { ensureTemporalCli } from '../src/temporal/cli';
+import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { stateQuery } from '../src/contracts/record.messages';
 import { createScratchDb } from './scratch-db';
 import { api, startSystem, waitFor, type System } from './system';

@@ -7,12 +7,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/contracts/control';
-import { portFree } from '../src/workers/ports';
+import { portFree } from '../src/launcher/ports';
 
 function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
 }
-export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'supervisor.js');
+export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'launcher', 'main.js');
 
 /** The admin token of every system this process starts; api() sends it unless told otherwise. */
 export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');

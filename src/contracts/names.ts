@@ -14,7 +14,6 @@ export const WORKER_ROLES: readonly WorkerRole[] = ['workflows', ...STAGES];
 
 export const WORKFLOW_TASK_QUEUE = 'records';
 export const RECORD_WORKFLOW_TYPE = 'recordWorkflow';
-export const BASELINE_WORKFLOW_TYPE = 'baselineWorkflow';
 
 /** Each stage's activity runs on a task queue named after the stage. */
 export function stageTaskQueue(stage: Stage): string {

@@ -6,7 +6,7 @@ import { checkpointRecords } from '../../src/db/checkpoint';
 import { verifyInvariants, violations, CHECKED_TABLES } from '../../src/db/verify';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { defaultWork } from '../../src/stages/work';
-import { countActions } from '../../src/temporal/actions';
+import { countActions } from '../../scripts/bench/actions';
 import { stateQuery } from '../../src/contracts/record.messages';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
