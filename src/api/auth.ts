@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import { findLiveKey, touchKey, type KeyRow } from '../db/keys';
 import { ApiError } from './errors';
 import { FailureLimiter } from './auth-failures';
-import { bearerToken, parseSourceKey, sameSecret, sha256 } from './credentials';
+import { bearerToken, parseSourceKey, sameSecret, secretHash } from './credentials';
 
 export type Principal =
   | { role: 'admin' }
@@ -49,7 +49,7 @@ const REALM = 'Bearer realm="record-pipeline"';
 const ADMIN: Principal = { role: 'admin' };
 const PUBLIC: Principal = { role: 'public' };
 // Compared against when no key row matches, so that a miss costs the same hashing as a hit.
-const NO_KEY = sha256('no such key');
+const NO_KEY = secretHash('no such key');
 
 function tooManyFailures(retryAfter: number): ApiError {
   return new ApiError(429, 'rate_limited', `too many failed authentications from this address; retry in ${retryAfter} s`, undefined, {
@@ -75,7 +75,7 @@ function sourceKeyMay(principal: { sourceId: string }, request: FastifyRequest):
 
 export const authPlugin = fp<AuthOptions>(
   async (app, opts) => {
-    const adminHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
+    const adminHash = opts.adminToken ? secretHash(opts.adminToken) : undefined;
     const touchEveryMs = opts.touchEveryMs ?? 60_000;
     const touched = new Map<string, number>();
     const failures = new FailureLimiter(opts.failuresPerMinute ?? 20);

@@ -5,7 +5,7 @@ import { checkpointRecords } from '../../db/checkpoint';
 import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
-import { canonicalJson, sha256 } from '../../stages/work';
+import { canonicalJson, contentHash } from '../../stages/work';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
@@ -41,7 +41,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (bytes > MAX_PAYLOAD_BYTES) {
           throw new ApiError(413, 'payload_too_large', `records[${index}].payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
         }
-        return { id: r.id, payload: r.payload, hash: sha256(text) };
+        return { id: r.id, payload: r.payload, hash: contentHash(text) };
       });
       const result = await checkpointRecords(app.deps.pool, sourceId, items);
       if (!result.ok) {
