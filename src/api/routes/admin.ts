@@ -4,7 +4,8 @@ import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
 import { ServerInfo, WorkerInfo } from '../../contracts/control';
-import { ErrorBody, WorkersReply } from '../schemas';
+import { FailoverResult } from '../../contracts/failover';
+import { ErrorBody, RegionHealth, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
   region: Type.Union(REGIONS.map((r) => Type.Literal(r))),
@@ -33,15 +34,6 @@ const FaultBody = Type.Object(
 );
 const Fault = Type.Object({ region: Type.String(), stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), since: Type.String() });
 
-const RegionHealth = Type.Object({
-  name: Type.String(),
-  namespace: Type.String(),
-  address: Type.String(),
-  active: Type.Boolean(),
-  healthy: Type.Boolean(),
-  reason: Type.Optional(Type.String()),
-  pollers: Type.Record(Type.String(), Type.Integer()),
-});
 const RegionsReply = Type.Object({
   active: Type.String(),
   epoch: Type.Integer(),
@@ -54,7 +46,6 @@ const FailoverBody = Type.Object(
   { to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
   { additionalProperties: false },
 );
-const FailoverReply = Type.Object({ from: Type.String(), to: Type.String(), epoch: Type.Integer(), fencedSessions: Type.Integer() });
 
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -69,7 +60,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Fail over (or back) to a region: new epoch, old region fenced, open records re-driven there',
         body: FailoverBody,
-        response: { 200: FailoverReply, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+        response: { 200: FailoverResult, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {

@@ -15,8 +15,6 @@ import { ErrorBody, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitR
 
 const RETRY_SIGNAL_TIMEOUT_MS = 5_000;
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
-
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Bounded submits in flight: overload is answered 503 at once, not queued on the pool.
   const submits = new InflightGate(app.deps.config.SUBMIT_MAX_INFLIGHT);
@@ -71,24 +69,24 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const stages: RecordReply['stages'] = {};
       let stage: Stage | null = null;
       for (const s of STAGES) {
-        const st = row[s] as { at: string; region: string; epoch: number } | null;
-        if (st) stages[s] = { at: iso(st.at), region: st.region, epoch: st.epoch };
+        const st = row[s];
+        if (st) stages[s] = { at: st.at, region: st.region, epoch: st.epoch };
         else stage ??= s;
       }
-      const status = row.status as RecordReply['status'];
+      const status = row.status;
       return {
         sourceId,
         seq,
-        id: row.record_id as string,
+        id: row.record_id,
         status,
         stage: status === 'delivered' || status === 'skipped' ? null : stage,
-        region: (row.region as string | null) ?? null,
-        epoch: (row.epoch as number | null) ?? null,
+        region: row.region,
+        epoch: row.epoch,
         workflowId: recordWorkflowId(sourceId, seq),
-        acceptedAt: iso(row.accepted_at),
+        acceptedAt: row.accepted_at.toISOString(),
         stages,
-        deliveredAt: row.delivered_at ? iso(row.delivered_at) : null,
-        blocked: row.blocked_stage ? { stage: row.blocked_stage as string, reason: (row.blocked_reason as string | null) ?? null } : null,
+        deliveredAt: row.delivered_at?.toISOString() ?? null,
+        blocked: row.blocked_stage ? { stage: row.blocked_stage, reason: row.blocked_reason } : null,
       };
     },
   );

@@ -32,7 +32,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sourceId } = request.params;
       const found = await getSource(app.deps.pool, sourceId);
       if (!found) throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
-      const wm = Object.fromEntries(found.watermarks.map((w) => [w.stage, w.watermark])) as Partial<Record<Stage, number>>;
+      const wm: Partial<Record<Stage, number>> = {};
+      for (const w of found.watermarks) wm[w.stage] = w.watermark;
       return {
         sourceId,
         ...sourceView(found.source.last_seq, wm, found.blocked),
