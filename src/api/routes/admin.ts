@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
+import { clearFault, injectFault, listFaults } from '../../db/faults';
 import { ServerInfo, WorkerInfo } from '../../contracts/control';
 import { FailoverResult } from '../../contracts/failover';
 import { ErrorBody, RegionHealth, WorkersReply } from '../schemas';
@@ -170,9 +171,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/faults',
     { schema: { summary: 'Active injected dependency failures', response: { 200: Type.Object({ faults: Type.Array(Fault) }) } } },
     async () => {
-      const { rows } = await app.deps.pool.query<{ region: string; stage: string; reason: string | null; created_at: Date }>(
-        'SELECT region, stage, reason, created_at FROM faults ORDER BY region, stage',
-      );
+      const rows = await listFaults(app.deps.pool);
       return { faults: rows.map((r) => ({ region: r.region, stage: r.stage, reason: r.reason, since: r.created_at.toISOString() })) };
     },
   );
@@ -189,14 +188,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { region, stage, action, reason } = request.body;
       if (!isRegion(region)) throw new ApiError(400, 'unknown_region', `no region ${region}`);
-      if (action === 'fail') {
-        await app.deps.pool.query(
-          'INSERT INTO faults (region, stage, reason) VALUES ($1, $2, $3) ON CONFLICT (region, stage) DO UPDATE SET reason = EXCLUDED.reason',
-          [region, stage, reason ?? 'injected by operator'],
-        );
-      } else {
-        await app.deps.pool.query('DELETE FROM faults WHERE region = $1 AND stage = $2', [region, stage]);
-      }
+      if (action === 'fail') await injectFault(app.deps.pool, region, stage, reason ?? 'injected by operator');
+      else await clearFault(app.deps.pool, region, stage);
       return { region, stage, failed: action === 'fail' };
     },
   );
