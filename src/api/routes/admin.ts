@@ -52,7 +52,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/regions',
     { schema: { summary: 'Both regions: health, pollers per task queue, which is active, the epoch', response: { 200: RegionsReply } } },
-    async () => ({ ...(await app.deps.router.status()), failovers: app.deps.router.failovers, servers: await app.deps.workers.servers() }),
+    async () => ({ ...(await app.regionRouter.status()), failovers: app.regionRouter.failovers, servers: await app.workerControl.servers() }),
   );
 
   app.post(
@@ -67,7 +67,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { to, reason } = request.body;
       try {
-        return await app.deps.router.failover(to, reason ?? 'manual');
+        return await app.regionRouter.failover(to, reason ?? 'manual');
       } catch (err) {
         if (err instanceof FailoverRefused) {
           throw new ApiError(err.code === 'unknown_region' ? 400 : 409, err.code, err.message);
@@ -82,11 +82,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/workers',
     { schema: { summary: 'Every worker process: region, stage, pid, state', response: { 200: WorkersReply } } },
-    async () => ({ supervised: app.deps.workers.supervised, workers: await app.deps.workers.list() }),
+    async () => ({ supervised: app.workerControl.supervised, workers: await app.workerControl.list() }),
   );
 
   const requireSupervisor = () => {
-    if (!app.deps.workers.supervised) {
+    if (!app.workerControl.supervised) {
       throw new ApiError(503, 'not_supervised', 'processes are not run by this API\'s supervisor (start the system with npm start)');
     }
   };
@@ -108,8 +108,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'stop'
-            ? await app.deps.workers.stop(region, stage, request.body?.signal)
-            : await app.deps.workers.start(region, stage);
+            ? await app.workerControl.stop(region, stage, request.body?.signal)
+            : await app.workerControl.start(region, stage);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -129,8 +129,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'stop'
-            ? await app.deps.workers.stopServer(request.params.region, request.body?.signal)
-            : await app.deps.workers.startServer(request.params.region);
+            ? await app.workerControl.stopServer(request.params.region, request.body?.signal)
+            : await app.workerControl.startServer(request.params.region);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -158,8 +158,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'pause'
-            ? await app.deps.workers.pauseServer(request.params.region)
-            : await app.deps.workers.resumeServer(request.params.region);
+            ? await app.workerControl.pauseServer(request.params.region)
+            : await app.workerControl.resumeServer(request.params.region);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -171,7 +171,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/faults',
     { schema: { summary: 'Active injected dependency failures', response: { 200: Type.Object({ faults: Type.Array(Fault) }) } } },
     async () => {
-      const rows = await listFaults(app.deps.pool);
+      const rows = await listFaults(app.pool);
       return { faults: rows.map((r) => ({ region: r.region, stage: r.stage, reason: r.reason, since: r.created_at.toISOString() })) };
     },
   );
@@ -188,8 +188,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { region, stage, action, reason } = request.body;
       if (!isRegion(region)) throw new ApiError(400, 'unknown_region', `no region ${region}`);
-      if (action === 'fail') await injectFault(app.deps.pool, region, stage, reason ?? 'injected by operator');
-      else await clearFault(app.deps.pool, region, stage);
+      if (action === 'fail') await injectFault(app.pool, region, stage, reason ?? 'injected by operator');
+      else await clearFault(app.pool, region, stage);
       return { region, stage, failed: action === 'fail' };
     },
   );

@@ -17,7 +17,7 @@ const RETRY_SIGNAL_TIMEOUT_MS = 5_000;
 
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Bounded submits in flight: overload is answered 503 at once, not queued on the pool.
-  const submits = new InflightGate(app.deps.config.SUBMIT_MAX_INFLIGHT);
+  const submits = new InflightGate(app.config.SUBMIT_MAX_INFLIGHT);
   app.post(
     '/v1/sources/:sourceId/records',
     {
@@ -41,7 +41,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         return { id: r.id, payload: r.payload, hash: contentHash(text) };
       });
-      const result = await checkpointRecords(app.deps.pool, sourceId, items);
+      const result = await checkpointRecords(app.pool, sourceId, items);
       if (!result.ok) {
         throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
           ids: result.conflicts,
@@ -52,7 +52,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.info({ sourceId, seq: seqs[0], lastSeq: seqs[seqs.length - 1], accepted: seqs.length, duplicates: result.records.length - seqs.length }, 'records accepted');
       }
       // Committed: start the workflows without holding the answer; the relay covers failures.
-      app.deps.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
+      app.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
         request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),
       );
       return reply.status(202).send({ records: result.records });
@@ -64,7 +64,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { summary: 'One record: status, stages passed, delivery', params: RecordParams, response: { 200: RecordReply, 404: ErrorBody } } },
     async (request) => {
       const { sourceId, seq } = request.params;
-      const row = await getRecord(app.deps.pool, sourceId, seq);
+      const row = await getRecord(app.pool, sourceId, seq);
       if (!row) throw new ApiError(404, 'record_not_found', `no record ${seq} in source ${sourceId}`);
       const stages: RecordReply['stages'] = {};
       let stage: Stage | null = null;
@@ -107,10 +107,10 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { sourceId, seq } = request.params;
       const reason = request.body?.reason ?? 'skipped by operator';
-      const result = await skipRecord(app.deps.pool, sourceId, seq, reason);
+      const result = await skipRecord(app.pool, sourceId, seq, reason);
       if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
-      const region = await activeRegion(app.deps.pool);
-      const client = await app.deps.temporal.client(region.name);
+      const region = await activeRegion(app.pool);
+      const client = await app.temporal.client(region.name);
       const notify = async (workflowId: string, send: (h: ReturnType<typeof client.workflow.getHandle>) => Promise<void>) => {
         try {
           await send(client.workflow.getHandle(workflowId));
@@ -138,11 +138,11 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { sourceId, seq } = request.params;
-      const region = await activeRegion(app.deps.pool);
-      const result = await retryRecord(app.deps.pool, sourceId, seq, async () => {
+      const region = await activeRegion(app.pool);
+      const result = await retryRecord(app.pool, sourceId, seq, async () => {
         const workflowId = recordWorkflowId(sourceId, seq);
         try {
-          const client = await app.deps.temporal.client(region.name);
+          const client = await app.temporal.client(region.name);
           // Bounded: a hung server must not hold the record's row lock (and this request) for long.
           await client.connection.withDeadline(Date.now() + RETRY_SIGNAL_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).signal(retrySignal));
           return 'signalled';

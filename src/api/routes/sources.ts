@@ -30,7 +30,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { sourceId } = request.params;
-      const found = await getSource(app.deps.pool, sourceId);
+      const found = await getSource(app.pool, sourceId);
       if (!found) throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
       const wm: Partial<Record<Stage, number>> = {};
       for (const w of found.watermarks) wm[w.stage] = w.watermark;
@@ -55,8 +55,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { sourceId } = request.params;
       const { after, limit } = request.query;
-      const rows = await listDeliveries(app.deps.pool, sourceId, after, limit);
-      if (rows.length === 0 && !(await getSource(app.deps.pool, sourceId))) {
+      const rows = await listDeliveries(app.pool, sourceId, after, limit);
+      if (rows.length === 0 && !(await getSource(app.pool, sourceId))) {
         throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
       }
       return {
