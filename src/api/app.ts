@@ -83,7 +83,6 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(authPlugin, {
     mode: deps.config.AUTH,
     adminToken: deps.config.ADMIN_TOKEN,
-    databaseUrl: deps.config.databaseUrl,
     failuresPerMinute: deps.config.AUTH_FAILURES_PER_MINUTE,
   });
   await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
