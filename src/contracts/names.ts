@@ -5,6 +5,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const STAGES = ['inbound', 'preprocess', 'core', 'postprocess', 'outbound'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** The records table's status column (its CHECK constraint), as GET .../records/:seq shows it. */
+export const RECORD_STATUSES = ['accepted', 'processing', 'blocked', 'delivered', 'skipped'] as const;
+export type RecordStatus = (typeof RECORD_STATUSES)[number];
+
 export const REGIONS = ['east', 'west'] as const;
 export type Region = (typeof REGIONS)[number];
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { canonicalJson, sha256 } from '../../src/stages/work';
+import { canonicalJson, contentHash } from '../../src/stages/work';
 import { recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
@@ -110,14 +110,14 @@ describe('the Temporal UI in a real browser', () => {
     // User Metadata: the record's summary and details (rendered in a frame of their own), and every
     // stage activity, by its summary, completed.
     await page.getByTestId('user-metadata-tab').click();
-    const digest = sha256(canonicalJson(payloads[1])).slice(0, 12);
+    const digest = contentHash(canonicalJson(payloads[1])).slice(0, 12);
     const allText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
     await waitFor('the summary and details', async () => {
       const t = await allText();
       return t.includes(`${source} #2 · payload ${digest}`) && t.includes('client id ui-2');
     }, 15_000);
     const metadata = await allText();
-    expect(metadata).toContain(`payload sha256 ${sha256(canonicalJson(payloads[1]))}`);
+    expect(metadata).toContain(`payload sha256 ${contentHash(canonicalJson(payloads[1]))}`);
     for (const stage of STAGES) expect(metadata).toMatch(new RegExp(`${stage} ${source}#2\\s+Completed`));
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-record-metadata.png') });
   });
