@@ -14,7 +14,7 @@ import type { Pool } from '../src/db/pool';
 import { BASELINE_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/contracts/names';
 import { countActions, type ActionCount } from '../src/temporal/actions';
 import { createScratchDb } from './scratch-db';
-import { api, startSystem, waitFor, type System } from './system';
+import { api, startSystem, submit, waitFor, type System } from './system';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,7 +74,7 @@ async function runPipeline(sys: System, pool: Pool, client: Client, label: strin
   // Sources in parallel, each source's batches in order (their seqs follow submission order).
   await Promise.all(ids.map(async (s) => {
     for (const r of requests.filter((x) => x.source === s)) {
-      const res = await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: r.records });
+      const res = await submit(sys.url, s, r.records);
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     }
   }));
@@ -245,7 +245,7 @@ async function bareIdleLatency(client: Client, count: number): Promise<number> {
 async function pipelineIdleLatency(sys: System, pool: Pool, count: number): Promise<number> {
   const source = `idle-${randomBytes(2).toString('hex')}`;
   for (let i = 0; i <= count; i++) {
-    const res = await api(`${sys.url}/v1/sources/${source}/records`, 'POST', { records: [{ id: `r${i}`, payload: { note: 'idle' } }] });
+    const res = await submit(sys.url, source, [{ id: `r${i}`, payload: { note: 'idle' } }]);
     if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     await waitFor(`idle record ${i + 1}`, async () => {
       const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [source]);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { createScratchDb } from './scratch-db';
-import { api, startSystem } from './system';
+import { api, startSystem, submit, type Accepted } from './system';
 
 export interface OverloadOptions {
   url: string;
@@ -71,12 +71,7 @@ export async function runOverload(o: OverloadOptions): Promise<OverloadResult> {
         const t0 = performance.now();
         let status = 0;
         try {
-          const res = await api<{ records?: { id: string; seq: number }[]; error?: string; message?: string }>(
-            `${o.url}/v1/sources/${sourceIds[s]}/records`,
-            'POST',
-            { records },
-            { token: keys[s] },
-          );
+          const res = await submit<Partial<Accepted> & { error?: string; message?: string }>(o.url, sourceIds[s], records, { token: keys[s] });
           status = res.status;
           if (status === 202 && res.body.records?.length === o.batch) {
             for (const r of res.body.records) accepted.get(sourceIds[s])!.set(r.id, r.seq);

@@ -143,6 +143,8 @@ const authHeader = (token: string | null): Record<string, string> => (token === 
 export interface ApiOptions {
   /** The bearer token to send: the admin token by default, null for none. */
   token?: string | null;
+  /** Gives up on the request (e.g. AbortSignal.timeout(ms)): the call rejects. */
+  signal?: AbortSignal;
 }
 
 export interface ApiAnswer<T> {
@@ -156,9 +158,29 @@ export async function api<T = unknown>(url: string, method: string, body?: unkno
     method,
     headers: { ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: opts.signal,
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+}
+
+/** A record as POST /v1/sources/:sourceId/records takes it. */
+export interface RecordIn {
+  id: string;
+  payload: unknown;
+}
+
+/** The 202 answer to a submission: each record's seq, and whether it was already there. */
+export interface Accepted {
+  records: { id: string; seq: number; duplicate: boolean }[];
+}
+
+/**
+ * Submits one batch to a source over HTTP, as the admin unless `opts.token` says otherwise. The
+ * answer is returned whatever its status; a caller that wants a 202 checks for it.
+ */
+export function submit<T = Accepted>(url: string, sourceId: string, records: readonly RecordIn[], opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
+  return api<T>(`${url}/v1/sources/${encodeURIComponent(sourceId)}/records`, 'POST', { records }, opts);
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 500): Promise<T> {

@@ -3,7 +3,7 @@
 import { CHECKED_TABLES, verifyInvariants, violations } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
-import { api, startSystem, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(600_000);
 
@@ -43,7 +43,7 @@ function startLoad(sources: string[], everyMs = 300, perBatch = 3) {
   let accepted = 0;
   const loops = sources.map(async (s, i) => {
     for (let b = 0; !stopped; b++) {
-      const res = await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: randomBatch(`l${i}-${b}`, perBatch) }).catch(() => undefined);
+      const res = await submit(sys.url, s, randomBatch(`l${i}-${b}`, perBatch)).catch(() => undefined);
       if (res?.status === 202) accepted += perBatch;
       await new Promise((r) => setTimeout(r, everyMs));
     }
@@ -107,7 +107,7 @@ describe('failover between regions', () => {
   it('finishes recovery after the process running it is killed midway', async () => {
     const sources = ['rc1', 'rc2', 'rc3'].map(uniqueSource);
     for (const s of sources) {
-      for (let b = 0; b < 2; b++) expect((await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: randomBatch(`b${b}`, 60) })).status).toBe(202);
+      for (let b = 0; b < 2; b++) expect((await submit(sys.url, s, randomBatch(`b${b}`, 60))).status).toBe(202);
     }
     const from = (await regions()).active;
     const to = from === 'east' ? 'west' : 'east';

@@ -10,7 +10,7 @@ import { countActions } from '../../src/temporal/actions';
 import { stateQuery } from '../../src/contracts/record.messages';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
-import { api, startSystem, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -31,7 +31,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const submit = (source: string, records: unknown[]) => api<{ records: { seq: number }[] }>(`${sys.url}/v1/sources/${source}/records`, 'POST', { records });
 const count = async (table: string, sources: string[]) =>
   (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE source_id = ANY($1)`, [sources])).rows[0].n;
 
@@ -50,18 +49,18 @@ async function expectInOrder(sources: string[], perSource: number) {
 /** Three sources, 3 batches of 10: batch 2 goes in while preprocess is down in east. */
 async function failQueueScenario(fail: () => Promise<void>, recover: () => Promise<void>) {
   const sources = ['fq1', 'fq2', 'fq3'].map(uniqueSource);
-  for (const s of sources) expect((await submit(s, randomBatch('b1', 10))).status).toBe(202);
+  for (const s of sources) expect((await submit(sys.url, s, randomBatch('b1', 10))).status).toBe(202);
   await waitFor('batch 1 delivered', async () => (await deliveredCount(db.pool, sources)) === 30);
 
   await fail();
-  for (const s of sources) expect((await submit(s, randomBatch('b2', 10))).status).toBe(202);
+  for (const s of sources) expect((await submit(sys.url, s, randomBatch('b2', 10))).status).toBe(202);
   await waitFor('batch 2 at inbound', async () => (await count('stage_inbound', sources)) === 60);
   await new Promise((r) => setTimeout(r, 3_000));
   expect(await count('stage_preprocess', sources)).toBe(30);
   expect(await count('deliveries', sources)).toBe(30);
 
   await recover();
-  for (const s of sources) expect((await submit(s, randomBatch('b3', 10))).status).toBe(202);
+  for (const s of sources) expect((await submit(sys.url, s, randomBatch('b3', 10))).status).toBe(202);
   await waitFor('all 90 delivered', async () => (await deliveredCount(db.pool, sources)) === 90, 180_000);
   await expectInOrder(sources, 30);
 }
@@ -93,8 +92,8 @@ describe('blocked records', () => {
     const [src, other] = ['blk', 'free'].map(uniqueSource);
     const records = randomBatch('r', 5);
     records[2].payload.amount = 'not a number';
-    await submit(src, records);
-    await submit(other, randomBatch('o', 5));
+    expect((await submit(sys.url, src, records)).status).toBe(202);
+    expect((await submit(sys.url, other, randomBatch('o', 5))).status).toBe(202);
     await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
     await waitFor('other source delivered', async () => (await deliveredCount(db.pool, [other])) === 5);
 
@@ -132,7 +131,7 @@ describe('blocked records', () => {
     const src = uniqueSource('retry');
     const records = randomBatch('r', 3);
     records[1].payload.amount = 'oops';
-    await submit(src, records);
+    expect((await submit(sys.url, src, records)).status).toBe(202);
     await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
     // A retry without a fix blocks again, with the same reason.
     expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
@@ -189,9 +188,9 @@ describe('the gate', () => {
 
   it('reads Postgres when it starts after its predecessor finished (an early signal)', async () => {
     const src = uniqueSource('early');
-    await submit(src, randomBatch('e', 1));
+    expect((await submit(sys.url, src, randomBatch('e', 1))).status).toBe(202);
     await waitFor('1 delivered', async () => (await deliveredCount(db.pool, [src])) === 1);
-    await submit(src, randomBatch('f', 1));
+    expect((await submit(sys.url, src, randomBatch('f', 1))).status).toBe(202);
     await waitFor('2 delivered', async () => (await deliveredCount(db.pool, [src])) === 2, 30_000);
   });
 
@@ -213,7 +212,7 @@ describe('the gate', () => {
 
   it('keeps one long source in order with small histories and few actions per record', async () => {
     const src = uniqueSource('long');
-    for (let b = 0; b < 3; b++) expect((await submit(src, randomBatch(`l${b}`, 100))).status).toBe(202);
+    for (let b = 0; b < 3; b++) expect((await submit(sys.url, src, randomBatch(`l${b}`, 100))).status).toBe(202);
     await waitFor('300 delivered', async () => (await deliveredCount(db.pool, [src])) === 300, 240_000);
     await expectInOrder([src], 300);
     const lengths: number[] = [];

@@ -7,7 +7,7 @@ import { createTestDb, type TestDb } from '../helpers/db';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { api, startSystem, SUPERVISOR, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, SUPERVISOR, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 async function submitAll(sources: string[], batches: number, perBatch: number): Promise<void> {
   const requests = sources.flatMap((s) =>
-    Array.from({ length: batches }, (_, b) => api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: randomBatch(`b${b}`, perBatch) })),
+    Array.from({ length: batches }, (_, b) => submit(sys.url, s, randomBatch(`b${b}`, perBatch))),
   );
   const answers = await Promise.all(requests);
   for (const a of answers) expect(a.status).toBe(202);
