@@ -181,10 +181,10 @@ async function startBareWorker(address: string) {
   const script = path.join(__dirname, 'bench', 'bare-worker.js');
   const child = spawn(process.execPath, [script, address, NAMESPACE, BARE_TASK_QUEUE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stderr!.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bare worker not ready within 60 s:\n${out}`)), 60_000);
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       if (String(d).includes('ready')) {
         clearTimeout(timer);
         resolve();

@@ -89,7 +89,7 @@ describe('the pipeline end to end', () => {
   it('refuses a second start while one runs, without disturbing it', async () => {
     const second = spawn(process.execPath, [SUPERVISOR], { env: { ...sys.env, PORT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    second.stdout!.on('data', (d) => (out += d));
+    second.stdout.on('data', (d) => (out += d));
     const code = await new Promise((r) => second.once('exit', r));
     expect(code).not.toBe(0);
     expect(out).toMatch(/already running \(supervisor pid \d+\)/);

@@ -27,7 +27,7 @@ const batch = (...ids: string[]) => ({ records: ids.map((id) => ({ id, payload: 
 const createKey = async (sourceId: string) => {
   const res = await as(ADMIN, { method: 'POST', url: `/v1/admin/sources/${sourceId}/keys` });
   expect(res.statusCode).toBe(201);
-  return res.json() as { keyId: string; key: string };
+  return res.json<{ keyId: string; key: string }>();
 };
 
 describe('credentials', () => {
