@@ -1,5 +1,6 @@
 // Lint: correctness rules with type information, determinism of workflow code, and the layering
 // (which folder may import which) enforced here rather than by memory.
+const globals = require('globals');
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
@@ -23,17 +24,33 @@ const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { pat
 const NO_LAUNCHER = { regex: folders('launcher'), message: 'launcher/ is npm start\'s local launcher, on top of every layer: only scripts and tests import it' };
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**', '*.js', 'test/**/*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
-    languageOptions: { parserOptions: { project: './tsconfig.json', tsconfigRootDir: __dirname } },
+    languageOptions: {
+      parserOptions: {
+        // Types from the tsconfig.json that includes a file; the JS config files, which none includes,
+        // get TypeScript's default project (allowDefaultProject takes no ** globs, hence the list).
+        projectService: { allowDefaultProject: ['*.js', 'test/*.js'] },
+        tsconfigRootDir: __dirname,
+      },
+    },
     rules: {
+      // A modest type-checked set: promises that are dropped, awaited when they are not one, or
+      // passed where nothing awaits them; and type assertions the compiler already knows.
       '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-require-imports': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // eslint.config.js, jest.config.js, test/summary-reporter.js: CommonJS run by Node.
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
   layer(
     ['src/contracts/**/*.ts'],

@@ -13,7 +13,7 @@ import type { Pool } from '../src/db/pool';
 import { recordWorkflowId } from '../src/contracts/names';
 import { countActions, type ActionCount } from './bench/actions';
 import { createScratchDb } from './scratch-db';
-import { api, startSystem, waitFor, type System } from './system';
+import { api, startSystem, submit, waitFor, type System } from './system';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,7 +64,7 @@ async function runPipeline(sys: System, pool: Pool, client: Client, label: strin
   // Sources in parallel, each source's batches in order (their seqs follow submission order).
   await Promise.all(ids.map(async (s) => {
     for (const r of requests.filter((x) => x.source === s)) {
-      const res = await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: r.records });
+      const res = await submit(sys.url, s, r.records);
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     }
   }));
@@ -154,10 +154,10 @@ async function startBareWorker(address: string) {
   const script = path.join(__dirname, 'bench', 'bare-worker.js');
   const child = spawn(process.execPath, [script, address, NAMESPACE, BARE_TASK_QUEUE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stderr!.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bare worker not ready within 60 s:\n${out}`)), 60_000);
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       if (String(d).includes('ready')) {
         clearTimeout(timer);
         resolve();
@@ -218,7 +218,7 @@ async function bareIdleLatency(client: Client, count: number): Promise<number> {
 async function pipelineIdleLatency(sys: System, pool: Pool, count: number): Promise<number> {
   const source = `idle-${randomBytes(2).toString('hex')}`;
   for (let i = 0; i <= count; i++) {
-    const res = await api(`${sys.url}/v1/sources/${source}/records`, 'POST', { records: [{ id: `r${i}`, payload: { note: 'idle' } }] });
+    const res = await submit(sys.url, source, [{ id: `r${i}`, payload: { note: 'idle' } }]);
     if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     await waitFor(`idle record ${i + 1}`, async () => {
       const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [source]);

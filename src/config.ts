@@ -260,7 +260,7 @@ function regionConnection(
     address: resolved ?? local,
     connect: {
       ...(tls !== undefined && tls !== null ? { tls } : {}),
-      ...(apiKey !== undefined ? { apiKey: apiKey as string } : {}),
+      ...(apiKey !== undefined ? { apiKey: apiKey } : {}),
       ...(metadata && Object.keys(metadata).length ? { metadata: metadata as Record<string, string> } : {}),
     },
     external: resolved !== undefined,

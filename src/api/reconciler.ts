@@ -85,9 +85,9 @@ export class Reconciler {
     const tick = async () => {
       if (this.stopped) return;
       await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'reconcile pass failed'));
-      if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
     };
-    this.timer = setTimeout(tick, this.opts.intervalMs);
+    this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
   }
 
   async stop(): Promise<void> {

@@ -151,9 +151,9 @@ export class RegionRouter {
     const tick = async () => {
       if (this.stopped) return;
       await this.checkOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'health round failed'));
-      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
     };
-    this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+    this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@ import { canonicalJson, contentHash } from '../../src/stages/work';
 import { recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
-import { api, freePort, startSystem, waitFor, type System } from '../helpers/system';
+import { api, freePort, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -35,9 +35,11 @@ beforeAll(async () => {
   ui = `http://127.0.0.1:${uiPort}`;
   db = await createTestDb('e2e_ui');
   sys = await startSystem({ databaseUrl: db.url, env: { TEMPORAL_UI_PORT: String(uiPort) } });
-  const res = await api(`${sys.url}/v1/sources/${source}/records`, 'POST', {
-    records: payloads.map((payload, i) => ({ id: `ui-${i + 1}`, payload })),
-  });
+  const res = await submit(
+    sys.url,
+    source,
+    payloads.map((payload, i) => ({ id: `ui-${i + 1}`, payload })),
+  );
   expect(res.status).toBe(202);
   await waitFor('3 records delivered', async () => {
     const s = await api<{ watermarks: { delivered: number } }>(`${sys.url}/v1/sources/${source}`, 'GET');
@@ -127,7 +129,7 @@ describe('the Temporal UI in a real browser', () => {
     const waiting = uniqueSource('ui-wait');
     expect((await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'fail' })).status).toBe(200);
     try {
-      await api(`${sys.url}/v1/sources/${waiting}/records`, 'POST', { records: payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })) });
+      expect((await submit(sys.url, waiting, payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })))).status).toBe(202);
       await waitFor('both records through preprocess', async () => {
         const s = await api<{ watermarks: { preprocess: number } }>(`${sys.url}/v1/sources/${waiting}`, 'GET');
         return s.body.watermarks.preprocess === 2;
