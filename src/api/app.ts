@@ -57,7 +57,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
   await app.register(configPlugin, { config: deps.config });
-  await app.register(dbPlugin, { pool: deps.pool });
+  await app.register(dbPlugin, { pool: deps.pool, databaseUrl: deps.config.AUTH === 'on' ? deps.config.databaseUrl : undefined });
   await app.register(temporalPlugin, { temporal: deps.temporal });
   await app.register(starterPlugin, { starter: deps.starter });
   await app.register(regionRouterPlugin, { regionRouter: deps.router });

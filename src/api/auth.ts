@@ -83,8 +83,8 @@ export const authPlugin = fp<AuthOptions>(
       return retryAfter ? tooManyFailures(retryAfter) : unauthorized(missing);
     };
     app.decorateRequest('principal', null as never);
-    // Key lookups use the shared pool (app.pool); cached and coalesced, they cost at most one
-    // query per key per KEY_CACHE_MS however many requests carry the key.
+    // Key lookups use the credential pool (app.authPool, see plugins/db.ts); cached and coalesced,
+    // they cost at most one query per key per KEY_CACHE_MS however many requests carry the key.
     const lookups = new Map<string, { at: number; row: Promise<KeyRow | undefined> }>();
     app.decorate('forgetKey', (keyId: string) => void lookups.delete(keyId));
 
@@ -92,7 +92,7 @@ export const authPlugin = fp<AuthOptions>(
       const hit = lookups.get(keyId);
       if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.row;
       if (lookups.size > 10_000) lookups.clear();
-      const entry = { at: Date.now(), row: findLiveKey(app.pool, keyId) };
+      const entry = { at: Date.now(), row: findLiveKey(app.authPool, keyId) };
       lookups.set(keyId, entry);
       entry.row.catch(() => lookups.get(keyId) === entry && lookups.delete(keyId));
       return entry.row;
@@ -114,7 +114,7 @@ export const authPlugin = fp<AuthOptions>(
       if (now - (touched.get(row.key_id) ?? 0) >= touchEveryMs) {
         if (touched.size > 10_000) touched.clear();
         touched.set(row.key_id, now);
-        touchKey(app.pool, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
+        touchKey(app.authPool, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
       }
       return { role: 'source', sourceId: row.source_id, keyId: row.key_id };
     };
