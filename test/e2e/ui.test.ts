@@ -137,7 +137,9 @@ describe('the Temporal UI in a real browser', () => {
       const id = recordWorkflowId(waiting, 2);
       await page.goto(`${ui}/namespaces/pipeline-east/workflows/${encodeURIComponent(id)}`);
       await page.getByTestId('workflow-id-heading').filter({ hasText: id }).waitFor();
-      // Current Details: the workflow's own words (setCurrentDetails), rendered from Markdown.
+      // Current Details (User Metadata tab): the workflow's own words (setCurrentDetails), rendered
+      // from Markdown.
+      await page.getByTestId('user-metadata-tab').click();
       const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
       const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
       await waitFor('Current Details', async () => (await pageText()).includes(details), 20_000).catch(async (err: Error) => {
