@@ -1,11 +1,14 @@
 // Lint: correctness rules with type information, determinism of workflow code, and the layering
 // (which folder may import which) enforced here rather than by memory.
+const globals = require('globals');
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
-// The layering, top to bottom: api, workers, cli (and scripts) -> temporal, db -> activities,
-// workflows -> contracts. A folder imports from its own level or below; `allowTypeImports` marks
-// where a type-only import is harmless (erased at build time, nothing runs).
+// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> temporal,
+// db -> activities, workflows -> contracts. A folder imports from its own level or below;
+// `allowTypeImports` marks where a type-only import is harmless (erased at build time, nothing
+// runs). The launcher, on top, may import any folder, and only scripts and tests import it: what
+// production runs (the API, the workers, the CLI) never loads the local launcher's code.
 const RULE = '@typescript-eslint/no-restricted-imports';
 const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
 /** A relative import of one of these src folders, from any depth. */
@@ -14,22 +17,40 @@ const folders = (...names) => `^(\\.\\./)+(${alt(names)})(/|$)`;
 const except = (...allowed) => `^(?!(${allowed.join('|')}))`;
 const BUILTINS = `(node:)?(${alt(builtinModules)})(/|$)`;
 const IO_PACKAGES = `(${alt(['pg', 'pino', 'pino-pretty', 'fastify', '@fastify', '@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'])})(/|$)`;
-const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli'])})(/|$)`;
+const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli', 'launcher'])})(/|$)`;
 
 const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
+/** Not even a type from the launcher: production code has no reason to know it. */
+const NO_LAUNCHER = { regex: folders('launcher'), message: 'launcher/ is npm start\'s local launcher, on top of every layer: only scripts and tests import it' };
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**', '*.js', 'test/**/*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
-    languageOptions: { parserOptions: { project: './tsconfig.json', tsconfigRootDir: __dirname } },
+    languageOptions: {
+      parserOptions: {
+        // Types from the tsconfig.json that includes a file; the JS config files, which none includes,
+        // get TypeScript's default project (allowDefaultProject takes no ** globs, hence the list).
+        projectService: { allowDefaultProject: ['*.js', 'test/*.js'] },
+        tsconfigRootDir: __dirname,
+      },
+    },
     rules: {
+      // A modest type-checked set: promises that are dropped, awaited when they are not one, or
+      // passed where nothing awaits them; and type assertions the compiler already knows.
       '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-require-imports': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // eslint.config.js, jest.config.js, test/summary-reporter.js: CommonJS run by Node.
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
   layer(
     ['src/contracts/**/*.ts'],
@@ -61,22 +82,34 @@ module.exports = tseslint.config(
       ],
     },
   },
-  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli'), message: 'db/ is below api, workers, cli, activities and workflows: it imports none of them' }),
-  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'temporal/ is below api, workers and cli: it imports none of them' }),
-  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli'), message: 'activities/ are below api, workers and cli: they import none of them' }),
-  layer(['src/api/**/*.ts'], {
-    regex: folders('activities', 'workflows'),
-    allowTypeImports: true,
-    message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
-  }),
-  layer(['src/workers/**/*.ts'], {
-    regex: folders('api', 'cli'),
-    allowTypeImports: true,
-    message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
-  }),
-  layer(['src/cli/**/*.ts'], {
-    regex: folders('api', 'workers', 'activities', 'workflows'),
-    allowTypeImports: true,
-    message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
-  }),
+  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'), message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them' }),
+  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'temporal/ is below launcher, api, workers and cli: it imports none of them' }),
+  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'activities/ are below launcher, api, workers and cli: they import none of them' }),
+  layer(
+    ['src/api/**/*.ts'],
+    {
+      regex: folders('activities', 'workflows'),
+      allowTypeImports: true,
+      message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
+  layer(
+    ['src/workers/**/*.ts'],
+    {
+      regex: folders('api', 'cli'),
+      allowTypeImports: true,
+      message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
+  layer(
+    ['src/cli/**/*.ts'],
+    {
+      regex: folders('api', 'workers', 'activities', 'workflows'),
+      allowTypeImports: true,
+      message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
 );

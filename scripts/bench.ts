@@ -1,9 +1,8 @@
 // npm run bench: throughput and latency of the pipeline on this machine, next to a minimal bare
-// Temporal run (one dedicated worker process, its own task queue, five empty activities) and the
-// older baseline on the project's stage workers, all on the same server in the same run; then the
-// idle latency, CPU per record from /proc, and issue 13's targets beside the figures.
-// Loopback only, bounded in count and time, stops by itself.
-//   npm run bench -- --sources 8 --records 100 --hot 300 --baseline 400 --bare 400
+// Temporal run (one dedicated worker process, its own task queue, five empty activities) on the
+// same server in the same run; then the idle latency, CPU per record from /proc, and issue 13's
+// targets beside the figures. Loopback only, bounded in count and time, stops by itself.
+//   npm run bench -- --sources 8 --records 100 --hot 300 --bare 400
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -11,17 +10,16 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from '../src/db/pool';
-import { BASELINE_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/contracts/names';
-import { countActions, type ActionCount } from '../src/temporal/actions';
+import { recordWorkflowId } from '../src/contracts/names';
+import { countActions, type ActionCount } from './bench/actions';
 import { createScratchDb } from './scratch-db';
-import { api, startSystem, waitFor, type System } from './system';
+import { api, startSystem, submit, waitFor, type System } from './system';
 
 const { values: args } = parseArgs({
   options: {
     sources: { type: 'string', default: '8' },
     records: { type: 'string', default: '100' },
     hot: { type: 'string', default: '300' },
-    baseline: { type: 'string', default: '400' },
     bare: { type: 'string', default: '400' },
     idle: { type: 'string', default: '20' },
     batch: { type: 'string', default: '100' },
@@ -31,7 +29,6 @@ const { values: args } = parseArgs({
 const N = Number(args.sources);
 const M = Number(args.records);
 const HOT = Number(args.hot);
-const BASELINE = Number(args.baseline);
 const BARE = Number(args.bare);
 const IDLE = Number(args.idle);
 const BATCH = Number(args.batch);
@@ -40,13 +37,6 @@ const NAMESPACE = 'pipeline-east';
 const TIMEOUT_MS = Number(args['timeout-s']) * 1000;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-async function limited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
 
 interface RunResult {
   records: number;
@@ -74,7 +64,7 @@ async function runPipeline(sys: System, pool: Pool, client: Client, label: strin
   // Sources in parallel, each source's batches in order (their seqs follow submission order).
   await Promise.all(ids.map(async (s) => {
     for (const r of requests.filter((x) => x.source === s)) {
-      const res = await api(`${sys.url}/v1/sources/${s}/records`, 'POST', { records: r.records });
+      const res = await submit(sys.url, s, r.records);
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     }
   }));
@@ -113,23 +103,6 @@ async function runPipeline(sys: System, pool: Pool, client: Client, label: strin
     p99: Number(rows[0].p99),
     actions: sum,
   };
-}
-
-async function runBaseline(client: Client, count: number): Promise<number> {
-  const started = Date.now();
-  const handles: Awaited<ReturnType<typeof client.workflow.start>>[] = [];
-  const tag = randomBytes(3).toString('hex');
-  await limited(Array.from({ length: count }, (_, i) => i), 32, async (i) => {
-    handles.push(await client.workflow.start(BASELINE_WORKFLOW_TYPE, { taskQueue: WORKFLOW_TASK_QUEUE, workflowId: `baseline:${tag}:${i}`, args: [] }));
-  });
-  let done = 0;
-  await limited(handles, 64, async (h) => {
-    await h.result();
-    done += 1;
-    if (done % 50 === 0) process.stdout.write(`\r  baseline: ${done}/${count} completed   `);
-  });
-  process.stdout.write('\n');
-  return count / ((Date.now() - started) / 1000);
 }
 
 // CPU seconds from /proc/<pid>/stat (utime + stime, all threads), in clock ticks.
@@ -181,10 +154,10 @@ async function startBareWorker(address: string) {
   const script = path.join(__dirname, 'bench', 'bare-worker.js');
   const child = spawn(process.execPath, [script, address, NAMESPACE, BARE_TASK_QUEUE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stderr!.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bare worker not ready within 60 s:\n${out}`)), 60_000);
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       if (String(d).includes('ready')) {
         clearTimeout(timer);
         resolve();
@@ -245,7 +218,7 @@ async function bareIdleLatency(client: Client, count: number): Promise<number> {
 async function pipelineIdleLatency(sys: System, pool: Pool, count: number): Promise<number> {
   const source = `idle-${randomBytes(2).toString('hex')}`;
   for (let i = 0; i <= count; i++) {
-    const res = await api(`${sys.url}/v1/sources/${source}/records`, 'POST', { records: [{ id: `r${i}`, payload: { note: 'idle' } }] });
+    const res = await submit(sys.url, source, [{ id: `r${i}`, payload: { note: 'idle' } }]);
     if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
     await waitFor(`idle record ${i + 1}`, async () => {
       const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [source]);
@@ -284,8 +257,6 @@ async function main() {
     const many = await measured(() => runPipeline(sys, pool, client, 'many', N, M));
     say(`one hot source: ${HOT} records`);
     const hot = await measured(() => runPipeline(sys, pool, client, 'hot', 1, HOT));
-    say(`baseline on the project's stage workers: ${BASELINE} plain workflows of five empty activities, no gate, no Postgres`);
-    const baseline = await runBaseline(client, BASELINE);
     say(`bare Temporal: ${BARE} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`);
     const bareRate = await runBare(client, BARE);
     await new Promise((r) => setTimeout(r, 2000));
@@ -303,7 +274,6 @@ async function main() {
     say(row(`${N} sources`, many));
     say(row('1 hot source', hot));
     say(`| bare Temporal (one worker process, own task queue, 5 empty activities) | ${BARE} | | ${f(bareRate)} | | | | 6 (start + 5 activities) |`);
-    say(`| baseline on the project's stage workers (no gate, no Postgres) | ${BASELINE} | | ${f(baseline)} | | | | 6 (start + 5 activities) |`);
     say('');
     say(`idle latency, accept -> delivered p50 (${IDLE} lone records): ${f(idle * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${IDLE} lone, start -> result): ${f(bareIdle * 1000, 0)} ms`);
     say('');

@@ -12,7 +12,7 @@ async function main() {
 
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(root, 'dist', 'src', 'workflows', 'index.js'),
-    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } as never,
+    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} },
   });
   fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), code);
 }

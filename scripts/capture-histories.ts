@@ -14,10 +14,10 @@ import { checkpointRecords } from '../src/db/checkpoint';
 import type { Pool } from '../src/db/pool';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../src/contracts/names';
 import { defaultWork } from '../src/stages/work';
-import { ensureTemporalCli } from '../src/temporal/cli';
+import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { stateQuery } from '../src/contracts/record.messages';
 import { createScratchDb } from './scratch-db';
-import { api, startSystem, waitFor, type System } from './system';
+import { api, startSystem, submit, waitFor, type System } from './system';
 
 const OUT = path.join(path.resolve(__dirname, '..', '..'), 'test', 'histories');
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -34,8 +34,9 @@ const delivered = async (ctx: Ctx, src: string, n: number) =>
     const { rows } = await ctx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [src]);
     return rows[0].n === n;
   }, 60_000, 200);
-const submit = (ctx: Ctx, src: string, payloads: Record<string, unknown>[]) =>
-  api(`${ctx.sys.url}/v1/sources/${src}/records`, 'POST', { records: payloads.map((payload, i) => ({ id: `r${i}`, payload })) });
+/** One batch of these payloads, ids r0, r1, ... */
+const submitPayloads = (ctx: Ctx, src: string, payloads: Record<string, unknown>[]) =>
+  submit(ctx.sys.url, src, payloads.map((payload, i) => ({ id: `r${i}`, payload })));
 const fault = (ctx: Ctx, stage: string, action: 'fail' | 'recover') =>
   api(`${ctx.sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage, action });
 const blocked = (ctx: Ctx, src: string) =>
@@ -55,32 +56,32 @@ async function save(ctx: Ctx, name: string, namespace: string, workflowId: strin
 
 const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
   ['clean-run', async (ctx, src) => {
-    await submit(ctx, src, [{ amount: 1 }]);
+    await submitPayloads(ctx, src, [{ amount: 1 }]);
     await delivered(ctx, src, 1);
     await save(ctx, 'clean-run', 'pipeline-east', recordWorkflowId(src, 1));
   }],
   ['waited-for-predecessor-signal', async (ctx, src) => {
-    await submit(ctx, src, [{ amount: 1 }, { amount: 2 }, { amount: 3 }]);
+    await submitPayloads(ctx, src, [{ amount: 1 }, { amount: 2 }, { amount: 3 }]);
     await delivered(ctx, src, 3);
     await save(ctx, 'waited-for-predecessor-signal', 'pipeline-east', recordWorkflowId(src, 3));
   }],
   ['dependency-failure-retries', async (ctx, src) => {
     await fault(ctx, 'preprocess', 'fail');
-    await submit(ctx, src, [{ amount: 1 }]);
+    await submitPayloads(ctx, src, [{ amount: 1 }]);
     await new Promise((r) => setTimeout(r, 2500));
     await fault(ctx, 'preprocess', 'recover');
     await delivered(ctx, src, 1);
     await save(ctx, 'dependency-failure-retries', 'pipeline-east', recordWorkflowId(src, 1));
   }],
   ['blocked-then-skipped', async (ctx, src) => {
-    await submit(ctx, src, [{ amount: 1 }, { amount: 'bad' }]);
+    await submitPayloads(ctx, src, [{ amount: 1 }, { amount: 'bad' }]);
     await blocked(ctx, src);
     await api(`${ctx.sys.url}/v1/sources/${src}/records/2/skip`, 'POST', { reason: 'capture' });
     await closed(ctx.east, recordWorkflowId(src, 2));
     await save(ctx, 'blocked-then-skipped', 'pipeline-east', recordWorkflowId(src, 2));
   }],
   ['blocked-then-retried', async (ctx, src) => {
-    await submit(ctx, src, [{ amount: 'bad' }]);
+    await submitPayloads(ctx, src, [{ amount: 'bad' }]);
     await blocked(ctx, src);
     await ctx.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '5') WHERE source_id = $1`, [src]);
     await api(`${ctx.sys.url}/v1/sources/${src}/records/1/retry`, 'POST');
@@ -89,7 +90,7 @@ const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
   }],
   ['blocked-then-retried-patched', async (ctx, src) => {
     // The same path as blocked-then-retried, by today's code: its history has the keep-early-retry marker.
-    await submit(ctx, src, [{ amount: 'bad' }]);
+    await submitPayloads(ctx, src, [{ amount: 'bad' }]);
     await blocked(ctx, src);
     await ctx.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '5') WHERE source_id = $1`, [src]);
     await api(`${ctx.sys.url}/v1/sources/${src}/records/1/retry`, 'POST');
@@ -129,7 +130,7 @@ const scenarios: [string, (ctx: Ctx, src: string) => Promise<void>][] = [
   }],
   ['superseded-by-failover', async (ctx, src) => {
     await fault(ctx, 'core', 'fail');
-    await submit(ctx, src, [{ amount: 1 }]);
+    await submitPayloads(ctx, src, [{ amount: 1 }]);
     await waitFor('at core', async () => (await ctx.pool.query(`SELECT 1 FROM stage_preprocess WHERE source_id = $1`, [src])).rowCount === 1);
     await api(`${ctx.sys.url}/v1/admin/failover`, 'POST', { to: 'west' });
     await closed(ctx.east, recordWorkflowId(src, 1));

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensurePostgres } from '../src/workers/postgres';
+import { ensurePostgres } from '../src/launcher/postgres';
 import { formatReport } from './chaos/report';
 import { runChaos, type ChaosReport } from './chaos/run';
 import { FAULT_KINDS, type FaultKind } from './chaos/schedule';

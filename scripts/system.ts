@@ -7,12 +7,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/contracts/control';
-import { portFree } from '../src/workers/ports';
+import { portFree } from '../src/launcher/ports';
 
 function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
 }
-export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'workers', 'supervisor.js');
+export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'launcher', 'main.js');
 
 /** The admin token of every system this process starts; api() sends it unless told otherwise. */
 export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');
@@ -92,19 +92,19 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
   };
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`system not up within 180 s:\n${out}${logTails(dataDir)}`)), 180_000);
     const check = () => {
       if (out.includes('The record pipeline is up.')) {
         clearTimeout(timer);
-        proc.stdout!.off('data', check);
+        proc.stdout.off('data', check);
         resolve();
       }
     };
-    proc.stdout!.on('data', check);
+    proc.stdout.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`supervisor exited (${code}) before it was up:\n${out}${logTails(dataDir)}`));
@@ -143,6 +143,8 @@ const authHeader = (token: string | null): Record<string, string> => (token === 
 export interface ApiOptions {
   /** The bearer token to send: the admin token by default, null for none. */
   token?: string | null;
+  /** Gives up on the request (e.g. AbortSignal.timeout(ms)): the call rejects. */
+  signal?: AbortSignal;
 }
 
 export interface ApiAnswer<T> {
@@ -156,9 +158,29 @@ export async function api<T = unknown>(url: string, method: string, body?: unkno
     method,
     headers: { ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: opts.signal,
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+}
+
+/** A record as POST /v1/sources/:sourceId/records takes it. */
+export interface RecordIn {
+  id: string;
+  payload: unknown;
+}
+
+/** The 202 answer to a submission: each record's seq, and whether it was already there. */
+export interface Accepted {
+  records: { id: string; seq: number; duplicate: boolean }[];
+}
+
+/**
+ * Submits one batch to a source over HTTP, as the admin unless `opts.token` says otherwise. The
+ * answer is returned whatever its status; a caller that wants a 202 checks for it.
+ */
+export function submit<T = Accepted>(url: string, sourceId: string, records: readonly RecordIn[], opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
+  return api<T>(`${url}/v1/sources/${encodeURIComponent(sourceId)}/records`, 'POST', { records }, opts);
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 500): Promise<T> {

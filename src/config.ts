@@ -29,7 +29,7 @@ export const EnvSchema = Type.Object({
   LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
     default: 'auto',
     description:
-      "`auto`: pretty on a terminal, JSON lines otherwise (the supervisor's children always write JSON to `.data/logs`); `json`; `pretty`",
+      "`auto`: pretty on a terminal, JSON lines otherwise (the supervisor's children always write JSON to `.data/logs`); `json`; `pretty`. Pretty needs the dev dependency `pino-pretty` and is never used with `NODE_ENV=production` (JSON then)",
   }),
   TEMPORAL_ADDRESS: Type.Optional(Type.String({ description: 'use this Temporal server instead of starting a dev server' })),
   TEMPORAL_ADDRESS_EAST: Type.Optional(
@@ -265,7 +265,7 @@ function regionConnection(
     address: resolved ?? local,
     connect: {
       ...(tls !== undefined && tls !== null ? { tls } : {}),
-      ...(apiKey !== undefined ? { apiKey: apiKey as string } : {}),
+      ...(apiKey !== undefined ? { apiKey: apiKey } : {}),
       ...(metadata && Object.keys(metadata).length ? { metadata: metadata as Record<string, string> } : {}),
     },
     external: resolved !== undefined,

@@ -3,8 +3,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
-import { ensureTemporalCli } from '../src/temporal/cli';
-import { ensurePostgres } from '../src/workers/postgres';
+import { ensureTemporalCli } from '../src/launcher/temporal-cli';
+import { ensurePostgres } from '../src/launcher/postgres';
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig({ ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL });

@@ -7,10 +7,10 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporal
 
 async function main() {
   const [address, namespace, taskQueue] = process.argv.slice(2);
-  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } as never });
+  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, 'bare-workflow.js'),
-    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } as never,
+    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} },
   });
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({

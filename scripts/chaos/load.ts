@@ -1,7 +1,7 @@
 // Continuous submissions from several sources while chaos runs. Remembers every record the API
 // accepted (202), so that the end of the run can tell whether any of them was lost.
 import { randomBytes } from 'node:crypto';
-import { ADMIN_TOKEN, type System } from '../system';
+import { submit, type System } from '../system';
 
 export interface Load {
   /** `${sourceId}\n${clientId}` of every record answered 202. */
@@ -22,13 +22,7 @@ export function startLoad(sys: System, sources: string[], opts: { everyMs: numbe
         payload: { amount: b + i / 100, customer: `c${i}`, items: [{ amount: i }] },
       }));
       try {
-        const res = await fetch(`${sys.url}/v1/sources/${source}/records`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-          body: JSON.stringify({ records }),
-          signal: AbortSignal.timeout(15_000),
-        });
-        await res.arrayBuffer();
+        const res = await submit(sys.url, source, records, { signal: AbortSignal.timeout(15_000) });
         if (res.status === 202) for (const r of records) accepted.add(`${source}\n${r.id}`);
         else if (res.status >= 500) unanswered += 1;
         else throw new Error(`a valid batch was refused: ${res.status}`);

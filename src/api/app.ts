@@ -14,6 +14,14 @@ import type { Reconciler } from './reconciler';
 import { registerErrorHandling } from './errors';
 import { authPlugin } from './auth';
 import { limitsPlugin } from './limits';
+import { configPlugin } from './plugins/config';
+import { dbPlugin } from './plugins/db';
+import { temporalPlugin } from './plugins/temporal';
+import { starterPlugin } from './plugins/starter';
+import { regionRouterPlugin } from './plugins/region-router';
+import { reconcilerPlugin } from './plugins/reconciler';
+import { workerControlPlugin } from './plugins/worker-control';
+import { metricsPlugin } from './plugins/metrics';
 import { keyRoutes } from './routes/keys';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
@@ -21,8 +29,8 @@ import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { statsRoutes } from './routes/stats';
 import { reconcileRoutes } from './routes/reconcile';
-import { PipelineMetrics } from './metrics';
 
+/** The services the process made; the plugins below hand them to the routes as decorators. */
 export interface AppDeps {
   config: Config;
   pool: Pool;
@@ -31,13 +39,6 @@ export interface AppDeps {
   workers: WorkerControl;
   router: RegionRouter;
   reconciler: Reconciler;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    deps: AppDeps;
-    metrics: PipelineMetrics;
-  }
 }
 
 // Bodies are taken as sent: no coercion ("5" is not 5), no silent removal of unknown fields.
@@ -55,10 +56,15 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
-  app.decorate('deps', deps);
-  const metrics = new PipelineMetrics({ pool: deps.pool, router: deps.router, reconciler: deps.reconciler, maxSources: deps.config.METRICS_MAX_SOURCES });
-  app.decorate('metrics', metrics);
-  metrics.hook(app);
+  await app.register(configPlugin, { config: deps.config });
+  await app.register(dbPlugin, { pool: deps.pool, databaseUrl: deps.config.AUTH === 'on' ? deps.config.databaseUrl : undefined });
+  await app.register(temporalPlugin, { temporal: deps.temporal });
+  await app.register(starterPlugin, { starter: deps.starter });
+  await app.register(regionRouterPlugin, { regionRouter: deps.router });
+  await app.register(reconcilerPlugin, { reconciler: deps.reconciler });
+  await app.register(workerControlPlugin, { workerControl: deps.workers });
+  // Ahead of auth and the routes: its onResponse hook counts every answer, refusals included.
+  await app.register(metricsPlugin);
   // JSON only: anything else is 415, not a parse attempt.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
@@ -77,7 +83,6 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(authPlugin, {
     mode: deps.config.AUTH,
     adminToken: deps.config.ADMIN_TOKEN,
-    databaseUrl: deps.config.databaseUrl,
     failuresPerMinute: deps.config.AUTH_FAILURES_PER_MINUTE,
   });
   await app.register(limitsPlugin, { ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE });
@@ -89,7 +94,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(statsRoutes);
   await app.register(reconcileRoutes);
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.text()),
+    reply.type(app.metrics.registry.contentType).send(await app.metrics.text()),
   );
   await app.register(keyRoutes);
   return app;

@@ -2,12 +2,10 @@
 // source only. Checked in onRequest, before the body is even read.
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
-import { createPool } from '../db/pool';
-import type { Logger } from '../logger';
 import { findLiveKey, touchKey, type KeyRow } from '../db/keys';
 import { ApiError } from './errors';
 import { FailureLimiter } from './auth-failures';
-import { bearerToken, parseSourceKey, sameSecret, sha256 } from './credentials';
+import { bearerToken, parseSourceKey, sameSecret, secretHash } from './credentials';
 
 export type Principal =
   | { role: 'admin' }
@@ -31,7 +29,6 @@ export const KEY_CACHE_MS = 1000;
 export interface AuthOptions {
   mode: 'on' | 'off';
   adminToken?: string;
-  databaseUrl: string;
   /** last_used_at is written at most this often per key, not on every request. */
   touchEveryMs?: number;
   /** Failed authentications per client address per minute; beyond it they are answered 429. */
@@ -49,7 +46,7 @@ const REALM = 'Bearer realm="record-pipeline"';
 const ADMIN: Principal = { role: 'admin' };
 const PUBLIC: Principal = { role: 'public' };
 // Compared against when no key row matches, so that a miss costs the same hashing as a hit.
-const NO_KEY = sha256('no such key');
+const NO_KEY = secretHash('no such key');
 
 function tooManyFailures(retryAfter: number): ApiError {
   return new ApiError(429, 'rate_limited', `too many failed authentications from this address; retry in ${retryAfter} s`, undefined, {
@@ -75,7 +72,7 @@ function sourceKeyMay(principal: { sourceId: string }, request: FastifyRequest):
 
 export const authPlugin = fp<AuthOptions>(
   async (app, opts) => {
-    const adminHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
+    const adminHash = opts.adminToken ? secretHash(opts.adminToken) : undefined;
     const touchEveryMs = opts.touchEveryMs ?? 60_000;
     const touched = new Map<string, number>();
     const failures = new FailureLimiter(opts.failuresPerMinute ?? 20);
@@ -85,11 +82,9 @@ export const authPlugin = fp<AuthOptions>(
       const retryAfter = failures.fail(request.ip);
       return retryAfter ? tooManyFailures(retryAfter) : unauthorized(missing);
     };
-    // Credential checks get their own two connections: under overload the submit path holds the
-    // main pool, and a key lookup queued behind it would make even a 503 or 429 answer slow.
-    const pool = opts.mode === 'on' ? createPool({ connectionString: opts.databaseUrl, applicationName: 'pipeline-api-auth', max: 2, logger: app.log as unknown as Logger }) : undefined;
-    app.addHook('onClose', async () => pool?.end());
     app.decorateRequest('principal', null as never);
+    // Key lookups use the credential pool (app.authPool, see plugins/db.ts); cached and coalesced,
+    // they cost at most one query per key per KEY_CACHE_MS however many requests carry the key.
     const lookups = new Map<string, { at: number; row: Promise<KeyRow | undefined> }>();
     app.decorate('forgetKey', (keyId: string) => void lookups.delete(keyId));
 
@@ -97,7 +92,7 @@ export const authPlugin = fp<AuthOptions>(
       const hit = lookups.get(keyId);
       if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.row;
       if (lookups.size > 10_000) lookups.clear();
-      const entry = { at: Date.now(), row: findLiveKey(pool!, keyId) };
+      const entry = { at: Date.now(), row: findLiveKey(app.authPool, keyId) };
       lookups.set(keyId, entry);
       entry.row.catch(() => lookups.get(keyId) === entry && lookups.delete(keyId));
       return entry.row;
@@ -119,7 +114,7 @@ export const authPlugin = fp<AuthOptions>(
       if (now - (touched.get(row.key_id) ?? 0) >= touchEveryMs) {
         if (touched.size > 10_000) touched.clear();
         touched.set(row.key_id, now);
-        touchKey(pool!, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
+        touchKey(app.authPool, row.key_id).catch((err: Error) => request.log.warn({ err: err.message }, 'could not record key use'));
       }
       return { role: 'source', sourceId: row.source_id, keyId: row.key_id };
     };
@@ -143,5 +138,5 @@ export const authPlugin = fp<AuthOptions>(
       }
     });
   },
-  { name: 'auth' },
+  { name: 'auth', dependencies: ['db'] },
 );

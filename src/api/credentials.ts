@@ -5,17 +5,18 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 export const KEY_ID_PATTERN = '^k_[0-9a-f]{16}$';
 const KEY_FORMAT = /^(k_[0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
 
-export const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+/** The raw sha256 of a bearer secret: what Postgres keeps of a key, compared in constant time. */
+export const secretHash = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /** Equal-length digests compared in constant time, so the time taken says nothing about the token. */
 export function sameSecret(token: string, expectedHash: Buffer): boolean {
-  return timingSafeEqual(sha256(token), expectedHash);
+  return timingSafeEqual(secretHash(token), expectedHash);
 }
 
 export function newSourceKey(): { keyId: string; key: string; hash: Buffer } {
   const keyId = `k_${randomBytes(8).toString('hex')}`;
   const key = `${keyId}.${randomBytes(32).toString('base64url')}`;
-  return { keyId, key, hash: sha256(key) };
+  return { keyId, key, hash: secretHash(key) };
 }
 
 export function parseSourceKey(token: string): { keyId: string } | undefined {

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
 import type { RegionRouter } from './region-router';
 import { REPAIR_KINDS, type Reconciler } from './reconciler';
-import { STAGES, type Stage } from '../contracts/names';
+import { STAGES } from '../contracts/names';
 import { listRegions } from '../db/regions';
 import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
 import { fencingRefusals, sourceCounts, stageWrites, type StageRange } from '../db/metrics-queries';
@@ -135,7 +135,7 @@ export class PipelineMetrics {
       const ranges: StageRange[] = [];
       for (const s of sources) {
         const key = `${stage}\u0000${s.sourceId}`;
-        const now = s.watermarks[stage as Stage];
+        const now = s.watermarks[stage];
         const seen = tail.get(key);
         if (first || seen === undefined) {
           // A source created after the start is observed from its beginning.

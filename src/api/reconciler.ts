@@ -25,37 +25,10 @@ import type { TemporalClients } from '../temporal/clients';
 import { gateOpen, openGatesFor } from '../contracts/gate';
 import { gateSignal, retrySignal, stateQuery, type RecordState } from '../contracts/record.messages';
 import type { WorkflowStarter } from './starter';
+import type { ReconcilePass, StalledSource } from './schemas';
 
 export const REPAIR_KINDS = ['missing_run', 'ended_run', 'lost_retry', 'lost_signal', 'stale_block'] as const;
 export type RepairKind = (typeof REPAIR_KINDS)[number];
-
-export interface StalledSource {
-  sourceId: string;
-  seq: number;
-  stage: string;
-  status: string;
-  idleSeconds: number;
-  /** Why it does not move, as far as the reconciler can tell. */
-  reason: string;
-}
-
-export interface ReconcilePass {
-  startedAt: string;
-  durationMs: number;
-  region: string;
-  epoch: number;
-  /** Open records of the active epoch compared with the running workflows. */
-  checked: number;
-  /** Running record workflows listed in the active region. */
-  running: number;
-  repaired: Record<RepairKind, number>;
-  /** Found to need a new run but left for the next pass (over this pass's repair budget). */
-  deferred: number;
-  stalled: StalledSource[];
-  /** Where the pass spent its time: listing runs, paging records, describing suspects, starting runs, inspecting stalls. */
-  phasesMs: Record<'list' | 'page' | 'describe' | 'restart' | 'stalled', number>;
-  error?: string;
-}
 
 export interface ReconcilerOptions {
   pool: Pool;
@@ -112,9 +85,9 @@ export class Reconciler {
     const tick = async () => {
       if (this.stopped) return;
       await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'reconcile pass failed'));
-      if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
     };
-    this.timer = setTimeout(tick, this.opts.intervalMs);
+    this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
   }
 
   async stop(): Promise<void> {

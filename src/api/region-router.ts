@@ -3,21 +3,13 @@
 // running in regions that are no longer active ("superseded").
 import type { Logger } from '../logger';
 import type { Pool } from '../db/pool';
-import { failover, type FailoverResult } from '../db/failover';
+import { failover } from '../db/failover';
+import type { FailoverResult } from '../contracts/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
-
-export interface RegionHealth {
-  name: string;
-  namespace: string;
-  address: string;
-  active: boolean;
-  healthy: boolean;
-  reason?: string;
-  pollers: Record<string, number>;
-}
+import type { RegionHealth } from './schemas';
 
 export interface RouterOptions {
   pool: Pool;
@@ -159,9 +151,9 @@ export class RegionRouter {
     const tick = async () => {
       if (this.stopped) return;
       await this.checkOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'health round failed'));
-      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
     };
-    this.timer = setTimeout(() => (this.running = tick()), this.opts.intervalMs);
+    this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
   }
 
   async stop(): Promise<void> {

@@ -1,9 +1,10 @@
 // TypeBox schemas of the HTTP API; request and response types are derived from them.
 import { Type, type Static } from '@sinclair/typebox';
-import { CLIENT_ID_PATTERN, SOURCE_ID_PATTERN, STAGES } from '../contracts/names';
+import { CLIENT_ID_PATTERN, RECORD_STATUSES, SOURCE_ID_PATTERN, STAGES } from '../contracts/names';
 import { MAX_BATCH, MAX_PAYLOAD_BYTES } from '../contracts/limits';
 import { WorkerInfo } from '../contracts/control';
 import { KEY_ID_PATTERN } from './credentials';
+import type { RepairKind } from './reconciler';
 
 export const ErrorBody = Type.Object(
   { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
@@ -42,9 +43,7 @@ export const SubmitReply = Type.Object({
 const StageMap = <T extends ReturnType<typeof Type.Integer> | ReturnType<typeof Type.Object>>(v: T) =>
   Type.Object(Object.fromEntries(STAGES.map((s) => [s, Type.Optional(v)])));
 
-export const RecordStatus = Type.Union(
-  ['accepted', 'processing', 'blocked', 'delivered', 'skipped'].map((s) => Type.Literal(s)),
-);
+export const RecordStatus = Type.Union(RECORD_STATUSES.map((s) => Type.Literal(s)));
 
 export const RecordReply = Type.Object({
   sourceId: Type.String(),
@@ -98,6 +97,18 @@ export const DeliveriesReply = Type.Object({
   ),
   next: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `after` for the next page' }),
 });
+
+/** A region as the router sees it: GET /v1/admin/regions and the failover decision both read it. */
+export const RegionHealth = Type.Object({
+  name: Type.String(),
+  namespace: Type.String(),
+  address: Type.String(),
+  active: Type.Boolean(),
+  healthy: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+  pollers: Type.Record(Type.String(), Type.Integer()),
+});
+export type RegionHealth = Static<typeof RegionHealth>;
 
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
 
@@ -181,8 +192,16 @@ export const StalledSource = Type.Object({
   stage: Type.String(),
   status: Type.String(),
   idleSeconds: Type.Integer(),
+  /** Why it does not move, as far as the reconciler can tell. */
   reason: Type.String(),
 });
+export type StalledSource = Static<typeof StalledSource>;
+
+export type ReconcilePhase = 'list' | 'page' | 'describe' | 'restart' | 'stalled';
+// Unsafe only narrows the derived type to the known keys; the JSON schema stays a plain record.
+const Counts = <K extends string>(description?: string) =>
+  Type.Unsafe<Record<K, number>>(Type.Record(Type.String(), Type.Integer(), description ? { description } : {}));
+
 export const ReconcilePass = Type.Object({
   startedAt: Type.String(),
   durationMs: Type.Integer(),
@@ -190,12 +209,13 @@ export const ReconcilePass = Type.Object({
   epoch: Type.Integer(),
   checked: Type.Integer({ description: 'open records of the active epoch compared with the running workflows' }),
   running: Type.Integer({ description: 'running record workflows listed in the active region' }),
-  repaired: Type.Record(Type.String(), Type.Integer()),
+  repaired: Counts<RepairKind>(),
   deferred: Type.Integer({ description: 'runs to start again left for the next pass (over its budget)' }),
   stalled: Type.Array(StalledSource),
-  phasesMs: Type.Record(Type.String(), Type.Integer(), { description: 'time spent listing runs, paging records, describing suspects, starting runs, inspecting stalls' }),
+  phasesMs: Counts<ReconcilePhase>('time spent listing runs, paging records, describing suspects, starting runs, inspecting stalls'),
   error: Type.Optional(Type.String()),
 });
+export type ReconcilePass = Static<typeof ReconcilePass>;
 export const ReconcileReply = Type.Object({
   passes: Type.Integer(),
   repairedTotal: Type.Record(Type.String(), Type.Integer()),

@@ -225,7 +225,7 @@ export class WorkflowStarter {
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
       }
-      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.opts.relayIntervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.relayIntervalMs);
     };
     this.running = tick();
   }

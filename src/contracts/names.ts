@@ -5,6 +5,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const STAGES = ['inbound', 'preprocess', 'core', 'postprocess', 'outbound'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** The records table's status column (its CHECK constraint), as GET .../records/:seq shows it. */
+export const RECORD_STATUSES = ['accepted', 'processing', 'blocked', 'delivered', 'skipped'] as const;
+export type RecordStatus = (typeof RECORD_STATUSES)[number];
+
 export const REGIONS = ['east', 'west'] as const;
 export type Region = (typeof REGIONS)[number];
 
@@ -14,7 +18,6 @@ export const WORKER_ROLES: readonly WorkerRole[] = ['workflows', ...STAGES];
 
 export const WORKFLOW_TASK_QUEUE = 'records';
 export const RECORD_WORKFLOW_TYPE = 'recordWorkflow';
-export const BASELINE_WORKFLOW_TYPE = 'baselineWorkflow';
 
 /** Each stage's activity runs on a task queue named after the stage. */
 export function stageTaskQueue(stage: Stage): string {

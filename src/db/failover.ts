@@ -2,6 +2,7 @@
 import type { Pool } from './pool';
 import { withTransaction } from './pool';
 import type { RegionRow } from './regions';
+import type { FailoverResult } from '../contracts/failover';
 
 export class FailoverRefused extends Error {
   constructor(
@@ -10,14 +11,6 @@ export class FailoverRefused extends Error {
   ) {
     super(message);
   }
-}
-
-export interface FailoverResult {
-  from: string;
-  to: string;
-  epoch: number;
-  /** Old-region database sessions ended because they held up the switch (a paused zombie). */
-  fencedSessions: number;
 }
 
 export class FailoverBusy extends Error {

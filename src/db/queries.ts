@@ -1,25 +1,29 @@
 // Read queries behind the API's GET routes.
-import { STAGES, type Stage } from '../contracts/names';
+import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
-export interface RecordView {
-  sourceId: string;
-  seq: number;
-  id: string;
-  status: string;
-  stage: string | null;
-  region: string | null;
-  epoch: number | null;
-  workflowId: string;
-  acceptedAt: string;
-  stages: Partial<Record<Stage, { at: string; region: string; epoch: number }>>;
-  deliveredAt: string | null;
-  blocked: { stage: string; reason: string | null } | null;
+/** A stage's row of a record, as json_build_object gives it (so `at` is timestamp text, not a Date). */
+export interface StagePass {
+  at: string;
+  region: string;
+  epoch: number;
 }
 
-export async function getRecord(pool: Pool, sourceId: string, seq: number) {
-  const { rows } = await pool.query(
+/** A record with its delivery and, per stage, its stage row (null until it passed that stage). */
+export type RecordRow = {
+  record_id: string;
+  status: RecordStatus;
+  region: string | null;
+  epoch: number | null;
+  accepted_at: Date;
+  blocked_stage: Stage | null;
+  blocked_reason: string | null;
+  delivered_at: Date | null;
+} & Record<Stage, StagePass | null>;
+
+export async function getRecord(pool: Pool, sourceId: string, seq: number): Promise<RecordRow | undefined> {
+  const { rows } = await pool.query<RecordRow>(
     `SELECT r.record_id, r.status, r.region, r.epoch, r.accepted_at, r.blocked_stage, r.blocked_reason,
             d.delivered_at,
             ${STAGES.map((s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
@@ -28,7 +32,7 @@ export async function getRecord(pool: Pool, sourceId: string, seq: number) {
       WHERE r.source_id = $1 AND r.seq = $2`,
     [sourceId, seq],
   );
-  return rows[0] as Record<string, unknown> | undefined;
+  return rows[0];
 }
 
 export async function getSource(pool: Pool, sourceId: string) {

@@ -1,9 +1,9 @@
 // The reconciler's reads and its one write: open records page by page, sources stalled behind
 // their first record in line, and the restart stamp (fenced by the active epoch).
-import { STAGES, type Stage } from '../contracts/names';
+import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
 import type { Pool } from './pool';
 
-export type OpenStatus = 'accepted' | 'processing' | 'blocked';
+export type OpenStatus = Exclude<RecordStatus, 'delivered' | 'skipped'>;
 
 export interface OpenRecord {
   source_id: string;

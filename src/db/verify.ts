@@ -43,6 +43,11 @@ export interface VerifyReport {
    * `skipped` (`status`: the record's, null when there is none).
    */
   orphans: { table: string; sourceId: string; seq: number; status: string | null }[];
+  /**
+   * Sources whose records are not exactly seqs 1..last_seq: `missing` seqs of that range have no
+   * record (lost, or the counter ran ahead), `beyond` records have a seq outside it.
+   */
+  seqGaps: { sourceId: string; lastSeq: number; missing: number; beyond: number }[];
   /** Records not yet finished (accepted, processing, blocked). */
   open: number;
   /** The first open records, in source and seq order, with the stage each is at. */
@@ -148,6 +153,20 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
     )
   ).map((d) => ({ sourceId: d.source_id, deliveries: d.deliveries, delivered: d.delivered }));
 
+  // Nothing accepted went missing: the checkpoint gives a source's records the seqs 1..last_seq.
+  const seqGaps = (
+    await q<{ source_id: string; last_seq: number; missing: number; beyond: number }>(
+      `SELECT source_id, last_seq, missing, beyond FROM (
+         SELECT s.source_id, s.last_seq,
+                (s.last_seq - count(r.seq) FILTER (WHERE r.seq BETWEEN 1 AND s.last_seq))::int AS missing,
+                (count(r.seq) FILTER (WHERE r.seq NOT BETWEEN 1 AND s.last_seq))::int AS beyond
+           FROM sources s LEFT JOIN records r USING (source_id)
+          WHERE ${scope('s.source_id')}
+          GROUP BY s.source_id, s.last_seq
+       ) g WHERE missing <> 0 OR beyond <> 0 ORDER BY source_id LIMIT ${LIST_LIMIT}`,
+    )
+  ).map((g) => ({ sourceId: g.source_id, lastSeq: g.last_seq, missing: g.missing, beyond: g.beyond }));
+
   const open = (records.accepted ?? 0) + (records.processing ?? 0) + (records.blocked ?? 0);
   // Where each open record is: its blocked stage, else the first stage it has no row in.
   const firstMissing = STAGES.map((s) => `WHEN NOT EXISTS (SELECT 1 FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) THEN '${s}'`).join(' ');
@@ -162,7 +181,7 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
   ).map((r) => ({ sourceId: r.source_id, seq: r.seq, status: r.status, stage: r.stage, region: r.region }));
 
   const expectDrained = opts.expectDrained ?? false;
-  const report = { sources, records, rows, orderViolations, notOnce, badSkips, deliveryCounts, orphans, open, openRecords, expectDrained };
+  const report = { sources, records, rows, orderViolations, notOnce, badSkips, deliveryCounts, orphans, seqGaps, open, openRecords, expectDrained };
   return { ...report, ok: violations({ ...report, ok: true }).length === 0 };
 }
 
@@ -180,6 +199,9 @@ export function violations(r: VerifyReport): string[] {
   }
   if (r.orphans.length) {
     out.push(`rows of no record or of a record in another state: ${first(r.orphans, (o) => `${o.table} ${o.sourceId} #${o.seq}, record ${o.status ?? 'missing'}`)}`);
+  }
+  if (r.seqGaps.length) {
+    out.push(`sources whose records are not seqs 1..last_seq: ${first(r.seqGaps, (g) => `${g.sourceId}: last_seq ${g.lastSeq}, ${g.missing} missing, ${g.beyond} beyond`)}`);
   }
   if (r.expectDrained && r.open > 0) {
     const o = r.openRecords[0];

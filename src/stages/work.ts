@@ -25,7 +25,7 @@ export type StageWork = (input: JsonObject, ctx: StageContext) => JsonObject | P
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value as object)
+    const entries = Object.keys(value)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
@@ -33,7 +33,8 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function sha256(text: string): string {
+/** Hex sha256 of text: the identity of a payload (its canonical JSON) or a stage's output. */
+export function contentHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
@@ -64,7 +65,7 @@ export const preprocess: StageWork = (input, ctx) => {
       recordId: ctx.recordId,
       acceptedAt: ctx.acceptedAt,
       fields: Object.keys(record).length,
-      digest: sha256(canonicalJson(record)).slice(0, 16),
+      digest: contentHash(canonicalJson(record)).slice(0, 16),
     },
   };
 };
@@ -104,7 +105,7 @@ export const postprocess: StageWork = (input) => {
       key: `${meta.sourceId}:${meta.seq}`,
       recordId: meta.recordId,
       body,
-      checksum: sha256(body).slice(0, 16),
+      checksum: contentHash(body).slice(0, 16),
     },
   };
 };

@@ -2,43 +2,17 @@
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
-import { createLogger, type Logger } from '../logger';
-import { sdkLogger } from './sdk-logger';
+import { createLogger } from '../logger';
+import { installRuntime } from './runtime';
 import { createPool, type Pool } from '../db/pool';
 import { GateListener } from '../db/gate-listener';
 import { createStageActivities } from '../activities/stage';
-import { noopActivities } from '../activities/noop';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../contracts/names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
-
-/**
- * The SDK runtime, once per process, before the first connection: its logs through pino and, when
- * a port is given, its metrics (poll and task latencies, slots, activity execution latency per
- * stage...) in Prometheus text on that port.
- */
-function installRuntime(logger: Logger, metricsAddress: string | undefined, tags: Record<string, string>): void {
-  const base = { logger: sdkLogger(logger) };
-  if (metricsAddress) {
-    try {
-      Runtime.install({
-        ...base,
-        telemetryOptions: {
-          metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true }, globalTags: tags },
-        },
-      });
-      logger.info({ metrics: metricsAddress }, 'SDK metrics exported');
-      return;
-    } catch (err) {
-      // A taken port costs the metrics, not the worker: records keep flowing.
-      logger.error({ metrics: metricsAddress, err: (err as Error).message }, 'SDK metrics not exported');
-    }
-  }
-  Runtime.install(base);
-}
 
 async function main(): Promise<void> {
   const [region, role] = process.argv.slice(2);
@@ -75,8 +49,8 @@ async function main(): Promise<void> {
         gate,
         gateWaitMs: config.GATE_WAIT_MS,
       });
-      // Only this stage's activity (and the benchmark's empty one): one task queue, like one container.
-      worker = await Worker.create({ ...common, activities: { [role]: acts[role], ...noopActivities } });
+      // Only this stage's activity: one task queue, like one container.
+      worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
     } else {
       throw new Error(`unknown role ${role}`);
     }

@@ -1,3 +1,2 @@
 // The workflow bundle's entry point: every workflow type the `records` task queue serves.
 export { recordWorkflow } from './record';
-export { baselineWorkflow } from './baseline';

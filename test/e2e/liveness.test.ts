@@ -3,12 +3,11 @@
 // missed a signal. Two Temporal servers (one per region), real workers, the HTTP API; every
 // invariant is read from the tables.
 import { Client, Connection } from '@temporalio/client';
-import { verifyInvariants } from '../../src/db/verify';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { recordWorkflowId } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
-import { deliveredCount, randomBatch, seqsInIdOrder, uniqueSource } from '../helpers/records';
-import { ADMIN_TOKEN, api, startSystem, waitFor, type System } from '../helpers/system';
+import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
+import { ADMIN_TOKEN, api, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(600_000);
 
@@ -50,7 +49,6 @@ interface Reconcile {
 }
 const regions = async () => (await api<Regions>(`${sys.url}/v1/admin/regions`, 'GET')).body;
 const reconcile = async () => (await api<Reconcile>(`${sys.url}/v1/admin/reconcile`, 'POST')).body;
-const submit = (source: string, records: unknown[]) => api<{ records: { seq: number }[] }>(`${sys.url}/v1/sources/${source}/records`, 'POST', { records });
 const recordStatus = async (source: string, seq: number) => (await api<{ status: string }>(`${sys.url}/v1/sources/${source}/records/${seq}`, 'GET')).body.status;
 
 async function client(region: string): Promise<{ client: Client; close(): Promise<void> }> {
@@ -61,10 +59,7 @@ async function client(region: string): Promise<{ client: Client; close(): Promis
 
 async function expectDeliveredInOrder(sources: string[], perSource: number, timeoutMs = 240_000) {
   await waitFor(`${sources.length * perSource} deliveries`, async () => (await deliveredCount(db.pool, sources)) === sources.length * perSource, timeoutMs, 1000);
-  for (const s of sources) {
-    expect(await seqsInIdOrder(db.pool, 'deliveries', s)).toEqual(Array.from({ length: perSource }, (_, i) => i + 1));
-    expect(await verifyInvariants(db.pool, { sourcePrefix: s })).toMatchObject({ ok: true, open: 0 });
-  }
+  await expectAllDelivered(db.pool, sources, perSource);
 }
 
 /** Waits for a blocked record, then makes its input valid (what an operator fixes before a retry). */
@@ -78,7 +73,7 @@ describe('liveness', () => {
     await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 60_000);
     const before = await reconcile();
     const sources = ['h1', 'h2', 'h3'].map(uniqueSource);
-    for (const s of sources) expect((await submit(s, randomBatch('h', 40))).status).toBe(202);
+    for (const s of sources) expect((await submit(sys.url, s, randomBatch('h', 40))).status).toBe(202);
     await waitFor('some deliveries', async () => (await deliveredCount(db.pool, sources)) > 3, 60_000, 100);
     const { active, servers } = await regions();
     const to = active === 'east' ? 'west' : 'east';
@@ -112,7 +107,7 @@ describe('liveness', () => {
     const src = uniqueSource('retry-down');
     const records = randomBatch('r', 3);
     records[0].payload.amount = 'x';
-    expect((await submit(src, records)).status).toBe(202);
+    expect((await submit(sys.url, src, records)).status).toBe(202);
     await blockedThenFixed(src, 1);
     const { active } = await regions();
     expect((await api(`${sys.url}/v1/admin/regions/${active}/server/stop`, 'POST', { signal: 'SIGKILL' })).status).toBeLessThan(300);
@@ -131,7 +126,7 @@ describe('liveness', () => {
     const src = uniqueSource('lost-retry');
     const records = randomBatch('l', 3);
     records[0].payload.amount = 'x';
-    expect((await submit(src, records)).status).toBe(202);
+    expect((await submit(sys.url, src, records)).status).toBe(202);
     await blockedThenFixed(src, 1);
     // What an API crash between the retry's commit and its signal left behind before the fix.
     await db.pool.query(`UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL WHERE source_id = $1 AND seq = 1`, [src]);
@@ -143,7 +138,7 @@ describe('liveness', () => {
     const src = uniqueSource('gone');
     const records = randomBatch('g', 4);
     records[1].payload.amount = 'x';
-    expect((await submit(src, records)).status).toBe(202);
+    expect((await submit(sys.url, src, records)).status).toBe(202);
     await waitFor('#2 blocked', async () => (await recordStatus(src, 2)) === 'blocked', 60_000, 200);
     const { active, epoch } = await regions();
     const c = await client(active);

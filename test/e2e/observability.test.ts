@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ALL_TASK_QUEUES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
-import { api, freePortRange, startSystem, waitFor, type System } from '../helpers/system';
+import { api, freePortRange, startSystem, submit, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
@@ -35,7 +35,7 @@ it('is ready with every check, shows pollers on every queue, and exports API and
   expect((await api(`${sys.url}/healthz`, 'GET')).status).toBe(200);
 
   const source = uniqueSource('obs');
-  expect((await api(`${sys.url}/v1/sources/${source}/records`, 'POST', { records: randomBatch('b', 10) })).status).toBe(202);
+  expect((await submit(sys.url, source, randomBatch('b', 10))).status).toBe(202);
   await waitFor('10 deliveries', async () => (await deliveredCount(db.pool, [source])) === 10, 120_000);
 
   const stats = await api<{ regions: { name: string; reachable: boolean; queues: Queue[] }[]; totals: { accepted: number; delivered: number }; sources: { sourceId: string; watermarks: { delivered: number } }[] }>(

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { canonicalJson, sha256 } from '../../src/stages/work';
+import { canonicalJson, contentHash } from '../../src/stages/work';
 import { recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
-import { api, freePort, startSystem, waitFor, type System } from '../helpers/system';
+import { api, freePort, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -35,9 +35,11 @@ beforeAll(async () => {
   ui = `http://127.0.0.1:${uiPort}`;
   db = await createTestDb('e2e_ui');
   sys = await startSystem({ databaseUrl: db.url, env: { TEMPORAL_UI_PORT: String(uiPort) } });
-  const res = await api(`${sys.url}/v1/sources/${source}/records`, 'POST', {
-    records: payloads.map((payload, i) => ({ id: `ui-${i + 1}`, payload })),
-  });
+  const res = await submit(
+    sys.url,
+    source,
+    payloads.map((payload, i) => ({ id: `ui-${i + 1}`, payload })),
+  );
   expect(res.status).toBe(202);
   await waitFor('3 records delivered', async () => {
     const s = await api<{ watermarks: { delivered: number } }>(`${sys.url}/v1/sources/${source}`, 'GET');
@@ -110,14 +112,14 @@ describe('the Temporal UI in a real browser', () => {
     // User Metadata: the record's summary and details (rendered in a frame of their own), and every
     // stage activity, by its summary, completed.
     await page.getByTestId('user-metadata-tab').click();
-    const digest = sha256(canonicalJson(payloads[1])).slice(0, 12);
+    const digest = contentHash(canonicalJson(payloads[1])).slice(0, 12);
     const allText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
     await waitFor('the summary and details', async () => {
       const t = await allText();
       return t.includes(`${source} #2 · payload ${digest}`) && t.includes('client id ui-2');
     }, 15_000);
     const metadata = await allText();
-    expect(metadata).toContain(`payload sha256 ${sha256(canonicalJson(payloads[1]))}`);
+    expect(metadata).toContain(`payload sha256 ${contentHash(canonicalJson(payloads[1]))}`);
     for (const stage of STAGES) expect(metadata).toMatch(new RegExp(`${stage} ${source}#2\\s+Completed`));
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-record-metadata.png') });
   });
@@ -127,7 +129,7 @@ describe('the Temporal UI in a real browser', () => {
     const waiting = uniqueSource('ui-wait');
     expect((await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'fail' })).status).toBe(200);
     try {
-      await api(`${sys.url}/v1/sources/${waiting}/records`, 'POST', { records: payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })) });
+      expect((await submit(sys.url, waiting, payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })))).status).toBe(202);
       await waitFor('both records through preprocess', async () => {
         const s = await api<{ watermarks: { preprocess: number } }>(`${sys.url}/v1/sources/${waiting}`, 'GET');
         return s.body.watermarks.preprocess === 2;
@@ -135,7 +137,9 @@ describe('the Temporal UI in a real browser', () => {
       const id = recordWorkflowId(waiting, 2);
       await page.goto(`${ui}/namespaces/pipeline-east/workflows/${encodeURIComponent(id)}`);
       await page.getByTestId('workflow-id-heading').filter({ hasText: id }).waitFor();
-      // Current Details: the workflow's own words (setCurrentDetails), rendered from Markdown.
+      // Current Details (User Metadata tab): the workflow's own words (setCurrentDetails), rendered
+      // from Markdown.
+      await page.getByTestId('user-metadata-tab').click();
       const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
       const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
       await waitFor('Current Details', async () => (await pageText()).includes(details), 20_000).catch(async (err: Error) => {

@@ -7,7 +7,7 @@
 import { CHECKED_TABLES, verifyInvariants, violations } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -45,7 +45,7 @@ async function openCoreWrite(): Promise<OpenWrite | undefined> {
 describe('a zombie worker paused inside its write transaction', () => {
   it('is fenced by the failover: its session is ended and nothing of the old epoch commits after the switch', async () => {
     const src = uniqueSource('zombie');
-    expect((await api(`${sys.url}/v1/sources/${src}/records`, 'POST', { records: randomBatch('z', 6) })).status).toBe(202);
+    expect((await submit(sys.url, src, randomBatch('z', 6))).status).toBe(202);
     const pid = (await sys.workers()).find((w) => w.region === 'east' && w.stage === 'core')?.pid;
     if (!pid) throw new Error('no east core worker running');
 

@@ -1,6 +1,7 @@
-// Random records for tests, and waiting for a set of sources to be delivered.
+// Random records for tests, waiting for a set of sources to be delivered, and checking they were.
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../../src/db/pool';
+import { verifyInvariants, violations } from '../../src/db/verify';
 
 export function uniqueSource(label: string): string {
   return `${label}-${randomBytes(3).toString('hex')}`;
@@ -23,8 +24,16 @@ export async function deliveredCount(pool: Pool, sources: string[]): Promise<num
   return rows[0].n;
 }
 
-/** Per table: the seqs of each source in id order. */
-export async function seqsInIdOrder(pool: Pool, table: string, sourceId: string): Promise<number[]> {
-  const { rows } = await pool.query<{ seq: number }>(`SELECT seq FROM ${table} WHERE source_id = $1 ORDER BY id`, [sourceId]);
-  return rows.map((r) => r.seq);
+/**
+ * Every record of each source delivered (`perSource` of them, when given), judged per source by the
+ * shared checker (src/db/verify.ts) with nothing allowed open. Its checks (seqs 1..last_seq, one row
+ * per delivered record in every stage table and in deliveries, no stray rows, id order is seq
+ * order) make this: each table holds exactly the seqs 1..n of the source, in that order by id.
+ */
+export async function expectAllDelivered(pool: Pool, sources: string[], perSource?: number): Promise<void> {
+  for (const source of sources) {
+    const report = await verifyInvariants(pool, { sources: [source], expectDrained: true });
+    const { delivered = 0, ...notDelivered } = report.records;
+    expect({ source, violations: violations(report), notDelivered, delivered }).toEqual({ source, violations: [], notDelivered: {}, delivered: perSource ?? delivered });
+  }
 }

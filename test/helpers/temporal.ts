@@ -1,6 +1,6 @@
 // A Temporal dev server of its own for a test file (the CLI comes from the global setup).
 import { spawn } from 'node:child_process';
-import { devServerArgs } from '../../src/temporal/devserver';
+import { devServerArgs } from '../../src/launcher/dev-server-args';
 import { waitForServer } from '../../src/temporal/setup';
 import { freePort } from '../../scripts/system';
 

@@ -6,7 +6,7 @@ import { startServer } from '../../src/api/server';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
 import { buildTestApp, type TestApp } from '../helpers/app';
-import { api } from '../helpers/system';
+import { api, submit } from '../helpers/system';
 
 const ADMIN = 'auth-test-admin-token-abcdefghijklmnop';
 let db: TestDb;
@@ -27,7 +27,7 @@ const batch = (...ids: string[]) => ({ records: ids.map((id) => ({ id, payload: 
 const createKey = async (sourceId: string) => {
   const res = await as(ADMIN, { method: 'POST', url: `/v1/admin/sources/${sourceId}/keys` });
   expect(res.statusCode).toBe(201);
-  return res.json() as { keyId: string; key: string };
+  return res.json<{ keyId: string; key: string }>();
 };
 
 describe('credentials', () => {
@@ -251,14 +251,14 @@ describe('limits', () => {
 describe('over real HTTP', () => {
   it('401 without a token, 201 for a new key, 202 on its source, 403 on another, 401 once revoked', async () => {
     const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const none = await api<{ error: string }>(`${url}/v1/sources/h/records`, 'POST', batch('x'), { token: null });
+    const none = await submit<{ error: string }>(url, 'h', batch('x').records, { token: null });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="record-pipeline"');
     const created = await api<{ keyId: string; key: string }>(`${url}/v1/admin/sources/h/keys`, 'POST', undefined, { token: ADMIN });
     expect(created.status).toBe(201);
     const { key, keyId } = created.body;
-    expect((await api(`${url}/v1/sources/h/records`, 'POST', batch('x'), { token: key })).status).toBe(202);
-    expect((await api(`${url}/v1/sources/other/records`, 'POST', batch('x'), { token: key })).status).toBe(403);
+    expect((await submit(url, 'h', batch('x').records, { token: key })).status).toBe(202);
+    expect((await submit(url, 'other', batch('x').records, { token: key })).status).toBe(403);
     expect((await api(`${url}/v1/admin/regions`, 'GET', undefined, { token: key })).status).toBe(403);
     expect((await api(`${url}/v1/admin/sources/h/keys/${keyId}`, 'DELETE', undefined, { token: ADMIN })).status).toBe(200);
     expect((await api(`${url}/v1/sources/h`, 'GET', undefined, { token: key })).status).toBe(401);

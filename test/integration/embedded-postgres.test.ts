@@ -18,7 +18,7 @@ it('initialises, starts, migrates and stops an embedded Postgres, then starts it
   const port = await freePort();
   const script = `
     const path = require('node:path');
-    const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(ROOT, 'dist/src/workers/postgres.js'))});
+    const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(ROOT, 'dist/src/launcher/postgres.js'))});
     const { loadConfig } = require(${JSON.stringify(path.join(ROOT, 'dist/src/config.js'))});
     const { createPool } = require(${JSON.stringify(path.join(ROOT, 'dist/src/db/pool.js'))});
     const { prepareDatabase } = require(${JSON.stringify(path.join(ROOT, 'dist/src/db/prepare.js'))});

@@ -105,7 +105,7 @@ async function send(r: Req) {
   const headers: Record<string, string> = { ...r.headers };
   if (r.auth !== undefined) headers.authorization = r.auth;
   if (r.body && r.contentType !== undefined) headers['content-type'] = r.contentType;
-  const o: InjectOptions = { method: r.method as InjectOptions['method'], url: r.url, headers };
+  const o: InjectOptions = { method: r.method, url: r.url, headers };
   if (r.body) o.payload = 'json' in r.body ? JSON.stringify(r.body.json) ?? 'null' : r.body.raw;
   const res = await t.app.inject(o);
   answers++;

@@ -9,7 +9,6 @@ import { RegionRouter } from '../../src/api/region-router';
 import { Reconciler } from '../../src/api/reconciler';
 import { NotSupervised } from '../../src/api/worker-control';
 import { markBlocked, runStage } from '../../src/activities/stage-write';
-import { noopActivities } from '../../src/activities/noop';
 import { failover } from '../../src/db/failover';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -28,6 +27,8 @@ let temporal: TemporalClients;
 let deadTemporal: TemporalClients;
 let server: Awaited<ReturnType<typeof startDevServer>>;
 let connection: NativeConnection;
+// Readiness counts pollers, not work: one empty activity serves each stage's task queue.
+const emptyActivities = { async noop() {} };
 const workers: Worker[] = [];
 const running: Promise<void>[] = [];
 
@@ -64,7 +65,7 @@ async function startWorkers(): Promise<void> {
     const w =
       queue === WORKFLOW_TASK_QUEUE
         ? await Worker.create({ connection, namespace: 'pipeline-east', taskQueue: queue, workflowBundle: { codePath: bundle } })
-        : await Worker.create({ connection, namespace: 'pipeline-east', taskQueue: queue, activities: noopActivities });
+        : await Worker.create({ connection, namespace: 'pipeline-east', taskQueue: queue, activities: emptyActivities });
     workers.push(w);
     running.push(w.run());
   }

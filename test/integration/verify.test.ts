@@ -176,6 +176,22 @@ describe('the invariant checker', () => {
     expect(violations(r3)).toHaveLength(1);
   });
 
+  it('fails on a source whose records are not seqs 1..last_seq', async () => {
+    const behind = await build(CLEAN);
+    // The counter says 5: a fifth record was accepted and is gone.
+    await db.pool.query('UPDATE sources SET last_seq = 5 WHERE source_id = $1', [behind]);
+    const r1 = await check(behind);
+    expect(r1.seqGaps).toEqual([{ sourceId: behind, lastSeq: 5, missing: 1, beyond: 0 }]);
+    expect(violations(r1)).toEqual([`sources whose records are not seqs 1..last_seq: 1 (first: ${behind}: last_seq 5, 1 missing, 0 beyond)`]);
+
+    // The counter says 3: record 4 has a seq the checkpoint never handed out.
+    const ahead = await build(CLEAN);
+    await db.pool.query('UPDATE sources SET last_seq = 3 WHERE source_id = $1', [ahead]);
+    const r2 = await check(ahead);
+    expect(r2.seqGaps).toEqual([{ sourceId: ahead, lastSeq: 3, missing: 0, beyond: 1 }]);
+    expect(violations(r2)).toHaveLength(1);
+  });
+
   it('fails when a source has deliveries without records (counted per source)', async () => {
     const src = uniqueSource('v');
     await row('deliveries', src, 1);

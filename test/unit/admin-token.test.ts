@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveAdminToken } from '../../src/workers/admin-token';
+import { resolveAdminToken } from '../../src/launcher/admin-token';
 
 describe('the admin token of npm start', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'admin-token-'));

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SupervisedChild } from '../../src/workers/child';
+import { SupervisedChild } from '../../src/launcher/supervised-child';
 
 // The kernel's view: T is stopped, S/R is sleeping or running.
 const procState = (pid: number) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];

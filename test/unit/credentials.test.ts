@@ -1,4 +1,4 @@
-import { bearerToken, newSourceKey, parseSourceKey, sameSecret, sha256 } from '../../src/api/credentials';
+import { bearerToken, newSourceKey, parseSourceKey, sameSecret, secretHash } from '../../src/api/credentials';
 import { checkJsonShape, MAX_JSON_DEPTH } from '../../src/api/limits';
 import { ApiError } from '../../src/api/errors';
 
@@ -17,7 +17,7 @@ describe('credentials', () => {
     expect(sameSecret(a.key, a.hash)).toBe(true);
     expect(sameSecret(b.key, a.hash)).toBe(false);
     expect(sameSecret(a.key.slice(0, -1), a.hash)).toBe(false);
-    expect(a.hash.equals(sha256(a.key))).toBe(true);
+    expect(a.hash.equals(secretHash(a.key))).toBe(true);
     for (const t of ['k_123.abc', `${a.keyId}.`, `${a.keyId}x${a.key.slice(a.keyId.length)}`, `K${a.key.slice(1)}`]) expect(parseSourceKey(t)).toBeUndefined();
   });
 });

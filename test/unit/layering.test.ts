@@ -23,6 +23,9 @@ const FILE = {
   workers: 'src/workers/worker.ts',
   cli: 'src/cli/main.ts',
 } as const;
+// On top of every layer, with no rule of its own: the launcher may import any folder.
+const LAUNCHER = 'src/launcher/supervisor.ts';
+const SCRIPT = 'scripts/system.ts';
 
 let eslint: ESLint;
 beforeAll(() => {
@@ -66,12 +69,20 @@ describe('lint enforces the layering', () => {
     ['contracts import from workflows', FILE.contracts, "import { recordWorkflow } from '../workflows/record';\nexport const f = recordWorkflow;\n"],
     ['contracts import a Node builtin', FILE.contracts, "import { EventEmitter } from 'node:events';\nexport const E = EventEmitter;\n"],
     ['activities import from api', FILE.activities, "import { buildApp } from '../api/app';\nexport const f = buildApp;\n"],
-    ['activities import from workers', FILE.activities, "import { resolveAdminToken } from '../workers/admin-token';\nexport const f = resolveAdminToken;\n"],
+    ['activities import from workers', FILE.activities, "import { sdkLogger } from '../workers/sdk-logger';\nexport const f = sdkLogger;\n"],
     ['temporal imports from api', FILE.temporal, "import { buildApp } from '../api/app';\nexport const f = buildApp;\n"],
     ['workers import a value from api', FILE.workers, "import { NotSupervised } from '../api/worker-control';\nexport const N = NotSupervised;\n"],
     ['the CLI imports a value from api', FILE.cli, "import { buildApp } from '../api/app';\nexport const f = buildApp;\n"],
     ['the CLI imports a value from workflows', FILE.cli, "import { recordWorkflow } from '../workflows/record';\nexport const f = recordWorkflow;\n"],
     ['a re-export the wrong way', FILE.db, "export { runStage } from '../activities/stage-write';\n"],
+    ['contracts import from the launcher', FILE.contracts, "import { say } from '../launcher/say';\nexport const f = say;\n"],
+    ['workflows import from the launcher', FILE.workflows, "import { say } from '../launcher/say';\nexport const f = say;\n"],
+    ['db imports from the launcher', FILE.db, "import { ensurePostgres } from '../launcher/postgres';\nexport const f = ensurePostgres;\n"],
+    ['activities import from the launcher', FILE.activities, "import { say } from '../launcher/say';\nexport const f = say;\n"],
+    ['temporal imports from the launcher', FILE.temporal, "import { devServerArgs } from '../launcher/dev-server-args';\nexport const f = devServerArgs;\n"],
+    ['api imports even a type from the launcher', FILE.api, "import type { AdminToken } from '../launcher/admin-token';\nexport let t: AdminToken | undefined;\n"],
+    ['workers import from the launcher', FILE.workers, "import { SupervisedChild } from '../launcher/supervised-child';\nexport const S = SupervisedChild;\n"],
+    ['the CLI imports from the launcher', FILE.cli, "import { resolveAdminToken } from '../launcher/admin-token';\nexport const f = resolveAdminToken;\n"],
   ];
   it.each(wrong)('%s: an error', async (_name, file, code) => {
     const errors = restricted(await lint(file, code));
@@ -86,6 +97,8 @@ describe('lint enforces the layering', () => {
     ['activities import db and contracts', FILE.activities, "import { readWatermarks } from '../db/stages';\nimport { FailureType } from '../contracts/failures';\nexport const f = [readWatermarks, FailureType];\n"],
     ['workers import contracts and API types', FILE.workers, "import type { WorkerControl } from '../api/worker-control';\nimport { WorkerInfo } from '../contracts/control';\nexport let c: WorkerControl | undefined;\nexport const W = WorkerInfo;\n"],
     ['the CLI imports contracts and API types', FILE.cli, "import type { RecordReply } from '../api/schemas';\nimport { MAX_BATCH } from '../contracts/limits';\nexport let r: RecordReply | undefined;\nexport const m = MAX_BATCH;\n"],
+    ['the launcher imports api, workers, temporal, db and contracts', LAUNCHER, "import { WorkflowStarter } from '../api/starter';\nimport { sdkLogger } from '../workers/sdk-logger';\nimport { waitForServer } from '../temporal/setup';\nimport { createPool } from '../db/pool';\nimport { STAGES } from '../contracts/names';\nexport const all = [WorkflowStarter, sdkLogger, waitForServer, createPool, STAGES];\n"],
+    ['scripts import the launcher', SCRIPT, "import { portFree } from '../src/launcher/ports';\nexport const f = portFree;\n"],
   ];
   it.each(right)('%s: no error at all', async (_name, file, code) => {
     expect(await lint(file, code)).toEqual([]);

@@ -1,5 +1,5 @@
 import { RecordRejectedError } from '../../src/contracts/failures';
-import { canonicalJson, defaultWork, sha256, type JsonObject, type StageContext } from '../../src/stages/work';
+import { canonicalJson, defaultWork, contentHash, type JsonObject, type StageContext } from '../../src/stages/work';
 
 const ctx: StageContext = { sourceId: 'src', seq: 7, recordId: 'r7', acceptedAt: '2026-01-01T00:00:00.000Z' };
 
@@ -39,6 +39,6 @@ describe('default stage work', () => {
 
   it('canonical JSON ignores key order', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}');
-    expect(sha256(canonicalJson({ a: 1, b: 2 }))).toBe(sha256(canonicalJson({ b: 2, a: 1 })));
+    expect(contentHash(canonicalJson({ a: 1, b: 2 }))).toBe(contentHash(canonicalJson({ b: 2, a: 1 })));
   });
 });

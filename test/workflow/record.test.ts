@@ -31,7 +31,7 @@ let workers: Worker[];
 let running: Promise<void>;
 
 beforeAll(async () => {
-  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} }, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
   server = await startDevServer([NAMESPACE]);
   nativeConnection = await NativeConnection.connect({ address: server.address });
   connection = await Connection.connect({ address: server.address });

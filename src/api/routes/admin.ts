@@ -3,8 +3,10 @@ import { Type } from '@sinclair/typebox';
 import { isRegion, REGIONS, STAGES, WORKER_ROLES } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
+import { clearFault, injectFault, listFaults } from '../../db/faults';
 import { ServerInfo, WorkerInfo } from '../../contracts/control';
-import { ErrorBody, WorkersReply } from '../schemas';
+import { FailoverResult } from '../../contracts/failover';
+import { ErrorBody, RegionHealth, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
   region: Type.Union(REGIONS.map((r) => Type.Literal(r))),
@@ -33,15 +35,6 @@ const FaultBody = Type.Object(
 );
 const Fault = Type.Object({ region: Type.String(), stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), since: Type.String() });
 
-const RegionHealth = Type.Object({
-  name: Type.String(),
-  namespace: Type.String(),
-  address: Type.String(),
-  active: Type.Boolean(),
-  healthy: Type.Boolean(),
-  reason: Type.Optional(Type.String()),
-  pollers: Type.Record(Type.String(), Type.Integer()),
-});
 const RegionsReply = Type.Object({
   active: Type.String(),
   epoch: Type.Integer(),
@@ -54,13 +47,12 @@ const FailoverBody = Type.Object(
   { to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
   { additionalProperties: false },
 );
-const FailoverReply = Type.Object({ from: Type.String(), to: Type.String(), epoch: Type.Integer(), fencedSessions: Type.Integer() });
 
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/regions',
     { schema: { summary: 'Both regions: health, pollers per task queue, which is active, the epoch', response: { 200: RegionsReply } } },
-    async () => ({ ...(await app.deps.router.status()), failovers: app.deps.router.failovers, servers: await app.deps.workers.servers() }),
+    async () => ({ ...(await app.regionRouter.status()), failovers: app.regionRouter.failovers, servers: await app.workerControl.servers() }),
   );
 
   app.post(
@@ -69,13 +61,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Fail over (or back) to a region: new epoch, old region fenced, open records re-driven there',
         body: FailoverBody,
-        response: { 200: FailoverReply, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+        response: { 200: FailoverResult, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },
       },
     },
     async (request) => {
       const { to, reason } = request.body;
       try {
-        return await app.deps.router.failover(to, reason ?? 'manual');
+        return await app.regionRouter.failover(to, reason ?? 'manual');
       } catch (err) {
         if (err instanceof FailoverRefused) {
           throw new ApiError(err.code === 'unknown_region' ? 400 : 409, err.code, err.message);
@@ -90,11 +82,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/workers',
     { schema: { summary: 'Every worker process: region, stage, pid, state', response: { 200: WorkersReply } } },
-    async () => ({ supervised: app.deps.workers.supervised, workers: await app.deps.workers.list() }),
+    async () => ({ supervised: app.workerControl.supervised, workers: await app.workerControl.list() }),
   );
 
   const requireSupervisor = () => {
-    if (!app.deps.workers.supervised) {
+    if (!app.workerControl.supervised) {
       throw new ApiError(503, 'not_supervised', 'processes are not run by this API\'s supervisor (start the system with npm start)');
     }
   };
@@ -116,8 +108,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'stop'
-            ? await app.deps.workers.stop(region, stage, request.body?.signal)
-            : await app.deps.workers.start(region, stage);
+            ? await app.workerControl.stop(region, stage, request.body?.signal)
+            : await app.workerControl.start(region, stage);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -137,8 +129,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'stop'
-            ? await app.deps.workers.stopServer(request.params.region, request.body?.signal)
-            : await app.deps.workers.startServer(request.params.region);
+            ? await app.workerControl.stopServer(request.params.region, request.body?.signal)
+            : await app.workerControl.startServer(request.params.region);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -166,8 +158,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requireSupervisor();
         try {
           return action === 'pause'
-            ? await app.deps.workers.pauseServer(request.params.region)
-            : await app.deps.workers.resumeServer(request.params.region);
+            ? await app.workerControl.pauseServer(request.params.region)
+            : await app.workerControl.resumeServer(request.params.region);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -179,9 +171,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/faults',
     { schema: { summary: 'Active injected dependency failures', response: { 200: Type.Object({ faults: Type.Array(Fault) }) } } },
     async () => {
-      const { rows } = await app.deps.pool.query<{ region: string; stage: string; reason: string | null; created_at: Date }>(
-        'SELECT region, stage, reason, created_at FROM faults ORDER BY region, stage',
-      );
+      const rows = await listFaults(app.pool);
       return { faults: rows.map((r) => ({ region: r.region, stage: r.stage, reason: r.reason, since: r.created_at.toISOString() })) };
     },
   );
@@ -198,14 +188,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { region, stage, action, reason } = request.body;
       if (!isRegion(region)) throw new ApiError(400, 'unknown_region', `no region ${region}`);
-      if (action === 'fail') {
-        await app.deps.pool.query(
-          'INSERT INTO faults (region, stage, reason) VALUES ($1, $2, $3) ON CONFLICT (region, stage) DO UPDATE SET reason = EXCLUDED.reason',
-          [region, stage, reason ?? 'injected by operator'],
-        );
-      } else {
-        await app.deps.pool.query('DELETE FROM faults WHERE region = $1 AND stage = $2', [region, stage]);
-      }
+      if (action === 'fail') await injectFault(app.pool, region, stage, reason ?? 'injected by operator');
+      else await clearFault(app.pool, region, stage);
       return { region, stage, failed: action === 'fail' };
     },
   );

@@ -27,7 +27,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { pool, router } = app.deps;
+      const { pool, regionRouter } = app;
       const checks: ReadyCheck[] = [];
       let active: RegionRow | undefined;
       const started = performance.now();
@@ -38,7 +38,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         checks.push({ name: 'postgres', ok: false, latencyMs: Math.round(performance.now() - started), reason: (err as Error).message });
       }
       if (active) {
-        const inspection = await router.inspect(active);
+        const inspection = await regionRouter.inspect(active);
         checks.push({ name: `temporal:${active.name}`, ...inspection.namespace });
         // A region that did not answer has no queue results; its namespace check says why.
         for (const q of inspection.queues) {

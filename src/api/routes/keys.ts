@@ -26,7 +26,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { sourceId } = request.params;
       const { keyId, key, hash } = newSourceKey();
-      const row = await insertKey(app.deps.pool, keyId, sourceId, hash);
+      const row = await insertKey(app.pool, keyId, sourceId, hash);
       request.log.info({ sourceId, keyId }, 'source key created');
       return reply.status(201).send({ keyId, key, sourceId, createdAt: row.created_at.toISOString() });
     },
@@ -35,7 +35,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/sources/:sourceId/keys',
     { schema: { summary: "A source's keys: ids, creation, last use, revocation (never the keys)", params: SourceParams, response: { 200: KeyList } } },
-    async (request) => ({ sourceId: request.params.sourceId, keys: (await listKeys(app.deps.pool, request.params.sourceId)).map(info) }),
+    async (request) => ({ sourceId: request.params.sourceId, keys: (await listKeys(app.pool, request.params.sourceId)).map(info) }),
   );
 
   app.delete(
@@ -43,7 +43,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { summary: 'Revoke a source key; the next request with it gets 401', params: KeyParams, response: { 200: KeyInfo, 404: ErrorBody } } },
     async (request) => {
       const { sourceId, keyId } = request.params;
-      const row = await revokeKey(app.deps.pool, sourceId, keyId);
+      const row = await revokeKey(app.pool, sourceId, keyId);
       if (!row) throw new ApiError(404, 'key_not_found', `no key ${keyId} for source ${sourceId}`);
       app.forgetKey(keyId);
       request.log.info({ sourceId, keyId }, 'source key revoked');

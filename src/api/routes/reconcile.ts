@@ -4,7 +4,7 @@ import { ReconcileReply } from '../schemas';
 
 export const reconcileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const view = () => {
-    const { reconciler } = app.deps;
+    const { reconciler } = app;
     return { passes: reconciler.passes, repairedTotal: reconciler.totals, last: reconciler.last ?? null };
   };
   app.get(
@@ -16,7 +16,7 @@ export const reconcileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/reconcile',
     { schema: { summary: 'Run a reconcile pass now (or join the one running) and answer with it', response: { 200: ReconcileReply } } },
     async () => {
-      await app.deps.reconciler.runOnce();
+      await app.reconciler.runOnce();
       return view();
     },
   );

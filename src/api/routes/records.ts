@@ -5,8 +5,12 @@ import { checkpointRecords } from '../../db/checkpoint';
 import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
+<<<<<<< HEAD
 import { canonicalJson, sha256 } from '../../stages/work';
 import { openGatesFor } from '../../contracts/gate';
+=======
+import { canonicalJson, contentHash } from '../../stages/work';
+>>>>>>> main
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
@@ -16,11 +20,9 @@ import { ErrorBody, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitR
 
 const RETRY_SIGNAL_TIMEOUT_MS = 5_000;
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
-
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Bounded submits in flight: overload is answered 503 at once, not queued on the pool.
-  const submits = new InflightGate(app.deps.config.SUBMIT_MAX_INFLIGHT);
+  const submits = new InflightGate(app.config.SUBMIT_MAX_INFLIGHT);
   app.post(
     '/v1/sources/:sourceId/records',
     {
@@ -42,9 +44,9 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (bytes > MAX_PAYLOAD_BYTES) {
           throw new ApiError(413, 'payload_too_large', `records[${index}].payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
         }
-        return { id: r.id, payload: r.payload, hash: sha256(text) };
+        return { id: r.id, payload: r.payload, hash: contentHash(text) };
       });
-      const result = await checkpointRecords(app.deps.pool, sourceId, items);
+      const result = await checkpointRecords(app.pool, sourceId, items);
       if (!result.ok) {
         throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
           ids: result.conflicts,
@@ -55,7 +57,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.info({ sourceId, seq: seqs[0], lastSeq: seqs[seqs.length - 1], accepted: seqs.length, duplicates: result.records.length - seqs.length }, 'records accepted');
       }
       // Committed: start the workflows without holding the answer; the relay covers failures.
-      app.deps.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
+      app.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
         request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),
       );
       return reply.status(202).send({ records: result.records });
@@ -67,29 +69,29 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { summary: 'One record: status, stages passed, delivery', params: RecordParams, response: { 200: RecordReply, 404: ErrorBody } } },
     async (request) => {
       const { sourceId, seq } = request.params;
-      const row = await getRecord(app.deps.pool, sourceId, seq);
+      const row = await getRecord(app.pool, sourceId, seq);
       if (!row) throw new ApiError(404, 'record_not_found', `no record ${seq} in source ${sourceId}`);
       const stages: RecordReply['stages'] = {};
       let stage: Stage | null = null;
       for (const s of STAGES) {
-        const st = row[s] as { at: string; region: string; epoch: number } | null;
-        if (st) stages[s] = { at: iso(st.at), region: st.region, epoch: st.epoch };
+        const st = row[s];
+        if (st) stages[s] = { at: st.at, region: st.region, epoch: st.epoch };
         else stage ??= s;
       }
-      const status = row.status as RecordReply['status'];
+      const status = row.status;
       return {
         sourceId,
         seq,
-        id: row.record_id as string,
+        id: row.record_id,
         status,
         stage: status === 'delivered' || status === 'skipped' ? null : stage,
-        region: (row.region as string | null) ?? null,
-        epoch: (row.epoch as number | null) ?? null,
+        region: row.region,
+        epoch: row.epoch,
         workflowId: recordWorkflowId(sourceId, seq),
-        acceptedAt: iso(row.accepted_at),
+        acceptedAt: row.accepted_at.toISOString(),
         stages,
-        deliveredAt: row.delivered_at ? iso(row.delivered_at) : null,
-        blocked: row.blocked_stage ? { stage: row.blocked_stage as string, reason: (row.blocked_reason as string | null) ?? null } : null,
+        deliveredAt: row.delivered_at?.toISOString() ?? null,
+        blocked: row.blocked_stage ? { stage: row.blocked_stage, reason: row.blocked_reason } : null,
       };
     },
   );
@@ -110,10 +112,10 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { sourceId, seq } = request.params;
       const reason = request.body?.reason ?? 'skipped by operator';
-      const result = await skipRecord(app.deps.pool, sourceId, seq, reason);
+      const result = await skipRecord(app.pool, sourceId, seq, reason);
       if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);
-      const region = await activeRegion(app.deps.pool);
-      const client = await app.deps.temporal.client(region.name);
+      const region = await activeRegion(app.pool);
+      const client = await app.temporal.client(region.name);
       const notify = async (workflowId: string, send: (h: ReturnType<typeof client.workflow.getHandle>) => Promise<void>) => {
         try {
           await send(client.workflow.getHandle(workflowId));
@@ -141,11 +143,11 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { sourceId, seq } = request.params;
-      const region = await activeRegion(app.deps.pool);
-      const result = await retryRecord(app.deps.pool, sourceId, seq, async () => {
+      const region = await activeRegion(app.pool);
+      const result = await retryRecord(app.pool, sourceId, seq, async () => {
         const workflowId = recordWorkflowId(sourceId, seq);
         try {
-          const client = await app.deps.temporal.client(region.name);
+          const client = await app.temporal.client(region.name);
           // Bounded: a hung server must not hold the record's row lock (and this request) for long.
           await client.connection.withDeadline(Date.now() + RETRY_SIGNAL_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).signal(retrySignal));
           return 'signalled';

@@ -30,9 +30,10 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { sourceId } = request.params;
-      const found = await getSource(app.deps.pool, sourceId);
+      const found = await getSource(app.pool, sourceId);
       if (!found) throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
-      const wm = Object.fromEntries(found.watermarks.map((w) => [w.stage, w.watermark])) as Partial<Record<Stage, number>>;
+      const wm: Partial<Record<Stage, number>> = {};
+      for (const w of found.watermarks) wm[w.stage] = w.watermark;
       return {
         sourceId,
         ...sourceView(found.source.last_seq, wm, found.blocked),
@@ -54,8 +55,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { sourceId } = request.params;
       const { after, limit } = request.query;
-      const rows = await listDeliveries(app.deps.pool, sourceId, after, limit);
-      if (rows.length === 0 && !(await getSource(app.deps.pool, sourceId))) {
+      const rows = await listDeliveries(app.pool, sourceId, after, limit);
+      if (rows.length === 0 && !(await getSource(app.pool, sourceId))) {
         throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
       }
       return {

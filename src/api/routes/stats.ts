@@ -14,13 +14,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/stats',
     { schema: { summary: 'Pollers and backlog per region and task queue; in flight per stage; progress per source', querystring: StatsQuery, response: { 200: StatsReply } } },
     async (request) => {
-      const { pool, router, reconciler } = app.deps;
+      const { pool, regionRouter, reconciler } = app;
       const rows = await listRegions(pool);
       const active = rows.find((r) => r.active);
       const [regions, watermarks, totals, relay] = await Promise.all([
         Promise.all(
           rows.map(async (row) => {
-            const inspection = await router.inspect(row);
+            const inspection = await regionRouter.inspect(row);
             return {
               name: row.name,
               namespace: inspection.namespaceName,

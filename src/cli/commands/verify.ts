@@ -24,6 +24,7 @@ function formatReport(r: VerifyReport): string {
     ['bad skips', `${r.badSkips.length} (skipped records with rows past their stage, a delivery or no dead letter)`],
     ['delivery counts', `${r.deliveryCounts.length} (sources whose deliveries differ from their delivered records)`],
     ['orphans', `${r.orphans.length} (rows of no record, deliveries of undelivered records)`],
+    ['seq gaps', `${r.seqGaps.length} (sources whose records are not exactly seqs 1..last_seq)`],
     ['result', r.ok ? 'OK: every invariant holds' : 'FAILED'],
   ])}\n\n${formatTable(rows)}${open}`;
 }

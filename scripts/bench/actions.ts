@@ -1,5 +1,6 @@
 // Counts a workflow history's billable Temporal actions (as Temporal Cloud bills them): the start,
 // each activity attempt, each signal received, timer, search-attribute upsert, continue-as-new.
+// A measuring tool of the bench and the end-to-end tests, not used by the pipeline itself.
 import { temporal } from '@temporalio/proto';
 
 const E = temporal.api.enums.v1.EventType;
