@@ -2,7 +2,7 @@
 // waits in process, woken by the predecessor's commit (LISTEN/NOTIFY), and costs no signal; past its
 // bound it registers, and then (only then) the predecessor's write signals it.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createStageActivities, type StageTask } from '../../src/activities/stage';
+import { createStageActivities, type StageResult, type StageTask } from '../../src/activities/stage';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { GateListener } from '../../src/db/gate-listener';
 import type { GateMessage } from '../../src/contracts/record.messages';
@@ -39,9 +39,9 @@ function activities(gateWaitMs: number) {
 }
 
 /** One activity call in its own mock context (a context is shared by every run of one environment). */
-function run(gateWaitMs: number, stage: Stage, task: StageTask) {
+function run(gateWaitMs: number, stage: Stage, task: StageTask): Promise<StageResult> {
   const acts = activities(gateWaitMs);
-  return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run(acts[stage], task);
+  return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run<[StageTask], StageResult, (t: StageTask) => Promise<StageResult>>(acts[stage], task);
 }
 
 async function submit(sourceId: string, n: number) {

@@ -5,12 +5,8 @@ import { checkpointRecords } from '../../db/checkpoint';
 import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
-<<<<<<< HEAD
-import { canonicalJson, sha256 } from '../../stages/work';
-import { openGatesFor } from '../../contracts/gate';
-=======
 import { canonicalJson, contentHash } from '../../stages/work';
->>>>>>> main
+import { openGatesFor } from '../../contracts/gate';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
