@@ -120,6 +120,11 @@ export const EnvSchema = Type.Object({
     0,
     "how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal",
   ),
+  GATE_WAIT_AHEAD: Int(
+    4,
+    1,
+    'a stage attempt waits in its activity only behind at most this many unfinished earlier records of its source; further behind, it waits for a signal (a waiting activity holds a worker slot)',
+  ),
   STAGE_DELAY_MS: Int(0, 0, 'simulated work time per stage activity (demos, tests)'),
   STAGE_TX_DELAY_MS: Int(
     0,

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../contracts/failures';
 import { STAGES, type Stage } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import { openGatesFor, type Watermarks } from '../contracts/gate';
+import type { Watermarks } from '../contracts/gate';
 import { skippedRunEnd } from '../db/skipped-run';
 import { notifyGate, readWatermarks, registerWaiter, stageTable, takeWaiter } from '../db/stages';
 import { countFencingRefusal } from '../db/metrics-queries';
@@ -70,15 +70,13 @@ export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq
   return { watermark: wm, wake: await takeWaiter(c, sourceId, stage, wm) };
 }
 
-/** A stage write's answer, and whether the record next in line waits for this write's signal. */
+/**
+ * A stage write's answer. wake: the record next in line waits for this write's signal;
+ * registered: this (waiting) record does.
+ */
 export interface StageWrite extends StageResult {
   wake?: boolean;
-}
-
-/** What the workflow may learn from a write at `stage`: that stage, and only open gates beyond it. */
-async function seenBy(c: PoolClient, stage: Stage, sourceId: string, seq: number): Promise<Watermarks> {
-  const all = await readWatermarks(c, sourceId);
-  return { ...openGatesFor(seq, all), [stage]: all[stage] ?? 0 };
+  registered?: boolean;
 }
 
 export interface StageWriteDeps {
@@ -103,14 +101,15 @@ async function countIfFenced<T>(deps: StageWriteDeps, stage: Stage, write: Promi
 }
 
 /**
- * One attempt at the stage. `register`: if the gate is closed, register the record as a waiter for
- * the predecessor's signal (the activity's last attempt, when its in-process wait is over).
+ * One attempt at the stage. If the gate is closed and more than `holdUpTo` earlier records have not
+ * finished the stage, the record registers as a waiter for its predecessor's signal (`registered`);
+ * otherwise the caller may wait in process for the predecessor's commit. 0: always register.
  */
-export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask, register = true): Promise<StageWrite> {
-  return countIfFenced(deps, stage, writeStage(deps, stage, task, register));
+export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo = 0): Promise<StageWrite> {
+  return countIfFenced(deps, stage, writeStage(deps, stage, task, holdUpTo));
 }
 
-async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, register: boolean): Promise<StageWrite> {
+async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
   return withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, stage, epoch);
@@ -134,11 +133,12 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, r
     }
     const wm = gate.rows[0].watermark;
     const record = rec.rows[0];
-    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await seenBy(c, stage, sourceId, seq) };
-    if (wm >= seq) return { outcome: 'already', watermarks: await seenBy(c, stage, sourceId, seq) };
+    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await readWatermarks(c, sourceId) };
+    if (wm >= seq) return { outcome: 'already', watermarks: await readWatermarks(c, sourceId) };
     if (wm < seq - 1) {
-      if (register) await registerWaiter(c, sourceId, stage, seq);
-      return { outcome: 'waiting', watermarks: await seenBy(c, stage, sourceId, seq) };
+      const registered = seq - 1 - wm > holdUpTo;
+      if (registered) await registerWaiter(c, sourceId, stage, seq);
+      return { outcome: 'waiting', watermarks: await readWatermarks(c, sourceId), registered };
     }
 
     const input = await stageInput(c, stage, sourceId, seq, record.payload);
@@ -171,7 +171,7 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, r
       );
     }
     const { wake } = await advance(c, sourceId, stage, seq);
-    return { outcome: 'done', watermarks: await seenBy(c, stage, sourceId, seq), wake };
+    return { outcome: 'done', watermarks: await readWatermarks(c, sourceId), wake };
   });
 }
 

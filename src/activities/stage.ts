@@ -2,7 +2,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { FailureType } from '../contracts/failures';
-import { openGatesFor } from '../contracts/gate';
 import { STAGES, type Stage } from '../contracts/names';
 import type { GateListener } from '../db/gate-listener';
 import type { Pool } from '../db/pool';
@@ -27,6 +26,8 @@ export interface StageActivityDeps {
   gate?: GateListener;
   /** How long an attempt waits in process before it registers for a signal instead (0: never waits). */
   gateWaitMs?: number;
+  /** Waits in process only behind at most this many unfinished earlier records (bounds held slots). */
+  gateWaitAhead?: number;
 }
 
 export function createStageActivities(deps: StageActivityDeps) {
@@ -52,15 +53,17 @@ export function createStageActivities(deps: StageActivityDeps) {
     // Only a registered waiter needs it (the rest wait in their activity, woken by NOTIFY).
     if (deps.notify && (result.wake || result.outcome === 'already')) {
       const next = (result.watermarks[stage] ?? task.seq) + 1;
-      if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: openGatesFor(next, result.watermarks) });
+      if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
     }
     return { outcome: result.outcome, watermarks: result.watermarks };
   };
 
   /**
-   * Runs the stage; while the gate is closed, waits in process for the predecessor's commit, up to
-   * gateWaitMs (and half the activity's timeout). The last try registers the record as a waiter,
-   * so that if it still finds the gate closed, its workflow gets the predecessor's signal.
+   * Runs the stage; while the gate is closed and the record is close behind (gateWaitAhead), waits
+   * in process for the predecessor's commit, up to gateWaitMs (and half the activity's timeout).
+   * A record further behind, or one still waiting at the bound, registers for the signal instead:
+   * a waiting activity holds a worker slot, and a long queue of them would starve the records
+   * they wait for.
    */
   const attempt = async (stage: Stage, task: StageTask): Promise<StageWrite> => {
     const gate = deps.gate;
@@ -72,11 +75,11 @@ export function createStageActivities(deps: StageActivityDeps) {
       if (left <= 0) return runStage(writeDeps, stage, task);
       // Wait registered before the read: a commit right after it still wakes us.
       const wait = gate.waitFor(task.sourceId, stage, task.seq - 1, left);
-      const result = await runStage(writeDeps, stage, task, false).catch((err: unknown) => {
+      const result = await runStage(writeDeps, stage, task, deps.gateWaitAhead ?? 1).catch((err: unknown) => {
         wait.cancel();
         throw err;
       });
-      if (result.outcome !== 'waiting') {
+      if (result.outcome !== 'waiting' || result.registered) {
         wait.cancel();
         return result;
       }

@@ -22,7 +22,7 @@ import {
 } from '../db/reconcile-queries';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../contracts/names';
 import type { TemporalClients } from '../temporal/clients';
-import { gateOpen, openGatesFor } from '../contracts/gate';
+import { gateOpen } from '../contracts/gate';
 import { gateSignal, retrySignal, stateQuery, type RecordState } from '../contracts/record.messages';
 import type { WorkflowStarter } from './starter';
 import type { ReconcilePass, StalledSource } from './schemas';
@@ -235,7 +235,7 @@ export class Reconciler {
     if (state.phase === 'waiting' && state.stage) {
       const watermarks = await readWatermarks(this.opts.pool, rec.source_id);
       if (gateOpen(watermarks, state.stage, rec.seq)) {
-        await handle.signal(gateSignal, { watermarks: openGatesFor(rec.seq, watermarks), nudge: true });
+        await handle.signal(gateSignal, { watermarks, nudge: true });
         report.repaired.lost_signal += 1;
         return `its workflow waited at ${state.stage} for a signal that never came: woken`;
       }

@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
 import { readIdentities } from '../db/queries';
-import { firstUnfinishedStage, openGatesFor, type Watermarks } from '../contracts/gate';
+import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
@@ -69,7 +69,8 @@ export function recordStartOptions(
     startStage,
     // What the gate knows now; the workflow still reads Postgres once (a predecessor may finish
     // between this read and the start, and its signal would find no workflow).
-    watermarks: openGatesFor(rec.seq, wm),
+    watermarks: wm,
+    gate: 'fast',
     ...defaults,
   };
   return {

@@ -4,7 +4,6 @@
 import type { Pool } from '../db/pool';
 import { activeRegion } from '../db/regions';
 import { readWatermarks } from '../db/stages';
-import { openGatesFor } from '../contracts/gate';
 import type { GateNotifier } from '../temporal/notifier';
 
 export interface NudgeTarget {
@@ -40,7 +39,7 @@ export async function sweepOnce(
   if (!targets.length) return 0;
   const notify = await notifierFor(region.name);
   for (const t of targets) {
-    await notify(t.source_id, t.seq, { watermarks: openGatesFor(t.seq, await readWatermarks(pool, t.source_id)), nudge: true });
+    await notify(t.source_id, t.seq, { watermarks: await readWatermarks(pool, t.source_id), nudge: true });
   }
   return targets.length;
 }

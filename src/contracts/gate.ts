@@ -44,17 +44,3 @@ export function advanceWatermark(seq: number, skippedAfter: readonly number[]): 
   }
   return wm;
 }
-
-/**
- * What a gate message may tell record `seq`: only the stages whose gate is open for it. A record
- * waits on a closed gate only after its own stage attempt registered it as a waiter (so that its
- * predecessor signals it); a closed gate learnt from elsewhere would make it wait unregistered.
- */
-export function openGatesFor(seq: number, known: Watermarks): Watermarks {
-  const out: Watermarks = {};
-  for (const stage of STAGES) {
-    const v = known[stage];
-    if (typeof v === 'number' && v >= seq - 1) out[stage] = v;
-  }
-  return out;
-}

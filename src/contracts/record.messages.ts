@@ -44,6 +44,14 @@ export interface RecordWorkflowInput {
   /** Continue-as-new past this many history events (default 2000; tests set it low). */
   historyLimit?: number;
   retryMaxIntervalMs?: number;
+  /**
+   * 'fast': the stage activities wait for a predecessor in process and register the record when
+   * they give up, so the workflow waits for a signal only after a `waiting` answer. Set by every
+   * start since the fast path; absent in runs started before, which keep waiting on any gate their
+   * watermarks show closed. (A flag in the input, not patched(): a patch marker upserts the
+   * TemporalChangeVersion search attribute, an action on nearly every record.)
+   */
+  gate?: 'fast';
 }
 
 export type RecordOutcome = 'delivered' | 'skipped' | 'superseded';

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
         notify,
         gate,
         gateWaitMs: config.GATE_WAIT_MS,
+        gateWaitAhead: config.GATE_WAIT_AHEAD,
       });
       // Only this stage's activity: one task queue, like one container.
       worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });

@@ -43,6 +43,7 @@ const HISTORY_LIMIT = 2_000;
  */
 export const PATCH_KEEP_EARLY_RETRY = 'keep-early-retry';
 
+
 function stageProxies(input: RecordWorkflowInput): Record<Stage, StageActivities[Stage]> {
   const out = {} as Record<Stage, StageActivities[Stage]>;
   for (const stage of STAGES) {
@@ -83,6 +84,8 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
   let recheck = false;
   // Postgres has been read in this run: from now on a closed gate waits for a signal.
   let readOnce = false;
+  // The last attempt at the current stage answered `waiting`: this record is registered for a signal.
+  let registered = false;
   // The Stage search attribute names the stage a record is stuck at (blocked, or nudged by the
   // sweeper); it is kept true from then on. Otherwise it is set only at start and at the end.
   let flagged: Stage | null = null;
@@ -138,8 +141,10 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
   const startIndex = input.startStage ? STAGES.indexOf(input.startStage) : 0;
   for (const stage of STAGES.slice(startIndex)) {
     current = stage;
+    registered = false;
     for (;;) {
-      if (readOnce && !gateOpen(known, stage, seq)) {
+      // A fast-gate run waits only once registered; an older one on any gate it knows closed.
+      if (readOnce && !gateOpen(known, stage, seq) && (registered || input.gate !== 'fast')) {
         phase = 'waiting';
         show();
         await condition(() => gateOpen(known, stage, seq) || recheck);
@@ -177,7 +182,8 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
       readOnce = true;
       known = mergeWatermarks(known, result.watermarks);
       if (result.outcome === 'skipped') return finish('skipped', STAGE_SKIPPED, stage);
-      if (result.outcome === 'waiting') continue;
+      registered = result.outcome === 'waiting';
+      if (registered) continue;
       break;
     }
     const next = nextStage(stage);

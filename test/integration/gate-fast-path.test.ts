@@ -31,6 +31,7 @@ function activities(gateWaitMs: number) {
     region: 'east',
     gate,
     gateWaitMs,
+    gateWaitAhead: 2,
     notify: async (sourceId, seq, message) => {
       signals.push({ sourceId, seq, message });
       return 'sent';
@@ -79,11 +80,20 @@ describe('the gate fast path', () => {
     await submit('slow', 3);
     expect((await run(30_000, 'inbound', task('slow', 1))).outcome).toBe('done');
     const waiting = await run(200, 'inbound', task('slow', 3));
-    expect(waiting).toEqual({ outcome: 'waiting', watermarks: { inbound: 1 } });
+    expect(waiting).toEqual({ outcome: 'waiting', watermarks: { inbound: 1, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } });
     expect(await waiters('slow')).toEqual([{ stage: 'inbound', seq: 3 }]);
     expect((await run(200, 'inbound', task('slow', 2))).outcome).toBe('done');
-    expect(signals).toEqual([{ sourceId: 'slow', seq: 3, message: { watermarks: { inbound: 2 } } }]);
+    expect(signals).toEqual([{ sourceId: 'slow', seq: 3, message: { watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } } }]);
     expect(await waiters('slow')).toEqual([]);
+  });
+
+  it('does not hold a slot for a record far behind: it registers at once', async () => {
+    await submit('far', 4);
+    const started = Date.now();
+    // 3 unfinished records before 4: more than gateWaitAhead (2).
+    expect(await run(30_000, 'inbound', task('far', 4))).toMatchObject({ outcome: 'waiting' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await waiters('far')).toEqual([{ stage: 'inbound', seq: 4 }]);
   });
 
   it('wakes its waiters to read Postgres again when the LISTEN connection dies, and listens again', async () => {

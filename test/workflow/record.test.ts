@@ -144,6 +144,35 @@ describe('recordWorkflow', () => {
     expect(latest.status.name).toBe('COMPLETED');
   });
 
+  it('tries a stage whose gate it only knows closed from watermarks (its activity waits in process), and waits for a signal only once registered', async () => {
+    const calls: Stage[] = [];
+    stubs.inbound = async (task) => (calls.push('inbound'), { outcome: 'done', watermarks: { inbound: task.seq, preprocess: 0 } });
+    let preprocessCalls = 0;
+    stubs.preprocess = async (task) => {
+      calls.push('preprocess');
+      // First attempt: still closed at its bound, so the activity registered the record.
+      return preprocessCalls++ === 0 ? { outcome: 'waiting', watermarks: { inbound: task.seq, preprocess: 0 } } : done('preprocess', task.seq);
+    };
+    const handle = await start({ seq: 2, gate: 'fast' });
+    expect(await resultWithin(handle, 3_000)).toBe('stuck: waiting at preprocess');
+    expect(calls).toEqual(['inbound', 'preprocess']);
+    await handle.signal(gateSignal, { watermarks: { preprocess: 1 } });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(calls).toEqual(['inbound', 'preprocess', 'preprocess']);
+  });
+
+  it('started before the fast path (no gate flag), waits on a gate it knows closed without trying it', async () => {
+    const calls: Stage[] = [];
+    stubs.inbound = async (task) => (calls.push('inbound'), { outcome: 'done', watermarks: { inbound: task.seq, preprocess: 0 } });
+    stubs.preprocess = async (task) => (calls.push('preprocess'), done('preprocess', task.seq));
+    const handle = await start({ seq: 2 });
+    expect(await resultWithin(handle, 3_000)).toBe('stuck: waiting at preprocess');
+    expect(calls).toEqual(['inbound']);
+    await handle.signal(gateSignal, { watermarks: { preprocess: 1 } });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(calls).toEqual(['inbound', 'preprocess']);
+  });
+
   it("keeps the UI's Current Details true: waiting, blocked with the operator's two commands, delivered", async () => {
     const details = async (h: Awaited<ReturnType<typeof start>>) =>
       ((await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '');

@@ -6,7 +6,6 @@ import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
 import { canonicalJson, contentHash } from '../../stages/work';
-import { openGatesFor } from '../../contracts/gate';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
@@ -122,7 +121,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await notify(recordWorkflowId(sourceId, seq), (h) => h.signal(skipSignal));
       // Wake whoever is now first in line at each stage that moved past the skipped record.
       const targets = new Set(STAGES.map((s) => (result.watermarks[s] ?? 0) + 1).filter((t) => t > seq));
-      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: openGatesFor(target, result.watermarks) }));
+      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: result.watermarks }));
       return { sourceId, seq, status: 'skipped', stage: result.stage };
     },
   );
