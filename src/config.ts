@@ -120,6 +120,11 @@ export const EnvSchema = Type.Object({
     0,
     "how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal",
   ),
+  START_WINDOW: Int(
+    4,
+    0,
+    "a record's workflow is started only once the record is at most this far past its source's inbound watermark (the rest wait in Postgres and start as inbound moves); `0`: every record is started when accepted",
+  ),
   GATE_WAIT_AHEAD: Int(
     4,
     1,

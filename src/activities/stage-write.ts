@@ -31,8 +31,10 @@ export interface StageResult {
 /**
  * Fencing and fault check in one read. FOR SHARE makes a concurrent failover (which updates the
  * row) wait for this transaction, and this one see the new epoch if the failover committed first.
+ * Returns whether the stage's dependency is down (injected fault): the caller fails only when it
+ * would call it, so a record whose gate is closed waits for its predecessor, not for the fault.
  */
-export async function checkFence(c: PoolClient, region: string, stage: Stage | null, epoch: number): Promise<void> {
+export async function checkFence(c: PoolClient, region: string, stage: Stage | null, epoch: number): Promise<{ faulted: boolean }> {
   const { rows } = await c.query<{ active: boolean; epoch: number; faulted: boolean }>(
     `SELECT r.active, r.epoch,
             EXISTS (SELECT 1 FROM faults f WHERE f.region = r.name AND f.stage = $2) AS faulted
@@ -47,12 +49,14 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
       message: `region ${region} at epoch ${epoch} is no longer the active writer${row ? ` (the pipeline is at epoch ${row.epoch}, ${region} ${row.active ? 'active' : 'standby'})` : ''}`,
     });
   }
-  if (row.faulted) {
-    throw ApplicationFailure.create({
-      type: FailureType.DependencyUnavailable,
-      message: `${stage} dependency in ${region} is unavailable`,
-    });
-  }
+  return { faulted: row.faulted };
+}
+
+function dependencyDown(stage: Stage, region: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.DependencyUnavailable,
+    message: `${stage} dependency in ${region} is unavailable`,
+  });
 }
 
 /**
@@ -112,7 +116,7 @@ export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTa
 async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
   return withTransaction(deps.pool, async (c) => {
-    await checkFence(c, deps.region, stage, epoch);
+    const { faulted } = await checkFence(c, deps.region, stage, epoch);
     // Tests only: a writer that passed its fence and stalls here (paused) is the zombie that
     // failover must fence; the lock FOR SHARE taken by the check is still held.
     if (deps.txDelayMs) await new Promise((resolve) => setTimeout(resolve, deps.txDelayMs));
@@ -141,6 +145,7 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, h
       return { outcome: 'waiting', watermarks: await readWatermarks(c, sourceId), registered };
     }
 
+    if (faulted) throw dependencyDown(stage, deps.region);
     const input = await stageInput(c, stage, sourceId, seq, record.payload);
     const output = await deps.work[stage](input, {
       sourceId,

@@ -7,6 +7,8 @@ import { prepareDatabase } from '../db/prepare';
 import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
 import { WorkflowStarter } from './starter';
+import { StartWindow } from './start-window';
+import { GateListener } from '../db/gate-listener';
 import { RegionRouter } from './region-router';
 import { Reconciler } from './reconciler';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
@@ -34,6 +36,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     relayIntervalMs: config.RELAY_INTERVAL_MS,
     nudgeAfterSeconds: config.GATE_NUDGE_SECONDS,
     sweeper: config.SWEEPER === 'on',
+    startWindow: config.START_WINDOW,
     workflowDefaults: {
       activityTimeoutMs: config.ACTIVITY_TIMEOUT_MS,
       retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,
@@ -41,6 +44,8 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
       ...(config.WORKFLOW_HISTORY_LIMIT !== 2000 ? { historyLimit: config.WORKFLOW_HISTORY_LIMIT } : {}),
     },
   });
+  const gate = config.START_WINDOW > 0 ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', logger }) : undefined;
+  const window = gate ? new StartWindow(gate, starter, logger) : undefined;
   const reconciler = new Reconciler({
     pool,
     temporal,
@@ -74,7 +79,9 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
   app.addHook('onClose', async () => {
     await router.stop();
     await reconciler.stop();
+    window?.stop();
     await starter.stop();
+    await gate?.close();
     await temporal.close();
     await pool.end();
   });

@@ -4,7 +4,7 @@
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
-import { readIdentities } from '../db/queries';
+import { readIdentities, unstartedInWindow } from '../db/queries';
 import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
@@ -24,6 +24,12 @@ export interface StarterOptions {
   workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs' | 'historyLimit'>;
   /** Run the sweeper (the gate's fallback nudge) in the relay loop. */
   sweeper?: boolean;
+  /**
+   * Start a never-started record only once it is at most this far past its source's inbound
+   * watermark (0: start every record at once). A backlog then waits in Postgres, not as waiting
+   * workflows holding worker slots; StartWindow starts the next ones as inbound moves.
+   */
+  startWindow?: number;
 }
 
 export interface PendingRecord {
@@ -112,6 +118,14 @@ export class WorkflowStarter {
     return this.start(seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })));
   }
 
+  /** Starts the never-started records of a source that its inbound watermark now lets in. */
+  async startWindowOf(sourceId: string): Promise<StartReport> {
+    const window = this.opts.startWindow ?? 0;
+    if (window <= 0) return { started: 0, failed: 0 };
+    const seqs = await unstartedInWindow(this.opts.pool, sourceId, window);
+    return this.startRecords(sourceId, seqs);
+  }
+
   /**
    * One relay pass: every open record without a workflow in the current epoch. Passes run one at
    * a time: recovery and the relay loop would otherwise both start the same records, and the
@@ -131,8 +145,11 @@ export class WorkflowStarter {
           AND (epoch IS DISTINCT FROM $1)
           -- leave just-accepted records to the submit path's own start
           AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
+          -- and never-started ones to their source's start window
+          AND (epoch IS NOT NULL OR $3 = 0 OR seq <= $3 + (SELECT w.watermark FROM watermarks w
+                 WHERE w.source_id = records.source_id AND w.stage = 'inbound'))
         ORDER BY source_id, seq LIMIT $2`,
-      [region.epoch, limit],
+      [region.epoch, limit, this.opts.startWindow ?? 0],
     );
     if (!rows.length) return { started: 0, failed: 0 };
     return this.start(rows, region);
@@ -155,9 +172,12 @@ export class WorkflowStarter {
       const seqs = records.filter((r) => r.source_id === sourceId).map((r) => r.seq);
       for (const [seq, id] of await readIdentities(pool, sourceId, seqs)) identities.set(`${sourceId}:${seq}`, id);
     }
+    const window = this.opts.startWindow ?? 0;
+    // A never-started record past its source's window waits in Postgres (StartWindow starts it).
+    const due = records.filter((r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.inbound ?? 0) + window);
     const started: PendingRecord[] = [];
     let failed = 0;
-    await inOrderLimited(records, this.opts.concurrency, async (rec) => {
+    await inOrderLimited(due, this.opts.concurrency, async (rec) => {
       const identity = identities.get(`${rec.source_id}:${rec.seq}`);
       const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity);
       try {

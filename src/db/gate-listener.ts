@@ -22,6 +22,7 @@ export interface GateListenerOptions {
 export class GateListener {
   private client: pg.Client | undefined;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly subscribers = new Set<(notice: GateNotice | null) => void>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -61,6 +62,15 @@ export class GateListener {
     return { done, cancel: () => finish(false) };
   }
 
+  /**
+   * Calls `fn` with every notice, and with null when notices may have been lost (the connection
+   * came back): the subscriber then reads Postgres itself. Returns the unsubscribe function.
+   */
+  subscribe(fn: (notice: GateNotice | null) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
@@ -72,6 +82,7 @@ export class GateListener {
 
   private wakeAll(): void {
     for (const set of this.waiters.values()) for (const w of [...set]) w.wake();
+    for (const fn of this.subscribers) fn(null);
   }
 
   private onNotice(payload: string | undefined): void {
@@ -81,6 +92,7 @@ export class GateListener {
     } catch {
       return;
     }
+    for (const fn of this.subscribers) fn(notice);
     const set = this.waiters.get(`${notice.t}\u0000${notice.s}`);
     if (!set) return;
     for (const w of [...set]) if (notice.w >= w.atLeast) w.wake();

@@ -89,3 +89,15 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
   );
   return new Map(rows.map((r) => [r.source_id, r]));
 }
+
+/** Never-started records of a source at most `window` past its inbound watermark, in seq order. */
+export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<number[]> {
+  const { rows } = await pool.query<{ seq: number }>(
+    `SELECT r.seq FROM records r
+       JOIN watermarks w ON w.source_id = r.source_id AND w.stage = 'inbound'
+      WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.watermark + $2
+      ORDER BY r.seq`,
+    [sourceId, window],
+  );
+  return rows.map((r) => r.seq);
+}

@@ -135,6 +135,27 @@ describe('blocked records', () => {
   });
 });
 
+describe('the start window', () => {
+  it('starts a source only START_WINDOW (4) records past its inbound watermark, then the rest as inbound moves', async () => {
+    const src = uniqueSource('window');
+    const fault = (action: string) => api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'inbound', action });
+    expect((await fault('fail')).status).toBe(200);
+    try {
+      expect((await submit(sys.url, src, randomBatch('w', 12))).status).toBe(202);
+      // Give the relay (every 500 ms here) its chances to start too many.
+      await new Promise((r) => setTimeout(r, 4_000));
+      const started = await db.pool.query<{ seq: number }>(`SELECT seq FROM records WHERE source_id = $1 AND epoch IS NOT NULL ORDER BY seq`, [src]);
+      expect(started.rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      await expect(client.workflow.getHandle(recordWorkflowId(src, 5)).describe()).rejects.toThrow(/not found/i);
+      expect((await client.workflow.getHandle(recordWorkflowId(src, 4)).describe()).status.name).toBe('RUNNING');
+    } finally {
+      expect((await fault('recover')).status).toBe(200);
+    }
+    await waitFor('12 delivered', async () => (await deliveredCount(db.pool, [src])) === 12, 60_000);
+    await expectAllDelivered(db.pool, [src], 12);
+  });
+});
+
 describe('the gate', () => {
   async function checkpointOnly(source: string, n: number) {
     const items = randomBatch('g', n).map((r) => ({ ...r, hash: r.id }));

@@ -138,11 +138,17 @@ describe('the Temporal UI in a real browser', () => {
       await page.goto(`${ui}/namespaces/pipeline-east/workflows/${encodeURIComponent(id)}`);
       await page.getByTestId('workflow-id-heading').filter({ hasText: id }).waitFor();
       // Current Details (User Metadata tab): the workflow's own words (setCurrentDetails), rendered
-      // from Markdown.
-      await page.getByTestId('user-metadata-tab').click();
+      // from Markdown. Record 2 first waits inside its core activity (up to GATE_WAIT_MS, shown as
+      // running core), then registers and waits for the signal; the tab shows what it was at load.
       const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
       const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
-      await waitFor('Current Details', async () => (await pageText()).includes(details), 20_000).catch(async (err: Error) => {
+      const reloaded = async () => {
+        await page.reload();
+        await page.getByTestId('user-metadata-tab').click();
+        await page.getByText('Current Details').first().waitFor();
+        return pageText();
+      };
+      await waitFor('Current Details', async () => (await reloaded()).includes(details), 30_000).catch(async (err: Error) => {
         throw new Error(`${err.message}; the page says:\n${(await pageText()).slice(0, 3000)}`);
       });
       expect(await pageText()).not.toContain('No Current Details');

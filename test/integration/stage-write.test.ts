@@ -90,10 +90,12 @@ describe('stage write', () => {
     expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='c'")).rows[0].n).toBe(0);
   });
 
-  it('fails with a retryable dependency error while a fault is injected', async () => {
-    await submit('d', 1);
+  it('fails with a retryable dependency error while a fault is injected, only where it would call it', async () => {
+    await submit('d', 2);
     await db.pool.query("INSERT INTO faults (region, stage) VALUES ('east', 'inbound')");
     try {
+      // Record 2's gate is closed: it waits for record 1 (registered), it does not fail on the fault.
+      expect(await runStage(deps, 'inbound', task('d', 2))).toMatchObject({ outcome: 'waiting', registered: true });
       const err = await runStage(deps, 'inbound', task('d', 1)).catch((e) => e);
       expect(failureType(err)).toBe('DependencyUnavailable');
       expect((err as ApplicationFailure).nonRetryable).toBeFalsy();
