@@ -21,7 +21,10 @@ const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'worker
 
 const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
 /** Not even a type from the launcher: production code has no reason to know it. */
-const NO_LAUNCHER = { regex: folders('launcher'), message: 'launcher/ is npm start\'s local launcher, on top of every layer: only scripts and tests import it' };
+const NO_LAUNCHER = {
+  regex: folders('launcher'),
+  message: "launcher/ is npm start's local launcher, on top of every layer: only scripts and tests import it",
+};
 
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'test-artifacts/**'] },
@@ -52,29 +55,43 @@ module.exports = tseslint.config(
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
-  layer(
-    ['src/contracts/**/*.ts'],
-    {
-      regex: except('\\./', '@temporalio/workflow(/|$)', '@temporalio/common(/|$)', '@sinclair/typebox(/|$)'),
-      message: 'contracts are the bottom layer and run inside workflow code: import only ./, @temporalio/workflow, @temporalio/common and @sinclair/typebox',
-    },
-  ),
+  layer(['src/contracts/**/*.ts'], {
+    regex: except('\\./', '@temporalio/workflow(/|$)', '@temporalio/common(/|$)', '@sinclair/typebox(/|$)'),
+    message:
+      'contracts are the bottom layer and run inside workflow code: import only ./, @temporalio/workflow, @temporalio/common and @sinclair/typebox',
+  }),
   {
     ...layer(
       ['src/workflows/**/*.ts'],
       { regex: `^${BUILTINS}`, message: 'workflow code must be deterministic: no Node builtins' },
-      { regex: `^(${IO_PACKAGES}|${IO_FOLDERS})`, message: 'workflow code does no I/O: it imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./' },
       {
-        regex: except('\\./', '\\.\\./contracts/', '@temporalio/workflow(/|$)', '@temporalio/common(/|$)', BUILTINS, IO_PACKAGES, IO_FOLDERS),
+        regex: `^(${IO_PACKAGES}|${IO_FOLDERS})`,
+        message: 'workflow code does no I/O: it imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./',
+      },
+      {
+        regex: except(
+          '\\./',
+          '\\.\\./contracts/',
+          '@temporalio/workflow(/|$)',
+          '@temporalio/common(/|$)',
+          BUILTINS,
+          IO_PACKAGES,
+          IO_FOLDERS,
+        ),
         allowTypeImports: true,
-        message: 'workflow code imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./ (types, e.g. of activities, with `import type`)',
+        message:
+          'workflow code imports values only from @temporalio/workflow, @temporalio/common, ../contracts and ./ (types, e.g. of activities, with `import type`)',
       },
     ),
   },
   {
     files: ['src/workflows/**/*.ts'],
     rules: {
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'use sleep()' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' },
+        { name: 'setInterval', message: 'use sleep()' },
+      ],
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'use workflow time' },
@@ -82,15 +99,25 @@ module.exports = tseslint.config(
       ],
     },
   },
-  layer(['src/db/**/*.ts'], { regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'), message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them' }),
-  layer(['src/temporal/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'temporal/ is below launcher, api, workers and cli: it imports none of them' }),
-  layer(['src/activities/**/*.ts'], { regex: folders('api', 'workers', 'cli', 'launcher'), message: 'activities/ are below launcher, api, workers and cli: they import none of them' }),
+  layer(['src/db/**/*.ts'], {
+    regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'),
+    message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them',
+  }),
+  layer(['src/temporal/**/*.ts'], {
+    regex: folders('api', 'workers', 'cli', 'launcher'),
+    message: 'temporal/ is below launcher, api, workers and cli: it imports none of them',
+  }),
+  layer(['src/activities/**/*.ts'], {
+    regex: folders('api', 'workers', 'cli', 'launcher'),
+    message: 'activities/ are below launcher, api, workers and cli: they import none of them',
+  }),
   layer(
     ['src/api/**/*.ts'],
     {
       regex: folders('activities', 'workflows'),
       allowTypeImports: true,
-      message: 'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
+      message:
+        'api/ imports no values from activities/ or workflows/: shared definitions live in contracts/, queries in db/ (types with `import type`)',
     },
     NO_LAUNCHER,
   ),
@@ -108,7 +135,8 @@ module.exports = tseslint.config(
     {
       regex: folders('api', 'workers', 'activities', 'workflows'),
       allowTypeImports: true,
-      message: 'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
+      message:
+        'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
     },
     NO_LAUNCHER,
   ),

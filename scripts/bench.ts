@@ -62,22 +62,29 @@ async function runPipeline(sys: System, pool: Pool, client: Client, label: strin
   const total = sources * perSource;
   const started = Date.now();
   // Sources in parallel, each source's batches in order (their seqs follow submission order).
-  await Promise.all(ids.map(async (s) => {
-    for (const r of requests.filter((x) => x.source === s)) {
-      const res = await submit(sys.url, s, r.records);
-      if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
-    }
-  }));
+  await Promise.all(
+    ids.map(async (s) => {
+      for (const r of requests.filter((x) => x.source === s)) {
+        const res = await submit(sys.url, s, r.records);
+        if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
   const acceptedMs = Date.now() - started;
   let last = 0;
-  await waitFor(`${total} deliveries`, async () => {
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1)', [ids]);
-    if (rows[0].n !== last) {
-      last = rows[0].n;
-      process.stdout.write(`\r  ${label}: ${last}/${total} delivered, ${((Date.now() - started) / 1000).toFixed(1)} s   `);
-    }
-    return rows[0].n === total;
-  }, TIMEOUT_MS, 250);
+  await waitFor(
+    `${total} deliveries`,
+    async () => {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1)', [ids]);
+      if (rows[0].n !== last) {
+        last = rows[0].n;
+        process.stdout.write(`\r  ${label}: ${last}/${total} delivered, ${((Date.now() - started) / 1000).toFixed(1)} s   `);
+      }
+      return rows[0].n === total;
+    },
+    TIMEOUT_MS,
+    250,
+  );
   process.stdout.write('\n');
   const { rows } = await pool.query<{ span: number; p50: number; p95: number; p99: number }>(
     `SELECT extract(epoch FROM max(d.delivered_at) - min(r.accepted_at)) AS span,
@@ -146,7 +153,11 @@ function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     for (const [pid, v] of a) t += v - (b.get(pid) ?? 0);
     return t / TICKS_PER_S;
   };
-  return { project: used(before.project, after.project), postgres: used(before.postgres, after.postgres), temporal: used(before.temporal, after.temporal) };
+  return {
+    project: used(before.project, after.project),
+    postgres: used(before.postgres, after.postgres),
+    temporal: used(before.temporal, after.temporal),
+  };
 }
 
 /** The bare worker: a child process of its own serving BARE_TASK_QUEUE. */
@@ -185,14 +196,19 @@ async function startBareWorker(address: string) {
 async function runBare(client: Client, count: number): Promise<number> {
   const tag = randomBytes(3).toString('hex');
   const started = Date.now();
-  const handles = await Promise.all(Array.from({ length: count }, (_, i) =>
-    client.workflow.start('bareWorkflow', { taskQueue: BARE_TASK_QUEUE, workflowId: `bare:${tag}:${i}`, args: [] })));
+  const handles = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      client.workflow.start('bareWorkflow', { taskQueue: BARE_TASK_QUEUE, workflowId: `bare:${tag}:${i}`, args: [] }),
+    ),
+  );
   let done = 0;
-  await Promise.all(handles.map(async (h) => {
-    await h.result();
-    done += 1;
-    if (done % 50 === 0) process.stdout.write(`\r  bare: ${done}/${count} completed   `);
-  }));
+  await Promise.all(
+    handles.map(async (h) => {
+      await h.result();
+      done += 1;
+      if (done % 50 === 0) process.stdout.write(`\r  bare: ${done}/${count} completed   `);
+    }),
+  );
   process.stdout.write('\n');
   return count / ((Date.now() - started) / 1000);
 }
@@ -220,10 +236,15 @@ async function pipelineIdleLatency(sys: System, pool: Pool, count: number): Prom
   for (let i = 0; i <= count; i++) {
     const res = await submit(sys.url, source, [{ id: `r${i}`, payload: { note: 'idle' } }]);
     if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
-    await waitFor(`idle record ${i + 1}`, async () => {
-      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [source]);
-      return rows[0].n === i + 1;
-    }, 60_000, 10);
+    await waitFor(
+      `idle record ${i + 1}`,
+      async () => {
+        const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = $1', [source]);
+        return rows[0].n === i + 1;
+      },
+      60_000,
+      10,
+    );
   }
   const { rows } = await pool.query<{ p50: number }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.delivered_at - r.accepted_at)) AS p50
@@ -257,7 +278,9 @@ async function main() {
     const many = await measured(() => runPipeline(sys, pool, client, 'many', N, M));
     say(`one hot source: ${HOT} records`);
     const hot = await measured(() => runPipeline(sys, pool, client, 'hot', 1, HOT));
-    say(`bare Temporal: ${BARE} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`);
+    say(
+      `bare Temporal: ${BARE} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
+    );
     const bareRate = await runBare(client, BARE);
     await new Promise((r) => setTimeout(r, 2000));
     say(`idle latency: ${IDLE} lone records, one at a time`);
@@ -273,9 +296,13 @@ async function main() {
     say('|---|---|---|---|---|---|---|---|');
     say(row(`${N} sources`, many));
     say(row('1 hot source', hot));
-    say(`| bare Temporal (one worker process, own task queue, 5 empty activities) | ${BARE} | | ${f(bareRate)} | | | | 6 (start + 5 activities) |`);
+    say(
+      `| bare Temporal (one worker process, own task queue, 5 empty activities) | ${BARE} | | ${f(bareRate)} | | | | 6 (start + 5 activities) |`,
+    );
     say('');
-    say(`idle latency, accept -> delivered p50 (${IDLE} lone records): ${f(idle * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${IDLE} lone, start -> result): ${f(bareIdle * 1000, 0)} ms`);
+    say(
+      `idle latency, accept -> delivered p50 (${IDLE} lone records): ${f(idle * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${IDLE} lone, start -> result): ${f(bareIdle * 1000, 0)} ms`,
+    );
     say('');
     say('CPU seconds per record (from /proc, utime + stime):');
     say('| run | project (API, supervisor, workers) | Postgres backends | project + Postgres | Temporal server |');
@@ -290,17 +317,33 @@ async function main() {
     say('Targets (issue 13):');
     say('| target | measured | ratio | status |');
     say('|---|---|---|---|');
-    for (const [name, r] of [[`${N} sources`, many], ['1 hot source', hot]] as const) {
-      say(`| actions per record ≤ 7 (${name}) | ${f(r.actions.total)} | ${f(r.actions.total / 7, 2)} of 7 | ${mark(r.actions.total <= 7)} |`);
+    for (const [name, r] of [
+      [`${N} sources`, many],
+      ['1 hot source', hot],
+    ] as const) {
+      say(
+        `| actions per record ≤ 7 (${name}) | ${f(r.actions.total)} | ${f(r.actions.total / 7, 2)} of 7 | ${mark(r.actions.total <= 7)} |`,
+      );
     }
     const vsBare = many.deliveredPerS / bareRate;
-    say(`| delivered/s ≥ 0.85 x bare Temporal (${N} sources) | ${f(many.deliveredPerS)} vs bare ${f(bareRate)} | ${f(vsBare, 2)} | ${mark(vsBare >= 0.85)} |`);
+    say(
+      `| delivered/s ≥ 0.85 x bare Temporal (${N} sources) | ${f(many.deliveredPerS)} vs bare ${f(bareRate)} | ${f(vsBare, 2)} | ${mark(vsBare >= 0.85)} |`,
+    );
     const hotRatio = hot.deliveredPerS / many.deliveredPerS;
-    say(`| hot source ≥ 0.9 x many sources | ${f(hot.deliveredPerS)} vs ${f(many.deliveredPerS)} | ${f(hotRatio, 2)} | ${mark(hotRatio >= 0.9)} |`);
-    say(`| idle latency p50 ≤ 150 ms | ${f(idle * 1000, 0)} ms (bare Temporal: ${f(bareIdle * 1000, 0)} ms) | ${f(idle / 0.15, 2)} of 150 ms | ${mark(idle <= 0.15)} |`);
-    const cpuPer = (r: RunResult & { cpu: CpuUse }) => `${f((r.cpu.project + r.cpu.postgres) / r.records, 4)} s (Temporal server ${f(r.cpu.temporal / r.records, 4)} s)`;
-    say(`| CPU seconds per record, project + Postgres (${N} sources) | ${cpuPer(many)} | ${f((many.cpu.project + many.cpu.postgres) / Math.max(many.cpu.temporal, 1e-9), 2)} x Temporal's | reported (no bound set) |`);
-    say(`| CPU seconds per record, project + Postgres (1 hot source) | ${cpuPer(hot)} | ${f((hot.cpu.project + hot.cpu.postgres) / Math.max(hot.cpu.temporal, 1e-9), 2)} x Temporal's | reported (no bound set) |`);
+    say(
+      `| hot source ≥ 0.9 x many sources | ${f(hot.deliveredPerS)} vs ${f(many.deliveredPerS)} | ${f(hotRatio, 2)} | ${mark(hotRatio >= 0.9)} |`,
+    );
+    say(
+      `| idle latency p50 ≤ 150 ms | ${f(idle * 1000, 0)} ms (bare Temporal: ${f(bareIdle * 1000, 0)} ms) | ${f(idle / 0.15, 2)} of 150 ms | ${mark(idle <= 0.15)} |`,
+    );
+    const cpuPer = (r: RunResult & { cpu: CpuUse }) =>
+      `${f((r.cpu.project + r.cpu.postgres) / r.records, 4)} s (Temporal server ${f(r.cpu.temporal / r.records, 4)} s)`;
+    say(
+      `| CPU seconds per record, project + Postgres (${N} sources) | ${cpuPer(many)} | ${f((many.cpu.project + many.cpu.postgres) / Math.max(many.cpu.temporal, 1e-9), 2)} x Temporal's | reported (no bound set) |`,
+    );
+    say(
+      `| CPU seconds per record, project + Postgres (1 hot source) | ${cpuPer(hot)} | ${f((hot.cpu.project + hot.cpu.postgres) / Math.max(hot.cpu.temporal, 1e-9), 2)} x Temporal's | reported (no bound set) |`,
+    );
     say('| backlog: 10 sources x 1000 drain steadily, also after a Temporal server SIGKILL | | | not measured yet |');
     say('| sustained load at 70% of capacity for 60 s: p99 ≤ 2 s | | | not measured yet |');
     say('| submit latency (202) p99 ≤ 10 ms while the pipeline works | | | not measured yet |');

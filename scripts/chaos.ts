@@ -43,7 +43,10 @@ const apiEnv = parseEnv(args['api-env']);
 
 function parseKinds(list: string | undefined): FaultKind[] | undefined {
   if (list === undefined) return undefined;
-  const kinds = list.split(',').map((k) => k.trim()).filter(Boolean);
+  const kinds = list
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
   if (unknown.length || kinds.length === 0) {
     console.error(`--kinds wants a comma-separated list of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(list)}`);
@@ -54,7 +57,11 @@ function parseKinds(list: string | undefined): FaultKind[] | undefined {
 const kinds = parseKinds(args.kinds);
 
 async function main() {
-  const pg = await ensurePostgres({ databaseUrl: process.env.DATABASE_URL, dataDir: path.join(os.tmpdir(), 'record-pipeline-chaos-pg'), log: say });
+  const pg = await ensurePostgres({
+    databaseUrl: process.env.DATABASE_URL,
+    dataDir: path.join(os.tmpdir(), 'record-pipeline-chaos-pg'),
+    log: say,
+  });
   const db = await createScratchDb('chaos', pg.databaseUrl);
   let report: ChaosReport | undefined;
   try {

@@ -29,15 +29,23 @@ export function composeProblems(services: Record<string, Service>, root = projec
     for (const role of WORKER_ROLES) {
       const svc = services[`worker-${region}-${role}`];
       expect(svc, `service worker-${region}-${role} is missing`);
-      if (svc) expect(JSON.stringify(svc.command) === JSON.stringify(['node', 'dist/src/workers/worker.js', region, role]), `worker-${region}-${role}: command is not worker.js ${region} ${role}`);
+      if (svc)
+        expect(
+          JSON.stringify(svc.command) === JSON.stringify(['node', 'dist/src/workers/worker.js', region, role]),
+          `worker-${region}-${role}: command is not worker.js ${region} ${role}`,
+        );
     }
   }
   const workers = Object.keys(services).filter((s) => s.startsWith('worker-'));
-  expect(workers.length === REGIONS.length * WORKER_ROLES.length, `${workers.length} worker services, expected ${REGIONS.length * WORKER_ROLES.length}`);
+  expect(
+    workers.length === REGIONS.length * WORKER_ROLES.length,
+    `${workers.length} worker services, expected ${REGIONS.length * WORKER_ROLES.length}`,
+  );
 
   const tsEntry = (js: string) => path.join(root, js.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
   for (const [name, svc] of Object.entries(services)) {
-    if (svc.command?.[0] === 'node') expect(fs.existsSync(tsEntry(svc.command[1])), `${name}: ${svc.command[1]} is not built from any source file`);
+    if (svc.command?.[0] === 'node')
+      expect(fs.existsSync(tsEntry(svc.command[1])), `${name}: ${svc.command[1]} is not built from any source file`);
   }
   expect(/npm run build/.test(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8')), 'the Dockerfile does not run npm run build');
 
@@ -45,14 +53,20 @@ export function composeProblems(services: Record<string, Service>, root = projec
   expect(api.ports?.includes(`${defaults.PORT}:${defaults.PORT}`), `api does not publish ${defaults.PORT}`);
   expect(String(api.environment?.PORT) === String(defaults.PORT), `api PORT is not ${defaults.PORT}`);
   expect(services.temporal?.ports?.includes(`${defaults.TEMPORAL_PORT}:7233`), `temporal does not publish ${defaults.TEMPORAL_PORT}`);
-  expect(services['temporal-ui']?.ports?.includes(`${defaults.TEMPORAL_UI_PORT}:8080`), `temporal-ui does not publish ${defaults.TEMPORAL_UI_PORT}`);
+  expect(
+    services['temporal-ui']?.ports?.includes(`${defaults.TEMPORAL_UI_PORT}:8080`),
+    `temporal-ui does not publish ${defaults.TEMPORAL_UI_PORT}`,
+  );
 
   const known = new Set(Object.keys(EnvSchema.properties));
   for (const [name, svc] of Object.entries(services)) {
     if (name !== 'api' && !name.startsWith('worker-')) continue;
     const env = (svc.environment ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(env)) expect(known.has(key), `${name}: ${key} is not read by the configuration`);
-    expect(/^postgres:\/\/.*@postgres:5432\/pipeline$/.test(String(env.DATABASE_URL)), `${name}: DATABASE_URL does not point at the postgres service`);
+    expect(
+      /^postgres:\/\/.*@postgres:5432\/pipeline$/.test(String(env.DATABASE_URL)),
+      `${name}: DATABASE_URL does not point at the postgres service`,
+    );
     expect(env.TEMPORAL_ADDRESS === 'temporal:7233', `${name}: TEMPORAL_ADDRESS is not temporal:7233`);
     try {
       loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])));
@@ -60,11 +74,16 @@ export function composeProblems(services: Record<string, Service>, root = projec
       problems.push(`${name}: ${(err as Error).message}`);
     }
   }
-  expect(services['worker-west-core']?.environment?.NAMESPACE_WEST === defaultNamespace('west'), 'worker-west-core: NAMESPACE_WEST is not the default');
+  expect(
+    services['worker-west-core']?.environment?.NAMESPACE_WEST === defaultNamespace('west'),
+    'worker-west-core: NAMESPACE_WEST is not the default',
+  );
 
   const setup = (services['temporal-setup']?.command ?? []).join(' ');
-  for (const region of REGIONS) expect(setup.includes(defaultNamespace(region)), `temporal-setup does not create ${defaultNamespace(region)}`);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) expect(setup.includes(`--name ${name} --type ${type}`), `temporal-setup does not create the search attribute ${name}`);
+  for (const region of REGIONS)
+    expect(setup.includes(defaultNamespace(region)), `temporal-setup does not create ${defaultNamespace(region)}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    expect(setup.includes(`--name ${name} --type ${type}`), `temporal-setup does not create the search attribute ${name}`);
 
   for (const [name, svc] of Object.entries(services)) {
     if (name === 'temporal-setup') continue;
@@ -76,7 +95,10 @@ export function composeProblems(services: Record<string, Service>, root = projec
   for (const w of workers) {
     const env = services[w].environment ?? {};
     const port = String(env.METRICS_PORT ?? '');
-    expect(port && port !== '0' && JSON.stringify(services[w].healthcheck?.test ?? '').includes(`:${port}/metrics`), `${w}: the health check does not call its metrics port`);
+    expect(
+      port && port !== '0' && JSON.stringify(services[w].healthcheck?.test ?? '').includes(`:${port}/metrics`),
+      `${w}: the health check does not call its metrics port`,
+    );
   }
   return problems;
 }

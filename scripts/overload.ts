@@ -72,7 +72,9 @@ export async function runOverload(o: OverloadOptions): Promise<OverloadResult> {
         const t0 = performance.now();
         let status = 0;
         try {
-          const res = await submit<Partial<Accepted> & { error?: string; message?: string }>(o.url, sourceIds[s], records, { token: keys[s] });
+          const res = await submit<Partial<Accepted> & { error?: string; message?: string }>(o.url, sourceIds[s], records, {
+            token: keys[s],
+          });
           status = res.status;
           if (status === 202 && res.body.records?.length === o.batch) {
             for (const r of res.body.records) accepted.get(sourceIds[s])!.set(r.id, r.seq);
@@ -116,7 +118,8 @@ export async function verifyAccepted(pool: Pool, result: OverloadResult): Promis
   for (const s of result.sourceIds) {
     const want = result.accepted.get(s)!;
     const got = inDb.get(s)!;
-    for (const [id, seq] of want) if (got.get(id) !== seq) problems.push(`${s}/${id}: accepted as seq ${seq}, in Postgres ${got.get(id) ?? 'missing'}`);
+    for (const [id, seq] of want)
+      if (got.get(id) !== seq) problems.push(`${s}/${id}: accepted as seq ${seq}, in Postgres ${got.get(id) ?? 'missing'}`);
     for (const id of got.keys()) if (!want.has(id)) problems.push(`${s}/${id} in Postgres but never accepted`);
   }
   return [...problems, ...violations(await verifyInvariants(pool, { sources: result.sourceIds }))];
@@ -162,9 +165,18 @@ async function main() {
       durationMs: Number(args.seconds) * 1000,
     });
     say(report(result));
-    say(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+    say(
+      `load average during the run: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`,
+    );
     const problems = [...(await verifyAccepted(db.pool, result)), ...result.malformed];
-    say(problems.length ? `PROBLEMS:\n${problems.slice(0, 20).join('\n')}` : 'every accepted record is in Postgres exactly once; nothing else was written');
+    say(
+      problems.length
+        ? `PROBLEMS:\n${problems.slice(0, 20).join('\n')}`
+        : 'every accepted record is in Postgres exactly once; nothing else was written',
+    );
     process.exitCode = problems.length ? 1 : 0;
   } finally {
     await sys.stop();

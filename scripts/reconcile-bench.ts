@@ -46,17 +46,20 @@ async function main() {
       const db = await createScratchDb('reconcile_bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
       try {
         const perSource = Math.ceil(open / sources);
-        await db.pool.query(`INSERT INTO sources (source_id, last_seq) SELECT 'rb-' || s, $2 FROM generate_series(1, $1) s`, [sources, perSource]);
+        await db.pool.query(`INSERT INTO sources (source_id, last_seq) SELECT 'rb-' || s, $2 FROM generate_series(1, $1) s`, [
+          sources,
+          perSource,
+        ]);
         await db.pool.query(
           `INSERT INTO records (source_id, seq, record_id, payload, payload_hash, status, region, epoch, started_at, accepted_at)
            SELECT 'rb-' || s, q, 'r' || q, '{"amount": 1}', 'h', 'processing', 'east', 1, now() - interval '1 hour', now() - interval '1 hour'
              FROM generate_series(1, $1) s, generate_series(1, $2) q`,
           [sources, perSource],
         );
-        await db.pool.query(`INSERT INTO watermarks (source_id, stage, watermark) SELECT 'rb-' || s, st, 0 FROM generate_series(1, $1) s, unnest($2::text[]) st ON CONFLICT DO NOTHING`, [
-          sources,
-          ['inbound', 'preprocess', 'core', 'postprocess', 'outbound'],
-        ]);
+        await db.pool.query(
+          `INSERT INTO watermarks (source_id, stage, watermark) SELECT 'rb-' || s, st, 0 FROM generate_series(1, $1) s, unnest($2::text[]) st ON CONFLICT DO NOTHING`,
+          [sources, ['inbound', 'preprocess', 'core', 'postprocess', 'outbound']],
+        );
         await db.pool.query('ANALYZE records');
         // Runs for the first `running` records (by seq across sources), kept from one size to the next.
         const want = Math.min(running, open);
@@ -67,14 +70,35 @@ async function main() {
               const n = i + j;
               const sourceId = `rb-${(n % sources) + 1}`;
               const seq = Math.floor(n / sources) + 1;
-              return client.workflow.start(RECORD_WORKFLOW_TYPE, { taskQueue: `${WORKFLOW_TASK_QUEUE}-idle`, workflowId: recordWorkflowId(sourceId, seq), args: [] });
+              return client.workflow.start(RECORD_WORKFLOW_TYPE, {
+                taskQueue: `${WORKFLOW_TASK_QUEUE}-idle`,
+                workflowId: recordWorkflowId(sourceId, seq),
+                args: [],
+              });
             }),
           );
         }
         if (want > started) say(`started ${want - started} idle runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         started = Math.max(started, want);
-        const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 32, relayIntervalMs: 60_000, nudgeAfterSeconds: 30, workflowDefaults: {} });
-        const reconciler = new Reconciler({ pool: db.pool, temporal, starter, logger, intervalMs: 60_000, stallSeconds: 60, graceSeconds: 10, maxRepairs: Number(args['max-repairs']) });
+        const starter = new WorkflowStarter({
+          pool: db.pool,
+          temporal,
+          logger,
+          concurrency: 32,
+          relayIntervalMs: 60_000,
+          nudgeAfterSeconds: 30,
+          workflowDefaults: {},
+        });
+        const reconciler = new Reconciler({
+          pool: db.pool,
+          temporal,
+          starter,
+          logger,
+          intervalMs: 60_000,
+          stallSeconds: 60,
+          graceSeconds: 10,
+          maxRepairs: Number(args['max-repairs']),
+        });
         const pass = await reconciler.runOnce();
         if (pass.error) throw new Error(pass.error);
         say(

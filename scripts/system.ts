@@ -53,7 +53,10 @@ function logTails(dataDir: string, lines = 15): string {
   return fs
     .readdirSync(dir)
     .filter((f) => f.startsWith('api') || f.startsWith('temporal'))
-    .map((f) => `\n--- ${f} (last ${lines} lines)\n${fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`)
+    .map(
+      (f) =>
+        `\n--- ${f} (last ${lines} lines)\n${fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`,
+    )
     .join('');
 }
 
@@ -156,7 +159,10 @@ export interface ApiAnswer<T> {
 export async function api<T = unknown>(url: string, method: string, body?: unknown, opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
   const res = await fetch(url, {
     method,
-    headers: { ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...authHeader(opts.token === undefined ? ADMIN_TOKEN : opts.token),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: opts.signal,
   });
@@ -179,7 +185,12 @@ export interface Accepted {
  * Submits one batch to a source over HTTP, as the admin unless `opts.token` says otherwise. The
  * answer is returned whatever its status; a caller that wants a 202 checks for it.
  */
-export function submit<T = Accepted>(url: string, sourceId: string, records: readonly RecordIn[], opts: ApiOptions = {}): Promise<ApiAnswer<T>> {
+export function submit<T = Accepted>(
+  url: string,
+  sourceId: string,
+  records: readonly RecordIn[],
+  opts: ApiOptions = {},
+): Promise<ApiAnswer<T>> {
   return api<T>(`${url}/v1/sources/${encodeURIComponent(sourceId)}/records`, 'POST', { records }, opts);
 }
 

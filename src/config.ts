@@ -87,7 +87,10 @@ export const EnvSchema = Type.Object({
   NAMESPACE_WEST: Type.Optional(
     Type.String({ docDefault: "west's profile namespace, else `pipeline-west`", description: "the west region's namespace" }),
   ),
-  ACTIVE_REGION: Type.Union(REGIONS.map((r) => Type.Literal(r)), { default: 'east', description: 'the region active on first start' }),
+  ACTIVE_REGION: Type.Union(
+    REGIONS.map((r) => Type.Literal(r)),
+    { default: 'east', description: 'the region active on first start' },
+  ),
   FAILOVER: Type.Union([Type.Literal('auto'), Type.Literal('manual')], {
     default: 'auto',
     description: '`auto`: fail over when the active region is unhealthy; `manual`: only by hand',
@@ -118,7 +121,7 @@ export const EnvSchema = Type.Object({
   GATE_WAIT_MS: Int(
     3_000,
     0,
-    "how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal",
+    'how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal',
   ),
   START_WINDOW: Int(
     4,
@@ -138,11 +141,7 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024, 'largest request body'),
   PG_POOL_MAX: Int(10, 1, 'Postgres connections per process'),
-  METRICS_MAX_SOURCES: Int(
-    20,
-    0,
-    'sources with their own `source` label in `/metrics` (in order of creation); the rest are `other`',
-  ),
+  METRICS_MAX_SOURCES: Int(20, 0, 'sources with their own `source` label in `/metrics` (in order of creation); the rest are `other`'),
   METRICS_PORT_BASE: Int(
     9470,
     0,
@@ -179,11 +178,7 @@ export const EnvSchema = Type.Object({
     1,
     'failed authentications per minute per client IP (per API process); beyond it they are answered `429` with `Retry-After`; valid tokens are never refused by it',
   ),
-  SUBMIT_MAX_INFLIGHT: Int(
-    64,
-    1,
-    'submits being checkpointed at once; beyond it `503 overloaded` with `Retry-After: 1`, nothing written',
-  ),
+  SUBMIT_MAX_INFLIGHT: Int(64, 1, 'submits being checkpointed at once; beyond it `503 overloaded` with `Retry-After: 1`, nothing written'),
   REQUEST_TIMEOUT_MS: Int(60_000, 1000, 'longest time to receive a whole request'),
   CONNECTION_TIMEOUT_MS: Int(30_000, 1000, 'an idle socket is closed after this long'),
 });
@@ -264,7 +259,9 @@ function regionConnection(
   try {
     profile = toClientOptions(loadClientConfigProfile({ profile: profileName, overrideEnvVars: vars }));
   } catch (err) {
-    throw new ConfigError(`Temporal connection of region ${name}${profileName ? ` (profile ${profileName})` : ''}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `Temporal connection of region ${name}${profileName ? ` (profile ${profileName})` : ''}: ${(err as Error).message}`,
+    );
   }
   const { address: profileAddress, tls, apiKey, metadata } = profile.connectionOptions;
   const resolved = address ?? profileAddress;

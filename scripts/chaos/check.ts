@@ -47,20 +47,26 @@ export async function checkRun(pool: Pool, sources: string[], acknowledged: Set<
   // Open at the end: the system stopped making progress on these (liveness), whatever else holds.
   // The checker counts them; when there are any, two queries only describe where they are.
   const stalled = verify.open;
-  const byStatus = stalled === 0 ? [] : (
-    await pool.query<{ status: string; region: string | null; n: number }>(
-      `SELECT status, region, count(*)::int AS n FROM records
+  const byStatus =
+    stalled === 0
+      ? []
+      : (
+          await pool.query<{ status: string; region: string | null; n: number }>(
+            `SELECT status, region, count(*)::int AS n FROM records
         WHERE source_id = ANY($1) AND status IN ('accepted', 'processing', 'blocked') GROUP BY 1, 2 ORDER BY 3 DESC`,
-      [sources],
-    )
-  ).rows;
-  const first = stalled === 0 ? [] : (
-    await pool.query<{ source_id: string; seq: string; status: string; region: string | null; epoch: string | null }>(
-      `SELECT DISTINCT ON (source_id) source_id, seq, status, region, epoch FROM records
+            [sources],
+          )
+        ).rows;
+  const first =
+    stalled === 0
+      ? []
+      : (
+          await pool.query<{ source_id: string; seq: string; status: string; region: string | null; epoch: string | null }>(
+            `SELECT DISTINCT ON (source_id) source_id, seq, status, region, epoch FROM records
         WHERE source_id = ANY($1) AND status IN ('accepted', 'processing', 'blocked') ORDER BY source_id, seq`,
-      [sources],
-    )
-  ).rows;
+            [sources],
+          )
+        ).rows;
   return {
     accepted: rows.length,
     acknowledged: acknowledged.size,

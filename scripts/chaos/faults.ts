@@ -94,7 +94,12 @@ export async function inject(sys: System, pool: Pool, fault: PlannedFault): Prom
         return { detail: what, undo };
       } catch (err) {
         // The server stays paused for its hold time either way; the undo resumes it.
-        return { detail: `${what}: ${err instanceof Refused ? 'refused' : 'failed'}: ${(err as Error).message}`, refused: err instanceof Refused, failed: !(err instanceof Refused), undo };
+        return {
+          detail: `${what}: ${err instanceof Refused ? 'refused' : 'failed'}: ${(err as Error).message}`,
+          refused: err instanceof Refused,
+          failed: !(err instanceof Refused),
+          undo,
+        };
       }
     }
     case 'terminate-pg-connections': {

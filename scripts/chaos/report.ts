@@ -4,9 +4,18 @@ import type { ChaosReport } from './run';
 export function formatReport(r: ChaosReport): string {
   const lines = [
     '',
-    `chaos report (seed ${r.seed}, ${r.durationS} s${Object.keys(r.env).length ? `, ${Object.entries(r.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}, drained in ${r.drainS} s)`,
+    `chaos report (seed ${r.seed}, ${r.durationS} s${
+      Object.keys(r.env).length
+        ? `, ${Object.entries(r.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }, drained in ${r.drainS} s)`,
     '  faults injected by kind:',
-    ...Object.entries(r.faults).map(([kind, n]) => `    ${kind.padEnd(26)} ${String(n.injected).padStart(3)}${n.refused ? `  (${n.refused} refused)` : ''}${n.failed ? `  (${n.failed} failed to inject)` : ''}`),
+    ...Object.entries(r.faults).map(
+      ([kind, n]) =>
+        `    ${kind.padEnd(26)} ${String(n.injected).padStart(3)}${n.refused ? `  (${n.refused} refused)` : ''}${n.failed ? `  (${n.failed} failed to inject)` : ''}`,
+    ),
     `  records accepted           ${r.accepted} (${r.acknowledged} answered 202, ${r.unanswered} submissions unanswered while the API was down)`,
     `  records delivered          ${r.delivered}`,
     `  duplicates                 ${r.duplicates}`,
@@ -17,7 +26,16 @@ export function formatReport(r: ChaosReport): string {
     `  other invariants           ${r.invariants.length ? r.invariants.slice(0, 10).join('; ') : 'hold'}`,
     `  longest stall              ${r.longestStall.s} s${r.longestStall.source ? ` (${r.longestStall.source}, from ${r.longestStall.fromS} s: open records, none finished)` : ''}`,
     `  max accept-to-delivered    ${r.maxLatencyS} s`,
-    `  reconciler (last API)      ${r.reconciler ? `${r.reconciler.passes} passes, repairs ${Object.entries(r.reconciler.repairedTotal).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}` : 'not reachable'}`,
+    `  reconciler (last API)      ${
+      r.reconciler
+        ? `${r.reconciler.passes} passes, repairs ${
+            Object.entries(r.reconciler.repairedTotal)
+              .filter(([, n]) => n > 0)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ') || 'none'
+          }`
+        : 'not reachable'
+    }`,
     `  summary                    ${r.lost.length} lost, ${r.duplicates} duplicate, ${r.orderViolations.length} out of order, ${r.stalled} stalled`,
     `  result                     ${r.ok ? 'OK' : 'INVARIANTS BROKEN'}`,
   ];

@@ -86,8 +86,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const sources = Array.from({ length: opts.sources }, (_, i) => `chaos-${run}-${i}`);
 
   const extraEnv = opts.env ?? {};
-  const envNote = Object.keys(extraEnv).length ? `, with ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
-  log(`chaos: seed ${opts.seed}, ${opts.durationS} s, ${plan.length} faults planned, ${opts.sources} sources${envNote}; starting the system`);
+  const envNote = Object.keys(extraEnv).length
+    ? `, with ${Object.entries(extraEnv)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`
+    : '';
+  log(
+    `chaos: seed ${opts.seed}, ${opts.durationS} s, ${plan.length} faults planned, ${opts.sources} sources${envNote}; starting the system`,
+  );
   const sys = await startSystem({ databaseUrl: opts.databaseUrl, env: { ...CHAOS_ENV, ...extraEnv } });
   const interrupted = () => void sys.stop().finally(() => process.exit(130));
   if (opts.handleSignals) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
@@ -130,7 +136,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         .query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1)', [sources])
         .then(({ rows }) => {
           const last = events.at(-1);
-          log(`[chaos ${Math.round((Date.now() - started) / 1000)}/${opts.durationS}s] accepted ${load.accepted.size}, delivered ${rows[0].n}, faults ${events.length}${last ? ` (last: ${last.detail})` : ''}`);
+          log(
+            `[chaos ${Math.round((Date.now() - started) / 1000)}/${opts.durationS}s] accepted ${load.accepted.size}, delivered ${rows[0].n}, faults ${events.length}${last ? ` (last: ${last.detail})` : ''}`,
+          );
         })
         .catch(() => undefined);
     }, 5_000);
@@ -181,7 +189,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const reconciler = await api<{ passes: number; repairedTotal: Record<string, number> }>(`${sys.url}/v1/admin/reconcile`, 'GET')
       .then((r) => (r.status === 200 ? r.body : undefined))
       .catch(() => undefined);
-    return { seed: opts.seed, durationS: opts.durationS, env: extraEnv, faults, unanswered: load.unanswered, drainS, longestStall: stalls.longest(), events, reconciler, ...check };
+    return {
+      seed: opts.seed,
+      durationS: opts.durationS,
+      env: extraEnv,
+      faults,
+      unanswered: load.unanswered,
+      drainS,
+      longestStall: stalls.longest(),
+      events,
+      reconciler,
+      ...check,
+    };
   } finally {
     clearInterval(watch);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, interrupted);

@@ -38,7 +38,8 @@ export class StallWatch {
         continue;
       }
       const s = (now - prev.since) / 1000;
-      if (s > this.worst.s) this.worst = { s: Math.round(s * 10) / 10, source: r.source, fromS: Math.round((prev.since - this.startedAt) / 100) / 10 };
+      if (s > this.worst.s)
+        this.worst = { s: Math.round(s * 10) / 10, source: r.source, fromS: Math.round((prev.since - this.startedAt) / 100) / 10 };
     }
   }
 

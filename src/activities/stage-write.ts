@@ -120,10 +120,10 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, h
     // Tests only: a writer that passed its fence and stalls here (paused) is the zombie that
     // failover must fence; the lock FOR SHARE taken by the check is still held.
     if (deps.txDelayMs) await new Promise((resolve) => setTimeout(resolve, deps.txDelayMs));
-    const gate = await c.query<{ watermark: number }>(
-      'SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE',
-      [sourceId, stage],
-    );
+    const gate = await c.query<{ watermark: number }>('SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE', [
+      sourceId,
+      stage,
+    ]);
     const rec = await c.query<{ record_id: string; payload: JsonObject; status: string; accepted_at: Date }>(
       'SELECT record_id, payload, status, accepted_at FROM records WHERE source_id = $1 AND seq = $2 FOR UPDATE',
       [sourceId, seq],
@@ -164,10 +164,7 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, h
          ON CONFLICT (source_id, seq) DO NOTHING`,
         [sourceId, seq, deps.region, epoch, output],
       );
-      await c.query(
-        `UPDATE records SET status = 'delivered', finished_at = now() WHERE source_id = $1 AND seq = $2`,
-        [sourceId, seq],
-      );
+      await c.query(`UPDATE records SET status = 'delivered', finished_at = now() WHERE source_id = $1 AND seq = $2`, [sourceId, seq]);
     } else if (record.status !== 'processing') {
       await c.query(
         `UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL
@@ -184,10 +181,10 @@ async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: nu
   const index = STAGES.indexOf(stage);
   if (index === 0) return payload;
   const prev = STAGES[index - 1];
-  const { rows } = await c.query<{ output: JsonObject }>(
-    `SELECT output FROM ${stageTable(prev)} WHERE source_id = $1 AND seq = $2`,
-    [sourceId, seq],
-  );
+  const { rows } = await c.query<{ output: JsonObject }>(`SELECT output FROM ${stageTable(prev)} WHERE source_id = $1 AND seq = $2`, [
+    sourceId,
+    seq,
+  ]);
   if (!rows[0]) throw new Error(`${prev} output of ${sourceId}#${seq} is missing`);
   return rows[0].output;
 }
@@ -201,10 +198,10 @@ async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: nu
 export async function markBlocked(deps: StageWriteDeps, stage: Stage, task: StageTask, reason: string): Promise<boolean> {
   const write = withTransaction(deps.pool, async (c) => {
     await checkFence(c, deps.region, null, task.epoch);
-    const gate = await c.query<{ watermark: number }>(
-      'SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE',
-      [task.sourceId, stage],
-    );
+    const gate = await c.query<{ watermark: number }>('SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE', [
+      task.sourceId,
+      stage,
+    ]);
     if ((gate.rows[0]?.watermark ?? 0) >= task.seq) return false;
     await c.query(
       `UPDATE records SET status = 'blocked', blocked_stage = $3, blocked_reason = $4

@@ -31,32 +31,39 @@ export interface StageActivityDeps {
 }
 
 export function createStageActivities(deps: StageActivityDeps) {
-  const writeDeps: StageWriteDeps = { pool: deps.pool, region: deps.region, work: { ...defaultWork, ...deps.work }, txDelayMs: deps.txDelayMs };
-  const activity = (stage: Stage) => async (task: StageTask): Promise<StageResult> => {
-    if (deps.delayMs) await sleep(deps.delayMs);
-    let result: StageWrite;
-    try {
-      result = await attempt(stage, task);
-    } catch (err) {
-      if (!isRejection(err)) throw err;
-      if (await markBlocked(writeDeps, stage, task, err.message)) {
-        log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
-        throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
-      }
-      // Another attempt finished the stage meanwhile: this rejection is moot, report that write.
-      result = await runStage(writeDeps, stage, task);
-    }
-    log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
-    // Signal the successor right after the commit (not from the workflow: that would add a
-    // workflow task to every handoff). 'already' signals again: an earlier attempt may have
-    // committed and died before signalling.
-    // Only a registered waiter needs it (the rest wait in their activity, woken by NOTIFY).
-    if (deps.notify && (result.wake || result.outcome === 'already')) {
-      const next = (result.watermarks[stage] ?? task.seq) + 1;
-      if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
-    }
-    return { outcome: result.outcome, watermarks: result.watermarks };
+  const writeDeps: StageWriteDeps = {
+    pool: deps.pool,
+    region: deps.region,
+    work: { ...defaultWork, ...deps.work },
+    txDelayMs: deps.txDelayMs,
   };
+  const activity =
+    (stage: Stage) =>
+    async (task: StageTask): Promise<StageResult> => {
+      if (deps.delayMs) await sleep(deps.delayMs);
+      let result: StageWrite;
+      try {
+        result = await attempt(stage, task);
+      } catch (err) {
+        if (!isRejection(err)) throw err;
+        if (await markBlocked(writeDeps, stage, task, err.message)) {
+          log.warn('record rejected', { sourceId: task.sourceId, seq: task.seq, stage, reason: err.message });
+          throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
+        }
+        // Another attempt finished the stage meanwhile: this rejection is moot, report that write.
+        result = await runStage(writeDeps, stage, task);
+      }
+      log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
+      // Signal the successor right after the commit (not from the workflow: that would add a
+      // workflow task to every handoff). 'already' signals again: an earlier attempt may have
+      // committed and died before signalling.
+      // Only a registered waiter needs it (the rest wait in their activity, woken by NOTIFY).
+      if (deps.notify && (result.wake || result.outcome === 'already')) {
+        const next = (result.watermarks[stage] ?? task.seq) + 1;
+        if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
+      }
+      return { outcome: result.outcome, watermarks: result.watermarks };
+    };
 
   /**
    * Runs the stage; while the gate is closed and the record is close behind (gateWaitAhead), waits

@@ -52,7 +52,8 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     // Source ids are up to 128 characters (the default limit is 100).
     routerOptions: { maxParamLength: 256 },
     // A URL the router cannot decode (e.g. `%zz`) gets the house error shape too.
-    frameworkErrors: (err, _request, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_url', message: err.message }),
+    frameworkErrors: (err, _request, reply) =>
+      void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_url', message: err.message }),
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));

@@ -7,10 +7,7 @@ import { ApiError } from './errors';
 import { FailureLimiter } from './auth-failures';
 import { bearerToken, parseSourceKey, sameSecret, secretHash } from './credentials';
 
-export type Principal =
-  | { role: 'admin' }
-  | { role: 'source'; sourceId: string; keyId: string }
-  | { role: 'public' };
+export type Principal = { role: 'admin' } | { role: 'source'; sourceId: string; keyId: string } | { role: 'public' };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -106,7 +103,9 @@ export const authPlugin = fp<AuthOptions>(
         row = parsed ? await lookup(parsed.keyId) : undefined;
       } catch (err) {
         request.log.warn({ err: (err as Error).message }, 'key lookup failed');
-        throw new ApiError(503, 'auth_unavailable', 'credentials cannot be checked right now; retry shortly', undefined, { 'retry-after': '1' });
+        throw new ApiError(503, 'auth_unavailable', 'credentials cannot be checked right now; retry shortly', undefined, {
+          'retry-after': '1',
+        });
       }
       const match = sameSecret(token, row?.key_hash ?? NO_KEY);
       if (!row || !match) return undefined;

@@ -30,26 +30,105 @@ export interface MetricsOptions {
 
 export class PipelineMetrics {
   readonly registry = new Registry();
-  private readonly http = new Counter({ name: 'pipeline_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
-  private readonly submit = new Histogram({ name: 'pipeline_submit_duration_seconds', help: 'POST .../records: time to checkpoint and answer', labelNames: ['status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  private readonly http = new Counter({
+    name: 'pipeline_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  private readonly submit = new Histogram({
+    name: 'pipeline_submit_duration_seconds',
+    help: 'POST .../records: time to checkpoint and answer',
+    labelNames: ['status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   private readonly accepted = this.sourceCounter('pipeline_records_accepted_total', 'records accepted (checkpointed), by source');
   private readonly delivered = this.sourceCounter('pipeline_records_delivered_total', 'records delivered to the destination, by source');
-  private readonly skipped = this.sourceCounter('pipeline_records_skipped_total', 'records skipped by an operator (dead-lettered), by source');
-  private readonly blocked = new Gauge({ name: 'pipeline_records_blocked', help: 'records blocked now (rejected by a stage), by source', labelNames: ['source'], registers: [this.registry] });
-  private readonly endToEnd = new Histogram({ name: 'pipeline_accept_to_delivered_seconds', help: 'from acceptance to delivery, records delivered since this process started', buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly stageLatency = new Histogram({ name: 'pipeline_stage_latency_seconds', help: "from the previous stage's write (acceptance for inbound) to this stage's write: gate wait, queueing and work", labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly inFlight = new Gauge({ name: 'pipeline_stage_in_flight', help: 'records that finished the previous stage and not this one', labelNames: ['stage'], registers: [this.registry] });
-  private readonly oldest = new Gauge({ name: 'pipeline_stage_oldest_waiting_seconds', help: 'how long the longest-waiting record at a stage has waited', labelNames: ['stage'], registers: [this.registry] });
-  private readonly failovers = new Counter({ name: 'pipeline_failovers_total', help: 'failovers run by this API process', registers: [this.registry] });
+  private readonly skipped = this.sourceCounter(
+    'pipeline_records_skipped_total',
+    'records skipped by an operator (dead-lettered), by source',
+  );
+  private readonly blocked = new Gauge({
+    name: 'pipeline_records_blocked',
+    help: 'records blocked now (rejected by a stage), by source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly endToEnd = new Histogram({
+    name: 'pipeline_accept_to_delivered_seconds',
+    help: 'from acceptance to delivery, records delivered since this process started',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly stageLatency = new Histogram({
+    name: 'pipeline_stage_latency_seconds',
+    help: "from the previous stage's write (acceptance for inbound) to this stage's write: gate wait, queueing and work",
+    labelNames: ['stage'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly inFlight = new Gauge({
+    name: 'pipeline_stage_in_flight',
+    help: 'records that finished the previous stage and not this one',
+    labelNames: ['stage'],
+    registers: [this.registry],
+  });
+  private readonly oldest = new Gauge({
+    name: 'pipeline_stage_oldest_waiting_seconds',
+    help: 'how long the longest-waiting record at a stage has waited',
+    labelNames: ['stage'],
+    registers: [this.registry],
+  });
+  private readonly failovers = new Counter({
+    name: 'pipeline_failovers_total',
+    help: 'failovers run by this API process',
+    registers: [this.registry],
+  });
   private readonly epoch = new Gauge({ name: 'pipeline_region_epoch', help: 'the failover epoch', registers: [this.registry] });
-  private readonly active = new Gauge({ name: 'pipeline_region_active', help: '1 for the active region', labelNames: ['region'], registers: [this.registry] });
-  private readonly fenced = new Counter({ name: 'pipeline_fencing_refusals_total', help: 'stage writes refused because their region or epoch is no longer active', labelNames: ['region', 'stage'], registers: [this.registry] });
-  private readonly relay = new Gauge({ name: 'pipeline_relay_backlog', help: 'open records without a workflow in the active epoch (the relay starts them)', registers: [this.registry] });
-  private readonly relayAge = new Gauge({ name: 'pipeline_relay_backlog_oldest_seconds', help: 'age of the oldest record the relay still has to start', registers: [this.registry] });
-  private readonly repairs = new Counter({ name: 'pipeline_reconciler_repairs_total', help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind', labelNames: ['kind'], registers: [this.registry] });
-  private readonly stalled = new Gauge({ name: 'pipeline_reconciler_stalled_sources', help: 'sources whose first record in line has not moved for RECONCILE_STALL_SECONDS (last pass)', registers: [this.registry] });
-  private readonly reconcilePass = new Gauge({ name: 'pipeline_reconciler_pass_duration_seconds', help: "the reconciler's last pass", registers: [this.registry] });
-  private readonly reconcileChecked = new Gauge({ name: 'pipeline_reconciler_checked_records', help: 'open records the last pass compared with their workflows', registers: [this.registry] });
+  private readonly active = new Gauge({
+    name: 'pipeline_region_active',
+    help: '1 for the active region',
+    labelNames: ['region'],
+    registers: [this.registry],
+  });
+  private readonly fenced = new Counter({
+    name: 'pipeline_fencing_refusals_total',
+    help: 'stage writes refused because their region or epoch is no longer active',
+    labelNames: ['region', 'stage'],
+    registers: [this.registry],
+  });
+  private readonly relay = new Gauge({
+    name: 'pipeline_relay_backlog',
+    help: 'open records without a workflow in the active epoch (the relay starts them)',
+    registers: [this.registry],
+  });
+  private readonly relayAge = new Gauge({
+    name: 'pipeline_relay_backlog_oldest_seconds',
+    help: 'age of the oldest record the relay still has to start',
+    registers: [this.registry],
+  });
+  private readonly repairs = new Counter({
+    name: 'pipeline_reconciler_repairs_total',
+    help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly stalled = new Gauge({
+    name: 'pipeline_reconciler_stalled_sources',
+    help: 'sources whose first record in line has not moved for RECONCILE_STALL_SECONDS (last pass)',
+    registers: [this.registry],
+  });
+  private readonly reconcilePass = new Gauge({
+    name: 'pipeline_reconciler_pass_duration_seconds',
+    help: "the reconciler's last pass",
+    registers: [this.registry],
+  });
+  private readonly reconcileChecked = new Gauge({
+    name: 'pipeline_reconciler_checked_records',
+    help: 'open records the last pass compared with their workflows',
+    registers: [this.registry],
+  });
   private repairsSeen: Record<string, number> = {};
   /** Per stage and source: the watermark up to which writes have been observed. */
   private tail: Map<string, number> | undefined;

@@ -125,7 +125,17 @@ export class Reconciler {
     this.passes += 1;
     this.last = report;
     const repaired = REPAIR_KINDS.reduce((n, k) => n + report.repaired[k], 0);
-    const log = { region: region.name, epoch: region.epoch, checked: report.checked, running: report.running, durationMs: report.durationMs, repaired: report.repaired, deferred: report.deferred, stalled: report.stalled.length, error: report.error };
+    const log = {
+      region: region.name,
+      epoch: region.epoch,
+      checked: report.checked,
+      running: report.running,
+      durationMs: report.durationMs,
+      repaired: report.repaired,
+      deferred: report.deferred,
+      stalled: report.stalled.length,
+      error: report.error,
+    };
     if (repaired || report.error) this.opts.logger.warn(log, 'reconcile pass repaired or failed');
     else this.opts.logger.debug(log, 'reconcile pass');
     for (const s of report.stalled) this.opts.logger.warn({ ...s }, 'source stalled');
@@ -174,14 +184,20 @@ export class Reconciler {
     if (!gone.length) return;
     // A failover since the pass began: the new epoch's recovery owns these records now.
     if ((await activeRegion(this.opts.pool)).epoch !== region.epoch) return;
-    const started = await this.opts.starter.restart(gone.map((g) => g.rec), region);
+    const started = await this.opts.starter.restart(
+      gone.map((g) => g.rec),
+      region,
+    );
     const startedKeys = new Set(started.map((r) => `${r.source_id}\u0000${r.seq}`));
     const bySource = new Map<string, number[]>();
     for (const g of gone) {
       if (!startedKeys.has(`${g.rec.source_id}\u0000${g.rec.seq}`)) continue;
       report.repaired[g.kind] += 1;
       bySource.set(g.rec.source_id, [...(bySource.get(g.rec.source_id) ?? []), g.rec.seq]);
-      this.opts.logger.warn({ sourceId: g.rec.source_id, seq: g.rec.seq, status: g.rec.status, kind: g.kind, region: region.name, epoch: region.epoch }, 'reconciler started a new run');
+      this.opts.logger.warn(
+        { sourceId: g.rec.source_id, seq: g.rec.seq, status: g.rec.status, kind: g.kind, region: region.name, epoch: region.epoch },
+        'reconciler started a new run',
+      );
     }
     for (const [sourceId, seqs] of bySource) await markRestarted(this.opts.pool, sourceId, seqs, region.name, region.epoch);
     lap('restart');
@@ -192,7 +208,14 @@ export class Reconciler {
     const stalled = await stalledRecords(this.opts.pool, this.opts.stallSeconds, 1000);
     const toInspect: [StalledSource, StalledRecord][] = [];
     for (const rec of stalled) {
-      const entry: StalledSource = { sourceId: rec.source_id, seq: rec.seq, stage: rec.stage, status: rec.status, idleSeconds: rec.idle_seconds, reason: '' };
+      const entry: StalledSource = {
+        sourceId: rec.source_id,
+        seq: rec.seq,
+        stage: rec.stage,
+        status: rec.status,
+        idleSeconds: rec.idle_seconds,
+        reason: '',
+      };
       report.stalled.push(entry);
       if (rec.status === 'blocked') entry.reason = `blocked: ${rec.blocked_reason ?? ''} (an operator retries or skips it)`;
       if (rec.epoch !== region.epoch) entry.reason ||= `not yet started in ${region.name} at epoch ${region.epoch} (the relay starts it)`;
@@ -226,7 +249,12 @@ export class Reconciler {
     }
     if (rec.status === 'blocked') {
       const at = STAGES.indexOf(rec.stage);
-      if (state.phase !== 'blocked' && state.stage && STAGES.indexOf(state.stage) > at && (await clearStaleBlock(this.opts.pool, rec.source_id, rec.seq, region.name, region.epoch))) {
+      if (
+        state.phase !== 'blocked' &&
+        state.stage &&
+        STAGES.indexOf(state.stage) > at &&
+        (await clearStaleBlock(this.opts.pool, rec.source_id, rec.seq, region.name, region.epoch))
+      ) {
         report.repaired.stale_block += 1;
         return `marked blocked at ${rec.stage}, but its workflow is at ${state.stage}: block cleared`;
       }

@@ -47,7 +47,12 @@ export class RegionRouter {
       return { ...inspection, address: rc.address, namespaceName: rc.namespace };
     } catch (err) {
       const reason = `temporal at ${rc.address}: ${(err as Error).message}`;
-      return { namespace: { ok: false, latencyMs: Math.round(performance.now() - started), reason }, queues: [], address: rc.address, namespaceName: rc.namespace };
+      return {
+        namespace: { ok: false, latencyMs: Math.round(performance.now() - started), reason },
+        queues: [],
+        address: rc.address,
+        namespaceName: rc.namespace,
+      };
     }
   }
 
@@ -57,7 +62,12 @@ export class RegionRouter {
     const probe = summarize(inspection);
     if (!probe.namespaceOk) return { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers };
     const healthy = probe.missingPollers.length === 0;
-    return { ...base, healthy, pollers: probe.pollers, ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }) };
+    return {
+      ...base,
+      healthy,
+      pollers: probe.pollers,
+      ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }),
+    };
   }
 
   async status(): Promise<{ active: string; epoch: number; mode: string; regions: RegionHealth[] }> {

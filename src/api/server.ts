@@ -21,7 +21,9 @@ export interface RunningServer {
 
 export async function startServer(config: Config = loadConfig(), workers?: WorkerControl): Promise<RunningServer> {
   if (config.AUTH === 'on' && !config.ADMIN_TOKEN) {
-    throw new ConfigError('ADMIN_TOKEN is not set: set it, or start with npm start (which generates one), or AUTH=off for local experiments');
+    throw new ConfigError(
+      'ADMIN_TOKEN is not set: set it, or start with npm start (which generates one), or AUTH=off for local experiments',
+    );
   }
   const logger = createLogger('api', {}, config);
   if (config.AUTH === 'off') logger.warn('AUTH=off: every caller is admin; never expose this API');
@@ -44,7 +46,10 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
       ...(config.WORKFLOW_HISTORY_LIMIT !== 2000 ? { historyLimit: config.WORKFLOW_HISTORY_LIMIT } : {}),
     },
   });
-  const gate = config.START_WINDOW > 0 ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', logger }) : undefined;
+  const gate =
+    config.START_WINDOW > 0
+      ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', logger })
+      : undefined;
   const window = gate ? new StartWindow(gate, starter, logger) : undefined;
   const reconciler = new Reconciler({
     pool,

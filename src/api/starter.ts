@@ -216,7 +216,11 @@ export class WorkflowStarter {
    */
   async restart(records: { source_id: string; seq: number }[], region: RegionRow): Promise<{ source_id: string; seq: number }[]> {
     const started: { source_id: string; seq: number }[] = [];
-    await this.start(records.map((r) => ({ source_id: r.source_id, seq: r.seq, epoch: null })), region, (rec) => started.push(rec));
+    await this.start(
+      records.map((r) => ({ source_id: r.source_id, seq: r.seq, epoch: null })),
+      region,
+      (rec) => started.push(rec),
+    );
     return started;
   }
 
@@ -241,7 +245,8 @@ export class WorkflowStarter {
           report = await this.relayOnce();
           if (report.started) this.opts.logger.info(report, 'relay started workflows');
         } while (report.started > 0 && !this.stopped);
-        const nudged = this.opts.sweeper === false ? 0 : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
+        const nudged =
+          this.opts.sweeper === false ? 0 : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
         if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');

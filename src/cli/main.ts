@@ -14,7 +14,9 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('pipeline')
     .description('submit records to the pipeline, follow them, and operate it')
     .addOption(new Option('--url <url>', 'the API (env PIPELINE_URL)').default(config.PIPELINE_URL))
-    .addOption(new Option('--token <token>', 'sent as a Bearer token (env PIPELINE_TOKEN)').default(config.PIPELINE_TOKEN, 'PIPELINE_TOKEN'))
+    .addOption(
+      new Option('--token <token>', 'sent as a Bearer token (env PIPELINE_TOKEN)').default(config.PIPELINE_TOKEN, 'PIPELINE_TOKEN'),
+    )
     .option('--json', 'machine-readable output', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -10,7 +10,14 @@ const cell = (v: unknown): string => (v === null || v === undefined ? '-' : type
 export function formatTable(rows: Record<string, unknown>[], columns = rows.length ? Object.keys(rows[0]) : []): string {
   const grid = [columns, ...rows.map((r) => columns.map((c) => cell(r[c])))];
   const widths = columns.map((_, i) => Math.max(...grid.map((line) => line[i].length)));
-  return grid.map((line) => line.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return grid
+    .map((line) =>
+      line
+        .map((v, i) => v.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `key  value` lines, keys aligned. */

@@ -12,11 +12,7 @@ export const FailureType = {
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
-export const NON_RETRYABLE_FAILURES: FailureType[] = [
-  FailureType.RecordRejected,
-  FailureType.Fenced,
-  FailureType.RecordMissing,
-];
+export const NON_RETRYABLE_FAILURES: FailureType[] = [FailureType.RecordRejected, FailureType.Fenced, FailureType.RecordMissing];
 
 /** Thrown by a stage's work function when the record itself cannot be processed. */
 export class RecordRejectedError extends Error {

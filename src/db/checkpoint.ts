@@ -15,9 +15,7 @@ export interface AcceptedRecord {
   duplicate: boolean;
 }
 
-export type CheckpointResult =
-  | { ok: true; records: AcceptedRecord[]; newSeqs: number[] }
-  | { ok: false; conflicts: string[] };
+export type CheckpointResult = { ok: true; records: AcceptedRecord[]; newSeqs: number[] } | { ok: false; conflicts: string[] };
 
 /**
  * In one transaction: lock the source, find ids already accepted, assign the next seqs to the new
@@ -56,19 +54,11 @@ async function insertBatch(
 ): Promise<CheckpointResult> {
   const conflicts = new Set<string>();
   {
-    const created = await c.query('INSERT INTO sources (source_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1', [
-      sourceId,
-    ]);
+    const created = await c.query('INSERT INTO sources (source_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1', [sourceId]);
     if (created.rowCount) {
-      await c.query(
-        'INSERT INTO watermarks (source_id, stage) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
-        [sourceId, STAGES],
-      );
+      await c.query('INSERT INTO watermarks (source_id, stage) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [sourceId, STAGES]);
     }
-    const { rows: src } = await c.query<{ last_seq: number }>(
-      'SELECT last_seq FROM sources WHERE source_id = $1 FOR UPDATE',
-      [sourceId],
-    );
+    const { rows: src } = await c.query<{ last_seq: number }>('SELECT last_seq FROM sources WHERE source_id = $1 FOR UPDATE', [sourceId]);
     const ids = [...firstById.keys()];
     const { rows: existing } = await c.query<{ record_id: string; seq: number; payload_hash: string }>(
       'SELECT record_id, seq, payload_hash FROM records WHERE source_id = $1 AND record_id = ANY($2::text[])',

@@ -38,7 +38,9 @@ export async function failover(pool: Pool, to: string, opts: { deadlineMs?: numb
   for (let attempt = 0; ; attempt++) {
     const waitMs = Math.min(attempt === 0 ? FIRST_WAIT_MS : RETRY_WAIT_MS, deadline - Date.now());
     if (waitMs <= 0) {
-      throw new FailoverBusy(`the region switch could not get its lock within ${opts.deadlineMs ?? FAILOVER_DEADLINE_MS} ms (${fencedSessions} old-region sessions ended); retry`);
+      throw new FailoverBusy(
+        `the region switch could not get its lock within ${opts.deadlineMs ?? FAILOVER_DEADLINE_MS} ms (${fencedSessions} old-region sessions ended); retry`,
+      );
     }
     try {
       return await withTransaction(pool, async (c) => {

@@ -11,10 +11,11 @@ export interface KeyRow {
 }
 
 export async function insertKey(pool: Pool, keyId: string, sourceId: string, hash: Buffer): Promise<KeyRow> {
-  const { rows } = await pool.query<KeyRow>(
-    'INSERT INTO source_keys (key_id, source_id, key_hash) VALUES ($1, $2, $3) RETURNING *',
-    [keyId, sourceId, hash],
-  );
+  const { rows } = await pool.query<KeyRow>('INSERT INTO source_keys (key_id, source_id, key_hash) VALUES ($1, $2, $3) RETURNING *', [
+    keyId,
+    sourceId,
+    hash,
+  ]);
   return rows[0];
 }
 

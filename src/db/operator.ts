@@ -6,8 +6,7 @@ import { notifyGate } from './stages';
 import { withTransaction, type Pool } from './pool';
 
 export type OperatorResult =
-  | { ok: true; watermarks: Watermarks; stage: Stage }
-  | { ok: false; reason: 'not_found' | 'not_blocked'; status?: string };
+  { ok: true; watermarks: Watermarks; stage: Stage } | { ok: false; reason: 'not_found' | 'not_blocked'; status?: string };
 
 /**
  * Skips a blocked record: dead-letters it with its reason and moves every stage watermark that was
@@ -27,14 +26,13 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
     if (!rec.rows[0]) return { ok: false, reason: 'not_found' };
     const { status, blocked_stage: stage, blocked_reason } = rec.rows[0];
     if (status !== 'blocked') return { ok: false, reason: 'not_blocked', status };
-    await c.query(`UPDATE records SET status = 'skipped', finished_at = now() WHERE source_id = $1 AND seq = $2`, [
+    await c.query(`UPDATE records SET status = 'skipped', finished_at = now() WHERE source_id = $1 AND seq = $2`, [sourceId, seq]);
+    await c.query(`INSERT INTO dead_letters (source_id, seq, stage, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
       sourceId,
       seq,
+      stage,
+      [blocked_reason, reason].filter(Boolean).join(' / skipped: '),
     ]);
-    await c.query(
-      `INSERT INTO dead_letters (source_id, seq, stage, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-      [sourceId, seq, stage, [blocked_reason, reason].filter(Boolean).join(' / skipped: ')],
-    );
     const next = await skippedRunEnd(c, sourceId, seq);
     const watermarks: Watermarks = {};
     for (const row of wm.rows) {
@@ -81,10 +79,9 @@ export async function retryRecord(
       `UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL WHERE source_id = $1 AND seq = $2`,
       [sourceId, seq],
     );
-    const wm = await c.query<{ stage: Stage; watermark: number }>(
-      'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
-      [sourceId],
-    );
+    const wm = await c.query<{ stage: Stage; watermark: number }>('SELECT stage, watermark FROM watermarks WHERE source_id = $1', [
+      sourceId,
+    ]);
     if ((await deliver()) === 'no_workflow') {
       await c.query('UPDATE records SET epoch = NULL WHERE source_id = $1 AND seq = $2', [sourceId, seq]);
     }

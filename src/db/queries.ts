@@ -26,8 +26,10 @@ export async function getRecord(pool: Pool, sourceId: string, seq: number): Prom
   const { rows } = await pool.query<RecordRow>(
     `SELECT r.record_id, r.status, r.region, r.epoch, r.accepted_at, r.blocked_stage, r.blocked_reason,
             d.delivered_at,
-            ${STAGES.map((s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
-               FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) AS ${s}`).join(',\n')}
+            ${STAGES.map(
+              (s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
+               FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) AS ${s}`,
+            ).join(',\n')}
        FROM records r LEFT JOIN deliveries d ON d.source_id = r.source_id AND d.seq = r.seq
       WHERE r.source_id = $1 AND r.seq = $2`,
     [sourceId, seq],
@@ -41,10 +43,9 @@ export async function getSource(pool: Pool, sourceId: string) {
     [sourceId],
   );
   if (!rows[0]) return undefined;
-  const wm = await pool.query<{ stage: Stage; watermark: number }>(
-    'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
-    [sourceId],
-  );
+  const wm = await pool.query<{ stage: Stage; watermark: number }>('SELECT stage, watermark FROM watermarks WHERE source_id = $1', [
+    sourceId,
+  ]);
   const counts = await pool.query<{ status: string; n: number }>(
     'SELECT status, count(*)::int AS n FROM records WHERE source_id = $1 GROUP BY status',
     [sourceId],
@@ -54,7 +55,15 @@ export async function getSource(pool: Pool, sourceId: string) {
 }
 
 export async function listDeliveries(pool: Pool, sourceId: string, after: number, limit: number) {
-  const { rows } = await pool.query<{ id: number; seq: number; region: string; epoch: number; delivered_at: Date; output: unknown; record_id: string }>(
+  const { rows } = await pool.query<{
+    id: number;
+    seq: number;
+    region: string;
+    epoch: number;
+    delivered_at: Date;
+    output: unknown;
+    record_id: string;
+  }>(
     `SELECT d.id, d.seq, d.region, d.epoch, d.delivered_at, d.output, r.record_id
        FROM deliveries d JOIN records r ON r.source_id = d.source_id AND r.seq = d.seq
       WHERE d.source_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3`,

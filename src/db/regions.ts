@@ -14,10 +14,11 @@ export interface RegionRow {
 /** First start only: one row per configured region, `initial` active at epoch 1. */
 export async function seedRegions(pool: Pool, regions: RegionConfig[], initial: string): Promise<void> {
   for (const r of regions) {
-    await pool.query(
-      `INSERT INTO regions (name, namespace, active, epoch) VALUES ($1, $2, $3, 1) ON CONFLICT (name) DO NOTHING`,
-      [r.name, r.namespace, r.name === initial],
-    );
+    await pool.query(`INSERT INTO regions (name, namespace, active, epoch) VALUES ($1, $2, $3, 1) ON CONFLICT (name) DO NOTHING`, [
+      r.name,
+      r.namespace,
+      r.name === initial,
+    ]);
   }
 }
 

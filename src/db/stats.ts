@@ -20,7 +20,11 @@ export async function allWatermarks(pool: Pool): Promise<SourceWatermarks[]> {
   for (const r of rows) {
     let s = out.get(r.source_id);
     if (!s) {
-      s = { sourceId: r.source_id, lastSeq: r.last_seq, watermarks: Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number> };
+      s = {
+        sourceId: r.source_id,
+        lastSeq: r.last_seq,
+        watermarks: Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number>,
+      };
       out.set(r.source_id, s);
     }
     if (r.stage) s.watermarks[r.stage] = r.watermark ?? 0;

@@ -64,7 +64,9 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
   const scope = (col: string) => `(${col} LIKE $1 AND ($2::text[] IS NULL OR ${col} = ANY($2::text[])))`;
   const q = async <T extends object>(sql: string, extra: unknown[] = []) => (await pool.query<T>(sql, [like, only, ...extra])).rows;
 
-  const counts = await q<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM records WHERE ${scope('source_id')} GROUP BY status`);
+  const counts = await q<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM records WHERE ${scope('source_id')} GROUP BY status`,
+  );
   const records = Object.fromEntries(counts.map((r) => [r.status, r.n]));
   const sources = (await q<{ n: number }>(`SELECT count(*)::int AS n FROM sources WHERE ${scope('source_id')}`))[0].n;
   const rows: Record<string, number> = {};
@@ -104,7 +106,9 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
       [STAGES, index + 1],
     );
     for (const s of skips) {
-      const problem = s.expected ? `${s.rows} rows in ${table} (before its blocked stage: 1)` : `${s.rows} rows in ${table} (at or past its blocked stage: 0)`;
+      const problem = s.expected
+        ? `${s.rows} rows in ${table} (before its blocked stage: 1)`
+        : `${s.rows} rows in ${table} (at or past its blocked stage: 0)`;
       badSkips.push({ sourceId: s.source_id, seq: s.seq, blockedStage: s.blocked_stage, problem });
     }
     // Rows that belong to no record; deliveries of a record that is not delivered.
@@ -127,9 +131,12 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
     [STAGES],
   );
   for (const l of letters) {
-    const problem = !l.blocked_stage || !(STAGES as readonly string[]).includes(l.blocked_stage)
-      ? `blocked_stage is ${l.blocked_stage ?? 'not set'}`
-      : l.dead_letter ? `dead letter at ${l.dead_letter}, blocked at ${l.blocked_stage}` : 'no dead letter';
+    const problem =
+      !l.blocked_stage || !(STAGES as readonly string[]).includes(l.blocked_stage)
+        ? `blocked_stage is ${l.blocked_stage ?? 'not set'}`
+        : l.dead_letter
+          ? `dead letter at ${l.dead_letter}, blocked at ${l.blocked_stage}`
+          : 'no dead letter';
     badSkips.push({ sourceId: l.source_id, seq: l.seq, blockedStage: l.blocked_stage, problem });
   }
   const strayLetters = await q<{ source_id: string; seq: number; status: string | null }>(
@@ -169,39 +176,67 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
 
   const open = (records.accepted ?? 0) + (records.processing ?? 0) + (records.blocked ?? 0);
   // Where each open record is: its blocked stage, else the first stage it has no row in.
-  const firstMissing = STAGES.map((s) => `WHEN NOT EXISTS (SELECT 1 FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) THEN '${s}'`).join(' ');
-  const openRecords = open === 0 ? [] : (
-    await q<{ source_id: string; seq: number; status: string; stage: string; region: string | null }>(
-      `SELECT r.source_id, r.seq, r.status, r.region,
+  const firstMissing = STAGES.map(
+    (s) => `WHEN NOT EXISTS (SELECT 1 FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) THEN '${s}'`,
+  ).join(' ');
+  const openRecords =
+    open === 0
+      ? []
+      : (
+          await q<{ source_id: string; seq: number; status: string; stage: string; region: string | null }>(
+            `SELECT r.source_id, r.seq, r.status, r.region,
               coalesce(r.blocked_stage, CASE ${firstMissing} ELSE 'delivery' END) AS stage
          FROM records r
         WHERE ${scope('r.source_id')} AND r.status IN ('accepted', 'processing', 'blocked')
         ORDER BY r.source_id, r.seq LIMIT ${OPEN_LIST_LIMIT}`,
-    )
-  ).map((r) => ({ sourceId: r.source_id, seq: r.seq, status: r.status, stage: r.stage, region: r.region }));
+          )
+        ).map((r) => ({ sourceId: r.source_id, seq: r.seq, status: r.status, stage: r.stage, region: r.region }));
 
   const expectDrained = opts.expectDrained ?? false;
-  const report = { sources, records, rows, orderViolations, notOnce, badSkips, deliveryCounts, orphans, seqGaps, open, openRecords, expectDrained };
+  const report = {
+    sources,
+    records,
+    rows,
+    orderViolations,
+    notOnce,
+    badSkips,
+    deliveryCounts,
+    orphans,
+    seqGaps,
+    open,
+    openRecords,
+    expectDrained,
+  };
   return { ...report, ok: violations({ ...report, ok: true }).length === 0 };
 }
 
 /** Every failed check of a report, one line each (empty when the report is ok). */
 export function violations(r: VerifyReport): string[] {
   const out: string[] = [];
-  for (const v of r.orderViolations) out.push(`${v.table}: ${v.count} rows of ${v.sourceId} out of seq order (first at seq ${v.firstAtSeq})`);
+  for (const v of r.orderViolations)
+    out.push(`${v.table}: ${v.count} rows of ${v.sourceId} out of seq order (first at seq ${v.firstAtSeq})`);
   const first = <T>(list: T[], say: (x: T) => string) => `${list.length}${list.length >= LIST_LIMIT ? '+' : ''} (first: ${say(list[0])})`;
   if (r.notOnce.length) {
-    out.push(`delivered records without exactly one row in a table: ${first(r.notOnce, (m) => `${m.sourceId} #${m.seq} has ${m.rows} in ${m.table}`)}`);
+    out.push(
+      `delivered records without exactly one row in a table: ${first(r.notOnce, (m) => `${m.sourceId} #${m.seq} has ${m.rows} in ${m.table}`)}`,
+    );
   }
-  if (r.badSkips.length) out.push(`skipped records left inconsistent: ${first(r.badSkips, (s) => `${s.sourceId} #${s.seq}: ${s.problem}`)}`);
+  if (r.badSkips.length)
+    out.push(`skipped records left inconsistent: ${first(r.badSkips, (s) => `${s.sourceId} #${s.seq}: ${s.problem}`)}`);
   if (r.deliveryCounts.length) {
-    out.push(`sources whose deliveries differ from their delivered records: ${first(r.deliveryCounts, (d) => `${d.sourceId}: ${d.deliveries} deliveries, ${d.delivered} delivered`)}`);
+    out.push(
+      `sources whose deliveries differ from their delivered records: ${first(r.deliveryCounts, (d) => `${d.sourceId}: ${d.deliveries} deliveries, ${d.delivered} delivered`)}`,
+    );
   }
   if (r.orphans.length) {
-    out.push(`rows of no record or of a record in another state: ${first(r.orphans, (o) => `${o.table} ${o.sourceId} #${o.seq}, record ${o.status ?? 'missing'}`)}`);
+    out.push(
+      `rows of no record or of a record in another state: ${first(r.orphans, (o) => `${o.table} ${o.sourceId} #${o.seq}, record ${o.status ?? 'missing'}`)}`,
+    );
   }
   if (r.seqGaps.length) {
-    out.push(`sources whose records are not seqs 1..last_seq: ${first(r.seqGaps, (g) => `${g.sourceId}: last_seq ${g.lastSeq}, ${g.missing} missing, ${g.beyond} beyond`)}`);
+    out.push(
+      `sources whose records are not seqs 1..last_seq: ${first(r.seqGaps, (g) => `${g.sourceId}: last_seq ${g.lastSeq}, ${g.missing} missing, ${g.beyond} beyond`)}`,
+    );
   }
   if (r.expectDrained && r.open > 0) {
     const o = r.openRecords[0];

@@ -19,7 +19,13 @@ export interface BannerFacts {
 export function warnAuthOff(): void {
   const line = '!'.repeat(78);
   process.stdout.write(
-    [line, '!!  AUTH=off: the API checks no credentials. Anyone who reaches the port may', '!!  write to any source and fail over the system. For local experiments only.', line, ''].join('\n'),
+    [
+      line,
+      '!!  AUTH=off: the API checks no credentials. Anyone who reaches the port may',
+      '!!  write to any source and fail over the system. For local experiments only.',
+      line,
+      '',
+    ].join('\n'),
   );
 }
 

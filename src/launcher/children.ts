@@ -51,7 +51,10 @@ export function apiSpec(c: Config, env: NodeJS.ProcessEnv, adminToken: string | 
 }
 
 /** One worker per region and role, in that order. */
-export function workerSpecs(c: Config, env: NodeJS.ProcessEnv): { region: string; role: string; spec: ChildSpec; metricsPort: number | null }[] {
+export function workerSpecs(
+  c: Config,
+  env: NodeJS.ProcessEnv,
+): { region: string; role: string; spec: ChildSpec; metricsPort: number | null }[] {
   const specs: { region: string; role: string; spec: ChildSpec; metricsPort: number | null }[] = [];
   for (const region of c.regions) {
     for (const role of WORKER_ROLES) {

@@ -14,12 +14,26 @@ export function serverInfo(s: ServerChild): ServerInfo {
 
 export function workerInfo(w: WorkerChild): WorkerInfo {
   const info = w.child.info();
-  return { region: w.region, stage: w.role, pid: info.pid, state: info.state, restarts: info.restarts, title: info.name, metricsPort: w.metricsPort };
+  return {
+    region: w.region,
+    stage: w.role,
+    pid: info.pid,
+    state: info.state,
+    restarts: info.restarts,
+    title: info.name,
+    metricsPort: w.metricsPort,
+  };
 }
 
 /** Carries out one request and answers it to the API process. */
-export async function answerControl(req: ControlRequest, api: SupervisedChild | undefined, workers: WorkerChild[], servers: ServerChild[]): Promise<void> {
-  const reply = (r: Omit<ControlReply, 'type' | 'id'>) => api?.process?.send?.({ type: 'worker-control-reply', id: req.id, ...r } satisfies ControlReply);
+export async function answerControl(
+  req: ControlRequest,
+  api: SupervisedChild | undefined,
+  workers: WorkerChild[],
+  servers: ServerChild[],
+): Promise<void> {
+  const reply = (r: Omit<ControlReply, 'type' | 'id'>) =>
+    api?.process?.send?.({ type: 'worker-control-reply', id: req.id, ...r } satisfies ControlReply);
   if (req.command === 'list') return void reply({ ok: true, workers: workers.map(workerInfo) });
   if (req.command === 'servers') return void reply({ ok: true, servers: servers.map(serverInfo) });
   if (req.command.startsWith('server-')) {

@@ -30,7 +30,11 @@ export async function canConnect(databaseUrl: string): Promise<boolean> {
   }
 }
 
-export async function ensurePostgres(opts: { databaseUrl?: string; dataDir: string; log: (line: string) => void }): Promise<PostgresHandle> {
+export async function ensurePostgres(opts: {
+  databaseUrl?: string;
+  dataDir: string;
+  log: (line: string) => void;
+}): Promise<PostgresHandle> {
   const none = async () => undefined;
   if (opts.databaseUrl) {
     if (!(await canConnect(opts.databaseUrl))) throw new Error('DATABASE_URL is set but Postgres does not answer there');

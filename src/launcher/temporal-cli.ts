@@ -68,9 +68,7 @@ export async function ensureTemporalCli(opts: EnsureCliOptions): Promise<string>
     child.stdout.on('data', onLine);
     child.stderr.on('data', onLine);
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`go install failed (exit ${code}):${lastTail}`)),
-    );
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install failed (exit ${code}):${lastTail}`))));
   });
   log(`built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s: ${cached}`);
   return cached;

@@ -38,7 +38,11 @@ function planDevServers(c: Config): PlannedServer[] {
  * Brings Temporal up for every region and returns the regions' addresses. Each dev server started
  * is handed to `supervise` and added to `servers` as soon as it runs, so a later failure stops it.
  */
-export async function startTemporal(c: Config, supervise: (spec: ChildSpec) => SupervisedChild, servers: ServerChild[]): Promise<{ east: string; west: string }> {
+export async function startTemporal(
+  c: Config,
+  supervise: (spec: ChildSpec) => SupervisedChild,
+  servers: ServerChild[],
+): Promise<{ east: string; west: string }> {
   const [east, west] = c.regions;
   // A region whose address comes from the settings (env or a profile) is a real cluster or Cloud.
   const external = c.regions.some((r) => r.external);
@@ -82,7 +86,9 @@ export async function startTemporal(c: Config, supervise: (spec: ChildSpec) => S
       // Temporal Cloud (and locked-down clusters) create namespaces and search attributes
       // outside the application: use them as they are.
       if (!external) throw err;
-      say(`temporal: could not set up namespace ${r.namespace} (${(err as Error).message}); it must exist with the search attributes SourceId, RecordSeq, Stage, Region`);
+      say(
+        `temporal: could not set up namespace ${r.namespace} (${(err as Error).message}); it must exist with the search attributes SourceId, RecordSeq, Stage, Region`,
+      );
     } finally {
       await connection.close();
     }

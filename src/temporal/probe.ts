@@ -60,7 +60,7 @@ async function describeQueue(client: Client, namespace: string, queue: string, n
     });
     const pollers = (res.pollers ?? []).filter((p) => p.lastAccessTime && now - tsToMs(p.lastAccessTime) < livenessMs).length;
     const stats = res.stats;
-    const backlogCount = stats ? toNumber(stats.approximateBacklogCount) ?? 0 : toNumber(res.taskQueueStatus?.backlogCountHint);
+    const backlogCount = stats ? (toNumber(stats.approximateBacklogCount) ?? 0) : toNumber(res.taskQueueStatus?.backlogCountHint);
     const backlogAgeSeconds = stats ? (stats.approximateBacklogAge ? tsToMs(stats.approximateBacklogAge) / 1000 : 0) : null;
     return {
       name: queue,
@@ -73,11 +73,25 @@ async function describeQueue(client: Client, namespace: string, queue: string, n
       ...(pollers > 0 ? {} : { reason: 'no live pollers' }),
     };
   } catch (err) {
-    return { name: queue, type, ok: false, latencyMs: since(started), pollers: 0, backlogCount: null, backlogAgeSeconds: null, reason: (err as Error).message };
+    return {
+      name: queue,
+      type,
+      ok: false,
+      latencyMs: since(started),
+      pollers: 0,
+      backlogCount: null,
+      backlogAgeSeconds: null,
+      reason: (err as Error).message,
+    };
   }
 }
 
-export async function inspectRegion(client: Client, namespace: string, now = Date.now(), livenessMs = POLLER_LIVENESS_MS): Promise<RegionInspection> {
+export async function inspectRegion(
+  client: Client,
+  namespace: string,
+  now = Date.now(),
+  livenessMs = POLLER_LIVENESS_MS,
+): Promise<RegionInspection> {
   const started = performance.now();
   try {
     await client.workflowService.describeNamespace({ namespace });

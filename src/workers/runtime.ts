@@ -15,7 +15,10 @@ export function installRuntime(logger: Logger, metricsAddress: string | undefine
       Runtime.install({
         ...base,
         telemetryOptions: {
-          metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true }, globalTags: tags },
+          metrics: {
+            prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true },
+            globalTags: tags,
+          },
         },
       });
       logger.info({ metrics: metricsAddress }, 'SDK metrics exported');

@@ -30,7 +30,12 @@ async function main(): Promise<void> {
   let clientConnection: Connection | undefined;
   const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
-    const common = { connection, namespace: rc.namespace, taskQueue: taskQueueFor(role as WorkerRole), identity: `${process.title}@${process.pid}` };
+    const common = {
+      connection,
+      namespace: rc.namespace,
+      taskQueue: taskQueueFor(role as WorkerRole),
+      identity: `${process.title}@${process.pid}`,
+    };
     let worker: Worker;
     if (role === 'workflows') {
       worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
@@ -39,7 +44,10 @@ async function main(): Promise<void> {
       clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
       const client = new Client({ connection: clientConnection, namespace: rc.namespace });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
-      gate = config.GATE_WAIT_MS > 0 ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, logger }) : undefined;
+      gate =
+        config.GATE_WAIT_MS > 0
+          ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, logger })
+          : undefined;
       const acts = createStageActivities({
         pool,
         region,

@@ -43,7 +43,6 @@ const HISTORY_LIMIT = 2_000;
  */
 export const PATCH_KEEP_EARLY_RETRY = 'keep-early-retry';
 
-
 function stageProxies(input: RecordWorkflowInput): Record<Stage, StageActivities[Stage]> {
   const out = {} as Record<Stage, StageActivities[Stage]>;
   for (const stage of STAGES) {

@@ -20,7 +20,15 @@ afterAll(async () => {
 
 describe('chaos', () => {
   it('loses, duplicates, reorders and strands nothing while workers, servers, connections and the API are killed or hung', async () => {
-    const report = await runChaos({ databaseUrl: db.url, pool: db.pool, seed: 42, durationS: 64, sources: 3, meanGapMs: 5_000, drainTimeoutS: 300 });
+    const report = await runChaos({
+      databaseUrl: db.url,
+      pool: db.pool,
+      seed: 42,
+      durationS: 64,
+      sources: 3,
+      meanGapMs: 5_000,
+      drainTimeoutS: 300,
+    });
     process.stdout.write(`${formatReport(report)}\n`);
     expect(FAULT_KINDS.filter((k) => report.faults[k].injected === 0)).toEqual([]);
     expect(report.acknowledged).toBeGreaterThan(100);

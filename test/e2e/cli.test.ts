@@ -72,7 +72,15 @@ describe('the pipeline CLI against the running system', () => {
 
     const again = await cli(['--json', 'submit', jsonlSource, file, '--batch', '7']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ records: 25, accepted: 0, duplicates: 25, rejected: 0, firstSeq: 1, lastSeq: 25, failure: null });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      records: 25,
+      accepted: 0,
+      duplicates: 25,
+      rejected: 0,
+      firstSeq: 1,
+      lastSeq: 25,
+      failure: null,
+    });
   });
 
   it('submits a CSV file, numbers as numbers', async () => {
@@ -135,7 +143,9 @@ describe('the pipeline CLI against the running system', () => {
     const open = await cli(['verify', '--source-prefix', broken, '--drained']);
     expect(open.code).toBe(1);
     expect(open.stderr).toMatch(new RegExp(`; 2 records still open \\(first: ${broken} #1 blocked at core\\)\n$`));
-    expect(open.stdout).toMatch(new RegExp(`open records:\nsourceId\\s+seq\\s+status\\s+stage\\s+region\n${broken}\\s+1\\s+blocked\\s+core\\s+-\n`));
+    expect(open.stdout).toMatch(
+      new RegExp(`open records:\nsourceId\\s+seq\\s+status\\s+stage\\s+region\n${broken}\\s+1\\s+blocked\\s+core\\s+-\n`),
+    );
     await db.pool.query('DELETE FROM stage_core WHERE source_id = $1', [broken]);
     await db.pool.query('DELETE FROM records WHERE source_id = $1', [broken]);
     await db.pool.query('DELETE FROM sources WHERE source_id = $1', [broken]);
@@ -155,10 +165,14 @@ describe('the pipeline CLI against the running system', () => {
     const source = uniqueSource('cli-fault');
     const file = write('fault.jsonl', '{"id":"f1","amount":1}\n{"id":"f2","amount":2}\n');
     expect((await cli(['submit', source, file])).code).toBe(0);
-    await waitFor('preprocess done while core fails', async () => {
-      const s = JSON.parse((await cli(['--json', 'status', source])).stdout);
-      return s.watermarks.preprocess >= 1 && s.watermarks.core === 0;
-    }, 60_000);
+    await waitFor(
+      'preprocess done while core fails',
+      async () => {
+        const s = JSON.parse((await cli(['--json', 'status', source])).stdout);
+        return s.watermarks.preprocess >= 1 && s.watermarks.core === 0;
+      },
+      60_000,
+    );
     const held = JSON.parse((await cli(['--json', 'status', source])).stdout);
     expect(held.watermarks.core).toBe(0);
     const recover = await cli(['recover', 'east', 'core']);
@@ -185,15 +199,22 @@ describe('the pipeline CLI against the running system', () => {
     expect(absent.stderr).toBe('pipeline: error: 404 source_not_found: no source cli-bad\n');
 
     // The API refuses a batch (the same id with another payload): the summary says so, exit 1.
-    const conflict = write('conflict.jsonl', `${JSON.stringify({ id: 'j0', amount: 999 })}\n${JSON.stringify({ id: 'new1', amount: 1 })}\n`);
+    const conflict = write(
+      'conflict.jsonl',
+      `${JSON.stringify({ id: 'j0', amount: 999 })}\n${JSON.stringify({ id: 'new1', amount: 1 })}\n`,
+    );
     const refused = await cli(['submit', jsonlSource, conflict]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/rejected\s+2 \(lines 1-2: id_conflict\)/);
-    expect(refused.stderr).toMatch(/^pipeline: error: batch of lines 1-2 rejected: 409 id_conflict: .*j0.* \(conflicting ids on lines 1\); 0 records not sent\n$/);
+    expect(refused.stderr).toMatch(
+      /^pipeline: error: batch of lines 1-2 rejected: 409 id_conflict: .*j0.* \(conflicting ids on lines 1\); 0 records not sent\n$/,
+    );
 
     const closedPort = await freePort();
     const down = await cli(['workers'], { PIPELINE_URL: `http://127.0.0.1:${closedPort}` });
     expect(down.code).not.toBe(0);
-    expect(down.stderr).toBe(`pipeline: error: cannot reach the API at http://127.0.0.1:${closedPort} (ECONNREFUSED); is it running? set PIPELINE_URL or --url\n`);
+    expect(down.stderr).toBe(
+      `pipeline: error: cannot reach the API at http://127.0.0.1:${closedPort} (ECONNREFUSED); is it running? set PIPELINE_URL or --url\n`,
+    );
   });
 });

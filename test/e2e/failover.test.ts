@@ -78,13 +78,18 @@ describe('failover between regions', () => {
       // Switch only once the active region has delivered since the last switch (a fixed wait is
       // not enough on a busy machine), so that both regions really carry load.
       const from = (await regions()).active;
-      await waitFor(`a delivery in ${from}`, async () => {
-        const { rows } = await db.pool.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
-          [sources, from, since],
-        );
-        return rows[0].n > 0;
-      }, 120_000, 250);
+      await waitFor(
+        `a delivery in ${from}`,
+        async () => {
+          const { rows } = await db.pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
+            [sources, from, since],
+          );
+          return rows[0].n > 0;
+        },
+        120_000,
+        250,
+      );
       since = new Date();
       const res = await api<{ to: string }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
       expect(res).toMatchObject({ status: 200, body: { to } });
@@ -115,7 +120,9 @@ describe('failover between regions', () => {
     expect(pending.rows[0].n).toBeGreaterThan(0);
     await waitFor('the API back', async () => (await api(`${sys.url}/v1/admin/regions`, 'GET')).status === 200, 60_000);
     await expectAllDeliveredInOrder(sources, 360);
-    const regionsUsed = await db.pool.query<{ region: string }>('SELECT DISTINCT region FROM deliveries WHERE source_id = ANY($1)', [sources]);
+    const regionsUsed = await db.pool.query<{ region: string }>('SELECT DISTINCT region FROM deliveries WHERE source_id = ANY($1)', [
+      sources,
+    ]);
     expect(regionsUsed.rows.map((r) => r.region)).toContain(to);
     if (to === 'west') expect((await api(`${sys.url}/v1/admin/failover`, 'POST', { to: 'east' })).status).toBe(200);
   });
@@ -133,15 +140,25 @@ describe('failover between regions', () => {
     ]);
     await waitFor('failover to west', async () => (await regions()).active === 'west', 120_000, 250);
     const failedOverMs = Date.now() - killedAt;
-    await waitFor('a delivery in west', async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = 'west'`, [sources]);
-      return rows[0].n > 0;
-    }, 120_000, 100);
+    await waitFor(
+      'a delivery in west',
+      async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = 'west'`,
+          [sources],
+        );
+        return rows[0].n > 0;
+      },
+      120_000,
+      100,
+    );
     const firstWestMs = Date.now() - killedAt;
     await new Promise((r) => setTimeout(r, 2000));
     const accepted = await load.stop();
     await expectAllDeliveredInOrder(sources, accepted);
-    process.stdout.write(`auto failover: kill -> failover ${failedOverMs} ms, kill -> first delivery in west ${firstWestMs} ms (${accepted} records)\n`);
+    process.stdout.write(
+      `auto failover: kill -> failover ${failedOverMs} ms, kill -> first delivery in west ${firstWestMs} ms (${accepted} records)\n`,
+    );
     expect(failedOverMs).toBeLessThan(60_000);
   });
 });

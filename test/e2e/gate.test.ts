@@ -85,7 +85,12 @@ describe('blocked records', () => {
     await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
     await waitFor('other source delivered', async () => (await deliveredCount(db.pool, [other])) === 5);
 
-    const source = (await api<{ blocked: { seq: number; stage: string; reason: string }; watermarks: Record<string, number> }>(`${sys.url}/v1/sources/${src}`, 'GET')).body;
+    const source = (
+      await api<{ blocked: { seq: number; stage: string; reason: string }; watermarks: Record<string, number> }>(
+        `${sys.url}/v1/sources/${src}`,
+        'GET',
+      )
+    ).body;
     expect(source.blocked).toMatchObject({ seq: 3, stage: 'core', reason: expect.stringMatching(/amount/) });
     expect((await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/3`, 'GET')).body.status).toBe('blocked');
     await waitFor('4 and 5 waiting at core', async () => (await count('stage_preprocess', [src])) === 5);
@@ -113,7 +118,14 @@ describe('blocked records', () => {
     const report = await verifyInvariants(db.pool, { sources: [src], expectDrained: true });
     expect(violations(report)).toEqual([]);
     expect(report.records).toEqual({ delivered: 4, skipped: 1 });
-    expect(report.rows).toEqual({ stage_inbound: 5, stage_preprocess: 5, stage_core: 4, stage_postprocess: 4, stage_outbound: 4, deliveries: 4 });
+    expect(report.rows).toEqual({
+      stage_inbound: 5,
+      stage_preprocess: 5,
+      stage_core: 4,
+      stage_postprocess: 4,
+      stage_outbound: 4,
+      deliveries: 4,
+    });
   });
 
   it('runs a blocked record again on retry after the cause is fixed', async () => {
@@ -124,9 +136,14 @@ describe('blocked records', () => {
     await waitFor('blocked', async () => (await api<{ blocked: unknown }>(`${sys.url}/v1/sources/${src}`, 'GET')).body.blocked);
     // A retry without a fix blocks again, with the same reason.
     expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
-    await waitFor('blocked again', async () => (await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/2`, 'GET')).body.status === 'blocked');
+    await waitFor(
+      'blocked again',
+      async () => (await api<{ status: string }>(`${sys.url}/v1/sources/${src}/records/2`, 'GET')).body.status === 'blocked',
+    );
     // The operator corrects the stage's input, then retries.
-    await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = 2`, [src]);
+    await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = 2`, [
+      src,
+    ]);
     expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
     await waitFor('all delivered', async () => (await deliveredCount(db.pool, [src])) === 3);
     await expectAllDelivered(db.pool, [src], 3);
@@ -144,7 +161,10 @@ describe('the start window', () => {
       expect((await submit(sys.url, src, randomBatch('w', 12))).status).toBe(202);
       // Give the relay (every 500 ms here) its chances to start too many.
       await new Promise((r) => setTimeout(r, 4_000));
-      const started = await db.pool.query<{ seq: number }>(`SELECT seq FROM records WHERE source_id = $1 AND epoch IS NOT NULL ORDER BY seq`, [src]);
+      const started = await db.pool.query<{ seq: number }>(
+        `SELECT seq FROM records WHERE source_id = $1 AND epoch IS NOT NULL ORDER BY seq`,
+        [src],
+      );
       expect(started.rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
       await expect(client.workflow.getHandle(recordWorkflowId(src, 5)).describe()).rejects.toThrow(/not found/i);
       expect((await client.workflow.getHandle(recordWorkflowId(src, 4)).describe()).status.name).toBe('RUNNING');
@@ -165,7 +185,12 @@ describe('the gate', () => {
   const start = async (source: string, seq: number, historyLimit?: number) =>
     client.workflow.start(
       RECORD_WORKFLOW_TYPE,
-      recordStartOptions({ source_id: source, seq, epoch: null }, { name: 'east', epoch: 1 }, {}, { activityTimeoutMs: 3000, ...(historyLimit ? { historyLimit } : {}) }),
+      recordStartOptions(
+        { source_id: source, seq, epoch: null },
+        { name: 'east', epoch: 1 },
+        {},
+        { activityTimeoutMs: 3000, ...(historyLimit ? { historyLimit } : {}) },
+      ),
     );
 
   it('makes records started out of order wait, and the relay starts one never started', async () => {
@@ -189,7 +214,9 @@ describe('the gate', () => {
     // Started last to first with a tiny history limit: every record waits at several stages, and
     // a wait past the limit continues as new (carrying what it knows of the watermarks).
     for (let seq = 8; seq >= 1; seq--) await start(src, seq, 12);
-    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [src]);
+    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [
+      src,
+    ]);
     await waitFor('8 delivered', async () => (await deliveredCount(db.pool, [src])) === 8, 120_000);
     await expectAllDelivered(db.pool, [src], 8);
     const continued = await client.workflow.count(`SourceId = "${src}" AND ExecutionStatus = "ContinuedAsNew"`);
@@ -208,11 +235,21 @@ describe('the gate', () => {
     const src = uniqueSource('lost');
     await checkpointOnly(src, 2);
     // seq 1 is processed outside Temporal: nobody signals seq 2.
-    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 1`, [src]);
+    await db.pool.query(
+      `UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 1`,
+      [src],
+    );
     await start(src, 2);
-    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 2`, [src]);
-    await waitFor('2 waiting', async () => (await client.workflow.getHandle(recordWorkflowId(src, 2)).query(stateQuery)).phase === 'waiting');
-    for (const stage of STAGES) await runStage({ pool: db.pool, region: 'east', work: defaultWork }, stage, { sourceId: src, seq: 1, epoch: 1 });
+    await db.pool.query(
+      `UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1 AND seq = 2`,
+      [src],
+    );
+    await waitFor(
+      '2 waiting',
+      async () => (await client.workflow.getHandle(recordWorkflowId(src, 2)).query(stateQuery)).phase === 'waiting',
+    );
+    for (const stage of STAGES)
+      await runStage({ pool: db.pool, region: 'east', work: defaultWork }, stage, { sourceId: src, seq: 1, epoch: 1 });
     await waitFor('2 delivered after a nudge', async () => (await deliveredCount(db.pool, [src])) === 2, 30_000);
     const history = await client.workflow.getHandle(recordWorkflowId(src, 2)).fetchHistory();
     const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'gate');

@@ -49,7 +49,8 @@ interface Reconcile {
 }
 const regions = async () => (await api<Regions>(`${sys.url}/v1/admin/regions`, 'GET')).body;
 const reconcile = async () => (await api<Reconcile>(`${sys.url}/v1/admin/reconcile`, 'POST')).body;
-const recordStatus = async (source: string, seq: number) => (await api<{ status: string }>(`${sys.url}/v1/sources/${source}/records/${seq}`, 'GET')).body.status;
+const recordStatus = async (source: string, seq: number) =>
+  (await api<{ status: string }>(`${sys.url}/v1/sources/${source}/records/${seq}`, 'GET')).body.status;
 
 async function client(region: string): Promise<{ client: Client; close(): Promise<void> }> {
   const server = (await regions()).servers.find((s) => s.region === region)!;
@@ -58,14 +59,22 @@ async function client(region: string): Promise<{ client: Client; close(): Promis
 }
 
 async function expectDeliveredInOrder(sources: string[], perSource: number, timeoutMs = 240_000) {
-  await waitFor(`${sources.length * perSource} deliveries`, async () => (await deliveredCount(db.pool, sources)) === sources.length * perSource, timeoutMs, 1000);
+  await waitFor(
+    `${sources.length * perSource} deliveries`,
+    async () => (await deliveredCount(db.pool, sources)) === sources.length * perSource,
+    timeoutMs,
+    1000,
+  );
   await expectAllDelivered(db.pool, sources, perSource);
 }
 
 /** Waits for a blocked record, then makes its input valid (what an operator fixes before a retry). */
 async function blockedThenFixed(source: string, seq: number) {
   await waitFor(`${source}#${seq} blocked`, async () => (await recordStatus(source, seq)) === 'blocked', 60_000, 200);
-  await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = $2`, [source, seq]);
+  await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = $2`, [
+    source,
+    seq,
+  ]);
 }
 
 describe('liveness', () => {
@@ -118,7 +127,12 @@ describe('liveness', () => {
     } finally {
       expect((await api(`${sys.url}/v1/admin/regions/${active}/server/start`, 'POST')).status).toBeLessThan(300);
     }
-    await waitFor('the retry accepted', async () => (await api(`${sys.url}/v1/sources/${src}/records/1/retry`, 'POST')).status === 200, 120_000, 1000);
+    await waitFor(
+      'the retry accepted',
+      async () => (await api(`${sys.url}/v1/sources/${src}/records/1/retry`, 'POST')).status === 200,
+      120_000,
+      1000,
+    );
     await expectDeliveredInOrder([src], 3);
   });
 
@@ -129,7 +143,10 @@ describe('liveness', () => {
     expect((await submit(sys.url, src, records)).status).toBe(202);
     await blockedThenFixed(src, 1);
     // What an API crash between the retry's commit and its signal left behind before the fix.
-    await db.pool.query(`UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL WHERE source_id = $1 AND seq = 1`, [src]);
+    await db.pool.query(
+      `UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL WHERE source_id = $1 AND seq = 1`,
+      [src],
+    );
     await expectDeliveredInOrder([src], 3, 120_000);
     expect((await reconcile()).repairedTotal.lost_retry).toBeGreaterThan(0);
   });
@@ -148,26 +165,49 @@ describe('liveness', () => {
       await c.client.workflow.getHandle(recordWorkflowId(src, 2)).terminate('test: ended by mistake');
       // And a record the active epoch claims, whose run the server never had (e.g. lost state).
       const orphan = uniqueSource('orphan');
-      const res = await checkpointRecords(db.pool, orphan, randomBatch('o', 1).map((r) => ({ ...r, hash: r.id })));
+      const res = await checkpointRecords(
+        db.pool,
+        orphan,
+        randomBatch('o', 1).map((r) => ({ ...r, hash: r.id })),
+      );
       expect(res.ok).toBe(true);
-      await db.pool.query(`UPDATE records SET status = 'processing', region = $2, epoch = $3, started_at = now() - interval '1 minute' WHERE source_id = $1`, [orphan, active, epoch]);
-      const pass = await waitFor('both repaired', async () => {
-        const now = (await reconcile()).repairedTotal;
-        return now.ended_run > before.ended_run && now.missing_run > before.missing_run ? now : undefined;
-      }, 60_000, 1000);
+      await db.pool.query(
+        `UPDATE records SET status = 'processing', region = $2, epoch = $3, started_at = now() - interval '1 minute' WHERE source_id = $1`,
+        [orphan, active, epoch],
+      );
+      const pass = await waitFor(
+        'both repaired',
+        async () => {
+          const now = (await reconcile()).repairedTotal;
+          return now.ended_run > before.ended_run && now.missing_run > before.missing_run ? now : undefined;
+        },
+        60_000,
+        1000,
+      );
       expect(pass.ended_run - before.ended_run).toBe(1);
       await expectDeliveredInOrder([orphan], 1, 60_000);
       // The new run of #2 is blocked again (same input): the source is reported stalled, with the reason.
       await waitFor('#2 blocked again', async () => (await recordStatus(src, 2)) === 'blocked', 60_000, 200);
-      const stalled = await waitFor('reported stalled', async () => (await reconcile()).last?.stalled.find((s) => s.sourceId === src), 30_000, 1000);
+      const stalled = await waitFor(
+        'reported stalled',
+        async () => (await reconcile()).last?.stalled.find((s) => s.sourceId === src),
+        30_000,
+        1000,
+      );
       expect(stalled).toMatchObject({ seq: 2, status: 'blocked', reason: expect.stringContaining('blocked') });
-      const stats = await api<{ reconciler: { stalledSources: number; repairedTotal: Record<string, number> } }>(`${sys.url}/v1/stats`, 'GET');
+      const stats = await api<{ reconciler: { stalledSources: number; repairedTotal: Record<string, number> } }>(
+        `${sys.url}/v1/stats`,
+        'GET',
+      );
       expect(stats.body.reconciler.stalledSources).toBeGreaterThan(0);
       const metrics = await (await fetch(`${sys.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
       expect(metrics).toMatch(/pipeline_reconciler_repairs_total\{kind="ended_run"\} [1-9]/);
       expect(metrics).toMatch(/pipeline_reconciler_stalled_sources [1-9]/);
       // The operator fixes the input and retries: all four delivered in order.
-      await db.pool.query(`UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = 2`, [src]);
+      await db.pool.query(
+        `UPDATE stage_preprocess SET output = jsonb_set(output, '{record,amount}', '7') WHERE source_id = $1 AND seq = 2`,
+        [src],
+      );
       expect((await api(`${sys.url}/v1/sources/${src}/records/2/retry`, 'POST')).status).toBe(200);
       await expectDeliveredInOrder([src], 4, 120_000);
     } finally {

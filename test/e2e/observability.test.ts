@@ -23,7 +23,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface Queue { name: string; pollers: number; backlogCount: number | null }
+interface Queue {
+  name: string;
+  pollers: number;
+  backlogCount: number | null;
+}
 
 it('is ready with every check, shows pollers on every queue, and exports API and worker metrics', async () => {
   const ready = await waitFor('ready', async () => {
@@ -38,10 +42,11 @@ it('is ready with every check, shows pollers on every queue, and exports API and
   expect((await submit(sys.url, source, randomBatch('b', 10))).status).toBe(202);
   await waitFor('10 deliveries', async () => (await deliveredCount(db.pool, [source])) === 10, 120_000);
 
-  const stats = await api<{ regions: { name: string; reachable: boolean; queues: Queue[] }[]; totals: { accepted: number; delivered: number }; sources: { sourceId: string; watermarks: { delivered: number } }[] }>(
-    `${sys.url}/v1/stats`,
-    'GET',
-  );
+  const stats = await api<{
+    regions: { name: string; reachable: boolean; queues: Queue[] }[];
+    totals: { accepted: number; delivered: number };
+    sources: { sourceId: string; watermarks: { delivered: number } }[];
+  }>(`${sys.url}/v1/stats`, 'GET');
   expect(stats.status).toBe(200);
   for (const region of stats.body.regions) {
     expect({ region: region.name, reachable: region.reachable, queues: region.queues.map((q) => q.name).sort() }).toEqual({
@@ -49,7 +54,8 @@ it('is ready with every check, shows pollers on every queue, and exports API and
       reachable: true,
       queues: [...ALL_TASK_QUEUES].sort(),
     });
-    for (const q of region.queues) expect({ region: region.name, queue: q.name, live: q.pollers >= 1 }).toEqual({ region: region.name, queue: q.name, live: true });
+    for (const q of region.queues)
+      expect({ region: region.name, queue: q.name, live: q.pollers >= 1 }).toEqual({ region: region.name, queue: q.name, live: true });
   }
   expect(stats.body.totals).toMatchObject({ accepted: 10, delivered: 10 });
   expect(stats.body.sources.find((s) => s.sourceId === source)?.watermarks.delivered).toBe(10);
@@ -84,7 +90,10 @@ it('is ready with every check, shows pollers on every queue, and exports API and
   expect(sdk).toMatch(/region="east"/);
 
   // Worker logs are JSON lines with the same field names.
-  const log = fs.readFileSync(path.join(sys.dataDir, 'logs', 'worker-east-core.log'), 'utf8').trim().split('\n');
+  const log = fs
+    .readFileSync(path.join(sys.dataDir, 'logs', 'worker-east-core.log'), 'utf8')
+    .trim()
+    .split('\n');
   const entries = log.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   expect(entries.length).toBeGreaterThan(0);
   expect(entries.every((e) => e.region === 'east' && e.role === 'core')).toBe(true);

@@ -24,9 +24,7 @@ afterAll(async () => {
 });
 
 async function submitAll(sources: string[], batches: number, perBatch: number): Promise<void> {
-  const requests = sources.flatMap((s) =>
-    Array.from({ length: batches }, (_, b) => submit(sys.url, s, randomBatch(`b${b}`, perBatch))),
-  );
+  const requests = sources.flatMap((s) => Array.from({ length: batches }, (_, b) => submit(sys.url, s, randomBatch(`b${b}`, perBatch))));
   const answers = await Promise.all(requests);
   for (const a of answers) expect(a.status).toBe(202);
 }

@@ -61,11 +61,20 @@ async function openList(query: string, n: number): Promise<void> {
   const rows = page.getByTestId('workflows-summary-configurable-table-row');
   // An empty answer must be the UI saying so, not a page that has not loaded yet.
   const empty = page.getByText(/No Workflows Found|No Results/).first();
-  await waitFor(`${n} rows for ${query}`, async () => {
-    await page.goto(listUrl(query));
-    await rows.first().or(empty).waitFor({ timeout: 10_000 }).catch(() => undefined);
-    return n === 0 ? (await empty.isVisible()) && (await rows.count()) === 0 : (await rows.count()) === n;
-  }, 60_000, 1000);
+  await waitFor(
+    `${n} rows for ${query}`,
+    async () => {
+      await page.goto(listUrl(query));
+      await rows
+        .first()
+        .or(empty)
+        .waitFor({ timeout: 10_000 })
+        .catch(() => undefined);
+      return n === 0 ? (await empty.isVisible()) && (await rows.count()) === 0 : (await rows.count()) === n;
+    },
+    60_000,
+    1000,
+  );
 }
 
 describe('the Temporal UI in a real browser', () => {
@@ -84,7 +93,7 @@ describe('the Temporal UI in a real browser', () => {
     await openList(`SourceId="${source}" AND RecordSeq >= 2`, 2);
   });
 
-  it("opens a record: its five stage activities completed, in order, and its summary", async () => {
+  it('opens a record: its five stage activities completed, in order, and its summary', async () => {
     await openList(`SourceId="${source}"`, 3);
     const id = recordWorkflowId(source, 2);
     await page.getByRole('link', { name: id, exact: true }).click();
@@ -113,11 +122,25 @@ describe('the Temporal UI in a real browser', () => {
     // stage activity, by its summary, completed.
     await page.getByTestId('user-metadata-tab').click();
     const digest = contentHash(canonicalJson(payloads[1])).slice(0, 12);
-    const allText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
-    await waitFor('the summary and details', async () => {
-      const t = await allText();
-      return t.includes(`${source} #2 · payload ${digest}`) && t.includes('client id ui-2');
-    }, 15_000);
+    const allText = async () =>
+      (
+        await Promise.all(
+          page.frames().map((f) =>
+            f
+              .locator('body')
+              .innerText()
+              .catch(() => ''),
+          ),
+        )
+      ).join('\n');
+    await waitFor(
+      'the summary and details',
+      async () => {
+        const t = await allText();
+        return t.includes(`${source} #2 · payload ${digest}`) && t.includes('client id ui-2');
+      },
+      15_000,
+    );
     const metadata = await allText();
     expect(metadata).toContain(`payload sha256 ${contentHash(canonicalJson(payloads[1]))}`);
     for (const stage of STAGES) expect(metadata).toMatch(new RegExp(`${stage} ${source}#2\\s+Completed`));
@@ -129,7 +152,15 @@ describe('the Temporal UI in a real browser', () => {
     const waiting = uniqueSource('ui-wait');
     expect((await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'fail' })).status).toBe(200);
     try {
-      expect((await submit(sys.url, waiting, payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })))).status).toBe(202);
+      expect(
+        (
+          await submit(
+            sys.url,
+            waiting,
+            payloads.slice(0, 2).map((payload, i) => ({ id: `w${i + 1}`, payload })),
+          )
+        ).status,
+      ).toBe(202);
       await waitFor('both records through preprocess', async () => {
         const s = await api<{ watermarks: { preprocess: number } }>(`${sys.url}/v1/sources/${waiting}`, 'GET');
         return s.body.watermarks.preprocess === 2;
@@ -140,7 +171,17 @@ describe('the Temporal UI in a real browser', () => {
       // Current Details (User Metadata tab): the workflow's own words (setCurrentDetails), rendered
       // from Markdown. Record 2 first waits inside its core activity (up to GATE_WAIT_MS, shown as
       // running core), then registers and waits for the signal; the tab shows what it was at load.
-      const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+      const pageText = async () =>
+        (
+          await Promise.all(
+            page.frames().map((f) =>
+              f
+                .locator('body')
+                .innerText()
+                .catch(() => ''),
+            ),
+          )
+        ).join('\n');
       const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
       const reloaded = async () => {
         await page.reload();
@@ -158,12 +199,30 @@ describe('the Temporal UI in a real browser', () => {
       // `state` is the record workflow's only query: the UI preselects it.
       await page.getByRole('button', { name: 'Run Query' }).click();
       const answer = async () => {
-        const t = (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+        const t = (
+          await Promise.all(
+            page.frames().map((f) =>
+              f
+                .locator('body')
+                .innerText()
+                .catch(() => ''),
+            ),
+          )
+        ).join('\n');
         const after = t.slice(t.indexOf('JSON Formatting'));
-        return after.includes('"phase"') ? (JSON.parse(after.slice(after.indexOf('{'), after.lastIndexOf('}') + 1)) as Record<string, unknown>) : undefined;
+        return after.includes('"phase"')
+          ? (JSON.parse(after.slice(after.indexOf('{'), after.lastIndexOf('}') + 1)) as Record<string, unknown>)
+          : undefined;
       };
       const state = await waitFor('the state query answered', answer, 20_000);
-      expect(state).toMatchObject({ sourceId: waiting, seq: 2, phase: 'waiting', stage: 'core', waitingFor: { seq: 1, stage: 'core' }, blocked: null });
+      expect(state).toMatchObject({
+        sourceId: waiting,
+        seq: 2,
+        phase: 'waiting',
+        stage: 'core',
+        waitingFor: { seq: 1, stage: 'core' },
+        blocked: null,
+      });
       await page.screenshot({ path: path.join(ARTIFACTS, 'ui-query.png') });
     } finally {
       await api(`${sys.url}/v1/admin/faults`, 'POST', { region: 'east', stage: 'core', action: 'recover' });

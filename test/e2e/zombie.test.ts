@@ -92,7 +92,9 @@ describe('a zombie worker paused inside its write transaction', () => {
       for (const r of rows) if (!atSwitch.get(table)!.has(r.id) && (r.region !== 'west' || r.epoch !== epoch!)) late.push({ table, ...r });
     }
     expect(late).toEqual([]);
-    const west = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM stage_core WHERE source_id = $1 AND region = 'west'`, [src]);
+    const west = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM stage_core WHERE source_id = $1 AND region = 'west'`, [
+      src,
+    ]);
     expect(west.rows[0].n).toBeGreaterThan(0);
   });
 });

@@ -16,11 +16,23 @@ export interface TestApp {
 }
 
 /** `recover` stands in for the recovery a failover starts (counted by the tests that fail over). */
-export async function buildTestApp(db: TestDb, env: Record<string, string> = {}, recover: () => Promise<unknown> = async () => undefined): Promise<TestApp> {
+export async function buildTestApp(
+  db: TestDb,
+  env: Record<string, string> = {},
+  recover: () => Promise<unknown> = async () => undefined,
+): Promise<TestApp> {
   const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ...env });
   const logger = pino({ level: 'silent' });
   const temporal = new TemporalClients(config.regions);
-  const starter = new WorkflowStarter({ pool: db.pool, temporal, logger, concurrency: 1, relayIntervalMs: 60_000, nudgeAfterSeconds: 30, workflowDefaults: {} });
+  const starter = new WorkflowStarter({
+    pool: db.pool,
+    temporal,
+    logger,
+    concurrency: 1,
+    relayIntervalMs: 60_000,
+    nudgeAfterSeconds: 30,
+    workflowDefaults: {},
+  });
   const router = new RegionRouter({
     pool: db.pool,
     temporal,
@@ -31,8 +43,20 @@ export async function buildTestApp(db: TestDb, env: Record<string, string> = {},
     pollerLivenessMs: 30_000,
     recover,
   });
-  const reconciler = new Reconciler({ pool: db.pool, temporal, starter, logger, intervalMs: 60_000, stallSeconds: 60, graceSeconds: 10, maxRepairs: 100 });
-  const app = await buildApp({ config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() }, { logger: false });
+  const reconciler = new Reconciler({
+    pool: db.pool,
+    temporal,
+    starter,
+    logger,
+    intervalMs: 60_000,
+    stallSeconds: 60,
+    graceSeconds: 10,
+    maxRepairs: 100,
+  });
+  const app = await buildApp(
+    { config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() },
+    { logger: false },
+  );
   return {
     app,
     async close() {

@@ -9,7 +9,19 @@ export function createTestDb(label: string): Promise<TestDb> {
 }
 
 export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
-  const tables = ['sources', 'records', 'watermarks', 'stage_inbound', 'stage_preprocess', 'stage_core', 'stage_postprocess', 'stage_outbound', 'deliveries', 'faults', 'dead_letters'];
+  const tables = [
+    'sources',
+    'records',
+    'watermarks',
+    'stage_inbound',
+    'stage_preprocess',
+    'stage_core',
+    'stage_postprocess',
+    'stage_outbound',
+    'deliveries',
+    'faults',
+    'dead_letters',
+  ];
   const out: Record<string, number> = {};
   for (const t of tables) out[t] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n;
   return out;

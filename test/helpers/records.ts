@@ -34,6 +34,11 @@ export async function expectAllDelivered(pool: Pool, sources: string[], perSourc
   for (const source of sources) {
     const report = await verifyInvariants(pool, { sources: [source], expectDrained: true });
     const { delivered = 0, ...notDelivered } = report.records;
-    expect({ source, violations: violations(report), notDelivered, delivered }).toEqual({ source, violations: [], notDelivered: {}, delivered: perSource ?? delivered });
+    expect({ source, violations: violations(report), notDelivered, delivered }).toEqual({
+      source,
+      violations: [],
+      notDelivered: {},
+      delivered: perSource ?? delivered,
+    });
   }
 }

@@ -28,9 +28,19 @@ const submit = (sourceId: string, body: unknown, headers: Record<string, string>
 
 describe('POST /v1/sources/:sourceId/records', () => {
   it('accepts a batch with gap-free seqs, before Temporal is even reachable', async () => {
-    const res = await submit('s1', { records: [{ id: 'a', payload: { amount: 1 } }, { id: 'b', payload: { amount: 2 } }] });
+    const res = await submit('s1', {
+      records: [
+        { id: 'a', payload: { amount: 1 } },
+        { id: 'b', payload: { amount: 2 } },
+      ],
+    });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ records: [{ id: 'a', seq: 1, duplicate: false }, { id: 'b', seq: 2, duplicate: false }] });
+    expect(res.json()).toEqual({
+      records: [
+        { id: 'a', seq: 1, duplicate: false },
+        { id: 'b', seq: 2, duplicate: false },
+      ],
+    });
     const more = await submit('s1', { records: [{ id: 'c', payload: {} }] });
     expect(more.json().records[0].seq).toBe(3);
     const rows = await db.pool.query("SELECT seq, record_id, status FROM records WHERE source_id = 's1' ORDER BY seq");
@@ -43,7 +53,13 @@ describe('POST /v1/sources/:sourceId/records', () => {
 
   it('answers a resubmitted id with its original seq, whatever the key order of the payload', async () => {
     await submit('s2', { records: [{ id: 'x', payload: { a: 1, b: { c: 2, d: 3 } } }] });
-    const again = await submit('s2', { records: [{ id: 'x', payload: { b: { d: 3, c: 2 }, a: 1 } }, { id: 'y', payload: {} }, { id: 'y', payload: {} }] });
+    const again = await submit('s2', {
+      records: [
+        { id: 'x', payload: { b: { d: 3, c: 2 }, a: 1 } },
+        { id: 'y', payload: {} },
+        { id: 'y', payload: {} },
+      ],
+    });
     expect(again.statusCode).toBe(202);
     expect(again.json().records).toEqual([
       { id: 'x', seq: 1, duplicate: true },
@@ -55,10 +71,20 @@ describe('POST /v1/sources/:sourceId/records', () => {
   it('rejects the same id with another payload with 409 and writes nothing of the batch', async () => {
     await submit('s3', { records: [{ id: 'x', payload: { v: 1 } }] });
     const before = await tableCounts(db.pool);
-    const res = await submit('s3', { records: [{ id: 'new', payload: {} }, { id: 'x', payload: { v: 2 } }] });
+    const res = await submit('s3', {
+      records: [
+        { id: 'new', payload: {} },
+        { id: 'x', payload: { v: 2 } },
+      ],
+    });
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({ error: 'id_conflict', details: { ids: ['x'] } });
-    const inBatch = await submit('s3', { records: [{ id: 'z', payload: { v: 1 } }, { id: 'z', payload: { v: 2 } }] });
+    const inBatch = await submit('s3', {
+      records: [
+        { id: 'z', payload: { v: 1 } },
+        { id: 'z', payload: { v: 2 } },
+      ],
+    });
     expect(inBatch.statusCode).toBe(409);
     expect(await tableCounts(db.pool)).toEqual(before);
   });
@@ -74,7 +100,13 @@ describe('POST /v1/sources/:sourceId/records', () => {
     ['a string payload', 'ok', { records: [{ id: 'a', payload: 'text' }] }, 400, 'invalid_request'],
     ['a missing payload', 'ok', { records: [{ id: 'a' }] }, 400, 'invalid_request'],
     ['an empty batch', 'ok', { records: [] }, 400, 'invalid_request'],
-    ['a batch over 1000', 'ok', { records: Array.from({ length: 1001 }, (_, i) => ({ id: `r${i}`, payload: {} })) }, 400, 'invalid_request'],
+    [
+      'a batch over 1000',
+      'ok',
+      { records: Array.from({ length: 1001 }, (_, i) => ({ id: `r${i}`, payload: {} })) },
+      400,
+      'invalid_request',
+    ],
     ['an unknown top-level field', 'ok', { records: [{ id: 'a', payload: {} }], extra: 1 }, 400, 'invalid_request'],
     ['an unknown record field', 'ok', { records: [{ id: 'a', payload: {}, seq: 4 }] }, 400, 'invalid_request'],
     ['a payload over 256 KiB', 'ok', { records: [{ id: 'a', payload: { big } }] }, 413, 'payload_too_large'],
@@ -89,10 +121,20 @@ describe('POST /v1/sources/:sourceId/records', () => {
 
   it('rejects malformed JSON, a non-JSON content type and an oversize body', async () => {
     const before = await tableCounts(db.pool);
-    const malformed = await inject({ method: 'POST', url: '/v1/sources/ok/records', payload: '{"records":[', headers: { 'content-type': 'application/json' } });
+    const malformed = await inject({
+      method: 'POST',
+      url: '/v1/sources/ok/records',
+      payload: '{"records":[',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error).toBe('malformed_json');
-    const text = await inject({ method: 'POST', url: '/v1/sources/ok/records', payload: 'records', headers: { 'content-type': 'text/plain' } });
+    const text = await inject({
+      method: 'POST',
+      url: '/v1/sources/ok/records',
+      payload: 'records',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json().error).toBe('unsupported_media_type');
     const huge = await inject({
@@ -117,7 +159,16 @@ describe('reading', () => {
     await submit('r1', { records: [{ id: 'only', payload: { amount: 3 } }] });
     const rec = await inject({ method: 'GET', url: '/v1/sources/r1/records/1' });
     expect(rec.statusCode).toBe(200);
-    expect(rec.json()).toMatchObject({ sourceId: 'r1', seq: 1, id: 'only', status: 'accepted', stage: 'inbound', workflowId: 'record:r1:1', stages: {}, deliveredAt: null });
+    expect(rec.json()).toMatchObject({
+      sourceId: 'r1',
+      seq: 1,
+      id: 'only',
+      status: 'accepted',
+      stage: 'inbound',
+      workflowId: 'record:r1:1',
+      stages: {},
+      deliveredAt: null,
+    });
     const src = await inject({ method: 'GET', url: '/v1/sources/r1' });
     expect(src.json()).toMatchObject({ sourceId: 'r1', lastSeq: 1, watermarks: { inbound: 0, delivered: 0 }, blocked: null });
     const del = await inject({ method: 'GET', url: '/v1/sources/r1/deliveries?after=0&limit=10' });
@@ -178,7 +229,14 @@ describe('admin', () => {
       { name: 'west', active: true, epoch: 2 },
     ]);
     const status = await inject({ method: 'GET', url: '/v1/admin/regions' });
-    expect(status.json()).toMatchObject({ active: 'west', epoch: 2, regions: [{ name: 'east', healthy: false }, { name: 'west', active: true }] });
+    expect(status.json()).toMatchObject({
+      active: 'west',
+      epoch: 2,
+      regions: [
+        { name: 'east', healthy: false },
+        { name: 'west', active: true },
+      ],
+    });
     const back = await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
     expect(back.json()).toMatchObject({ from: 'west', to: 'east', epoch: 3 });
     expect(await tableCounts(db.pool)).toEqual(before);

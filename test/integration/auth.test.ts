@@ -38,7 +38,14 @@ describe('credentials', () => {
     expect(missing.headers['www-authenticate']).toBe('Bearer realm="record-pipeline"');
     expect(missing.json()).toEqual({ error: 'unauthorized', message: expect.any(String) });
     const answers = [];
-    for (const header of ['Bearer wrong-token', `Bearer ${ADMIN}x`, `Basic ${Buffer.from('admin:x').toString('base64')}`, `bearer ${ADMIN.slice(1)}`, 'Bearer k_0123456789abcdef.' + 'A'.repeat(43), 'Bearer']) {
+    for (const header of [
+      'Bearer wrong-token',
+      `Bearer ${ADMIN}x`,
+      `Basic ${Buffer.from('admin:x').toString('base64')}`,
+      `bearer ${ADMIN.slice(1)}`,
+      'Bearer k_0123456789abcdef.' + 'A'.repeat(43),
+      'Bearer',
+    ]) {
       const res = await t.app.inject({ method: 'GET', url: '/v1/sources/a', headers: { authorization: header } });
       expect({ header, status: res.statusCode }).toEqual({ header, status: 401 });
       answers.push(res.json().message);
@@ -49,7 +56,9 @@ describe('credentials', () => {
   });
 
   it('lets the admin token do everything, with the scheme in any case', async () => {
-    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/faults', headers: { authorization: `bearer ${ADMIN}` } })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/faults', headers: { authorization: `bearer ${ADMIN}` } })).statusCode).toBe(
+      200,
+    );
     expect((await as(ADMIN, { method: 'POST', url: '/v1/sources/adm/records', payload: batch('x') })).statusCode).toBe(202);
     expect((await as(ADMIN, { method: 'GET', url: '/v1/sources/adm' })).statusCode).toBe(200);
   });
@@ -106,7 +115,9 @@ describe('source keys', () => {
     for (const res of denied) expect(res.statusCode).toBe(403);
     expect(new Set(denied.map((r) => r.body)).size).toBe(1);
     expect(await tableCounts(db.pool)).toEqual(before);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM source_keys WHERE revoked_at IS NOT NULL AND key_id = $1', [keyId])).rows[0].n).toBe(0);
+    expect(
+      (await db.pool.query('SELECT count(*)::int AS n FROM source_keys WHERE revoked_at IS NOT NULL AND key_id = $1', [keyId])).rows[0].n,
+    ).toBe(0);
   });
 
   it('record their last use', async () => {
@@ -151,11 +162,21 @@ describe('limits', () => {
       [{ records: [{ id: 'n', payload: { 'k\u0000': 1 } }] }, 'invalid_text'],
     ];
     for (const [body, code] of cases) {
-      const res = await as(ADMIN, { method: 'POST', url: '/v1/sources/lim/records', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const res = await as(ADMIN, {
+        method: 'POST',
+        url: '/v1/sources/lim/records',
+        payload: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toBe(code);
     }
-    const lone = await as(ADMIN, { method: 'POST', url: '/v1/sources/lim/records', payload: '{"records":[{"id":"s","payload":{"s":"\\ud800"}}]}', headers: { 'content-type': 'application/json' } });
+    const lone = await as(ADMIN, {
+      method: 'POST',
+      url: '/v1/sources/lim/records',
+      payload: '{"records":[{"id":"s","payload":{"s":"\\ud800"}}]}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(lone.json().error).toBe('invalid_text');
     expect((await as(ADMIN, { method: 'GET', url: '/v1/sources/lim/records/99999999999999999999' })).statusCode).toBe(400);
     expect((await as(ADMIN, { method: 'GET', url: '/v1/sources/lim/deliveries?after=1e300' })).statusCode).toBe(400);
@@ -165,9 +186,13 @@ describe('limits', () => {
   it('rate-limits per source key with 429 and Retry-After, and not the admin', async () => {
     const limited = await buildTestApp(db, { ADMIN_TOKEN: ADMIN, RATE_LIMIT_PER_MINUTE: '3' });
     try {
-      const mk = async (s: string) => (await limited.app.inject({ method: 'POST', url: `/v1/admin/sources/${s}/keys`, headers: { authorization: `Bearer ${ADMIN}` } })).json().key as string;
+      const mk = async (s: string) =>
+        (
+          await limited.app.inject({ method: 'POST', url: `/v1/admin/sources/${s}/keys`, headers: { authorization: `Bearer ${ADMIN}` } })
+        ).json().key as string;
       const [k1, k2] = [await mk('rl1'), await mk('rl2')];
-      const get = (k: string, s: string) => limited.app.inject({ method: 'GET', url: `/v1/sources/${s}/deliveries`, headers: { authorization: `Bearer ${k}` } });
+      const get = (k: string, s: string) =>
+        limited.app.inject({ method: 'GET', url: `/v1/sources/${s}/deliveries`, headers: { authorization: `Bearer ${k}` } });
       const codes = [];
       for (let i = 0; i < 5; i++) codes.push((await get(k1, 'rl1')).statusCode);
       expect(codes).toEqual([404, 404, 404, 429, 429]);
@@ -184,8 +209,11 @@ describe('limits', () => {
   it('cuts off a key-guessing loop with 429 and Retry-After, while valid keys from the same address keep working', async () => {
     const guarded = await buildTestApp(db, { ADMIN_TOKEN: ADMIN, AUTH_FAILURES_PER_MINUTE: '5' });
     try {
-      const get = (token: string) => guarded.app.inject({ method: 'GET', url: '/v1/sources/guard/deliveries', headers: { authorization: `Bearer ${token}` } });
-      const key = (await guarded.app.inject({ method: 'POST', url: '/v1/admin/sources/guard/keys', headers: { authorization: `Bearer ${ADMIN}` } })).json().key as string;
+      const get = (token: string) =>
+        guarded.app.inject({ method: 'GET', url: '/v1/sources/guard/deliveries', headers: { authorization: `Bearer ${token}` } });
+      const key = (
+        await guarded.app.inject({ method: 'POST', url: '/v1/admin/sources/guard/keys', headers: { authorization: `Bearer ${ADMIN}` } })
+      ).json().key as string;
       // Valid keys are not counted: many of them first, then the guesses.
       for (let i = 0; i < 8; i++) expect((await get(key)).statusCode).toBe(404);
       const guess = () => `k_${randomBytes(8).toString('hex')}.${randomBytes(32).toString('base64url')}`;
@@ -214,7 +242,12 @@ describe('limits', () => {
       await holder.query('BEGIN');
       await holder.query("SELECT 1 FROM sources WHERE source_id = 'busy' FOR UPDATE");
       const send = (id: string) =>
-        bounded.app.inject({ method: 'POST', url: '/v1/sources/busy/records', payload: batch(id), headers: { authorization: `Bearer ${ADMIN}` } });
+        bounded.app.inject({
+          method: 'POST',
+          url: '/v1/sources/busy/records',
+          payload: batch(id),
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
       const stuck = send('held');
       await new Promise((r) => setTimeout(r, 200));
       const started = Date.now();

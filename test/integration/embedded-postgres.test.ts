@@ -39,7 +39,10 @@ it('initialises, starts, migrates and stops an embedded Postgres, then starts it
     const out = JSON.parse(first.stdout.trim().split('\n').pop()!);
     // Every migration, in order (not a fixed list: new migrations keep this test true).
     expect(out.applied).toEqual(migrationFiles().map((m) => m.version));
-    expect(out.rows).toEqual([{ name: 'east', active: true }, { name: 'west', active: false }]);
+    expect(out.rows).toEqual([
+      { name: 'east', active: true },
+      { name: 'west', active: false },
+    ]);
     expect(out.version).toMatch(/^\d+/);
     const again = await promisify(execFile)(process.execPath, ['-e', script, dir, String(port)], { timeout: 120_000 });
     expect(JSON.parse(again.stdout.trim().split('\n').pop()!).applied).toEqual([]);

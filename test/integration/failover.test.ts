@@ -62,8 +62,12 @@ describe('failover', () => {
     await checkpointRecords(db.pool, 'z', [{ id: 'a', payload: { amount: 1 }, hash: 'a' }]);
     const { epoch } = await failover(db.pool, 'west');
     const deps = { pool: db.pool, work: defaultWork };
-    await expect(runStage({ ...deps, region: 'east' }, 'inbound', { sourceId: 'z', seq: 1, epoch: epoch - 1 })).rejects.toMatchObject({ type: 'Fenced' });
-    await expect(runStage({ ...deps, region: 'west' }, 'inbound', { sourceId: 'z', seq: 1, epoch: epoch - 1 })).rejects.toMatchObject({ type: 'Fenced' });
+    await expect(runStage({ ...deps, region: 'east' }, 'inbound', { sourceId: 'z', seq: 1, epoch: epoch - 1 })).rejects.toMatchObject({
+      type: 'Fenced',
+    });
+    await expect(runStage({ ...deps, region: 'west' }, 'inbound', { sourceId: 'z', seq: 1, epoch: epoch - 1 })).rejects.toMatchObject({
+      type: 'Fenced',
+    });
     expect((await runStage({ ...deps, region: 'west' }, 'inbound', { sourceId: 'z', seq: 1, epoch })).outcome).toBe('done');
   });
 
@@ -87,7 +91,7 @@ describe('failover', () => {
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM faults WHERE reason = 'zombie write'`)).rows[0].n).toBe(0);
   });
 
-  it('gets the lock under continuous FOR SHARE load from the old region\'s workers', async () => {
+  it("gets the lock under continuous FOR SHARE load from the old region's workers", async () => {
     const active = (await regions()).find((r) => r.active)!;
     const other = active.name === 'east' ? 'west' : 'east';
     const workers = createPool({ connectionString: db.url, applicationName: `pipeline-worker:${active.name}:core`, max: 8 });
@@ -116,11 +120,24 @@ describe('failover', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM regions WHERE name = $1 FOR SHARE', [other]);
-      const res = await t.app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: other }, headers: { authorization: `Bearer ${ADMIN}` } });
-      expect({ status: res.statusCode, body: res.json() }).toEqual({ status: 503, body: { error: 'failover_busy', message: expect.any(String) } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/admin/failover',
+        payload: { to: other },
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect({ status: res.statusCode, body: res.json() }).toEqual({
+        status: 503,
+        body: { error: 'failover_busy', message: expect.any(String) },
+      });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       await holder.query('COMMIT');
-      const ok = await t.app.inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: other }, headers: { authorization: `Bearer ${ADMIN}` } });
+      const ok = await t.app.inject({
+        method: 'POST',
+        url: '/v1/admin/failover',
+        payload: { to: other },
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
       expect(ok.statusCode).toBe(200);
     } finally {
       holder.release();

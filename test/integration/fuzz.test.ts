@@ -41,13 +41,42 @@ const validId = fc.stringMatching(/^[A-Za-z0-9._-]{1,20}$/);
 const pathId = fc.oneof(
   { weight: 3, arbitrary: validId },
   fc.string({ unit: 'binary', maxLength: 300 }).map(pct),
-  fc.constantFrom('..', '.', '%00', '%zz', '%', 'a%2Fb', 'x'.repeat(129), 'fz', '1e309', '-1', '0', '99999999999999999999', '1.5', 'NaN', 'null', '__proto__', 'constructor'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%00',
+    '%zz',
+    '%',
+    'a%2Fb',
+    'x'.repeat(129),
+    'fz',
+    '1e309',
+    '-1',
+    '0',
+    '99999999999999999999',
+    '1.5',
+    'NaN',
+    'null',
+    '__proto__',
+    'constructor',
+  ),
 );
 const seqText = fc.oneof(fc.integer({ min: -5, max: 50 }).map(String), fc.bigInt().map(String), fc.double().map(String), pathId);
 
 const unicodeText = fc.string({ unit: 'binary', maxLength: 40 });
-const scalar = fc.oneof(unicodeText, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.bigInt().map((b) => Number(b)));
-const payload = fc.dictionary(unicodeText, fc.oneof(scalar, fc.array(scalar, { maxLength: 4 }), fc.dictionary(unicodeText, scalar, { maxKeys: 3 })), { maxKeys: 5 });
+const scalar = fc.oneof(
+  unicodeText,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.bigInt().map((b) => Number(b)),
+);
+const payload = fc.dictionary(
+  unicodeText,
+  fc.oneof(scalar, fc.array(scalar, { maxLength: 4 }), fc.dictionary(unicodeText, scalar, { maxKeys: 3 })),
+  { maxKeys: 5 },
+);
 const recordItem = fc.oneof(
   { weight: 12, arbitrary: fc.record({ id: validId, payload }) },
   fc.record({ id: fc.oneof(unicodeText, fc.integer(), fc.constant(null)), payload: fc.jsonValue() }),
@@ -64,23 +93,62 @@ const nest = (depth: number, open: string, close: string, inner = '1') => open.r
 // Raw texts: malformed JSON, deep nesting, huge numbers, escapes that Postgres cannot store.
 const rawText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.constantFrom('', '{', '{"records":[', 'null', '[]', '"x"', '1e999', '-1e999', '123456789012345678901234567890', 'true', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}'),
+  fc.constantFrom(
+    '',
+    '{',
+    '{"records":[',
+    'null',
+    '[]',
+    '"x"',
+    '1e999',
+    '-1e999',
+    '123456789012345678901234567890',
+    'true',
+    '{"__proto__":{"x":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+  ),
   fc.integer({ min: 1, max: 20_000 }).map((d) => `{"records":[{"id":"deep","payload":${nest(d, '{"a":', '}')}}]}`),
   fc.integer({ min: 1, max: 20_000 }).map((d) => nest(d, '[', ']')),
-  fc.constantFrom('\\u0000', '\\ud800', '\\udfff', '\\ud800\\u0041', '\\\\', '\\"', 'ok').map((e) => `{"records":[{"id":"esc","payload":{"s":"${e}","${e}":1}}]}`),
-  fc.constantFrom('1e999', '-0', '123456789012345678901234567890', '0.1e-400', '9007199254740993').map((n) => `{"records":[{"id":"num${n.length}","payload":{"n":${n}}}]}`),
+  fc
+    .constantFrom('\\u0000', '\\ud800', '\\udfff', '\\ud800\\u0041', '\\\\', '\\"', 'ok')
+    .map((e) => `{"records":[{"id":"esc","payload":{"s":"${e}","${e}":1}}]}`),
+  fc
+    .constantFrom('1e999', '-0', '123456789012345678901234567890', '0.1e-400', '9007199254740993')
+    .map((n) => `{"records":[{"id":"num${n.length}","payload":{"n":${n}}}]}`),
 );
 
 const contentType = fc.constantFrom(
-  'application/json', 'application/json', 'application/json', 'application/json', 'application/json', 'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json; charset=latin1',
-  'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', '', 'json', undefined,
+  'application/json',
+  'application/json',
+  'application/json',
+  'application/json',
+  'application/json',
+  'application/json',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/json; charset=latin1',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  '',
+  'json',
+  undefined,
 );
 const authHeader = () =>
   fc.oneof(
     { weight: 16, arbitrary: fc.constant(`Bearer ${ADMIN}`) },
     fc.constant(`Bearer ${sourceKey}`),
     fc.constant(undefined),
-    fc.constantFrom('Bearer', 'Bearer ', 'Basic YTpi', `Bearer ${ADMIN} extra`, `bearer ${ADMIN}`, `Bearer ${'x'.repeat(5000)}`, 'Bearer k_0000000000000000.' + 'A'.repeat(43)),
+    fc.constantFrom(
+      'Bearer',
+      'Bearer ',
+      'Basic YTpi',
+      `Bearer ${ADMIN} extra`,
+      `bearer ${ADMIN}`,
+      `Bearer ${'x'.repeat(5000)}`,
+      'Bearer k_0000000000000000.' + 'A'.repeat(43),
+    ),
     fc.string({ maxLength: 100 }).map((s) => `Bearer ${s}`),
   );
 const extraHeaders = fc.dictionary(
@@ -99,14 +167,20 @@ interface Req {
 }
 
 const bodyArb = (json: fc.Arbitrary<unknown>) =>
-  fc.option(fc.oneof({ weight: 3, arbitrary: json.map((j) => ({ json: j })) }, rawText.map((r) => ({ raw: r }))), { nil: undefined });
+  fc.option(
+    fc.oneof(
+      { weight: 3, arbitrary: json.map((j) => ({ json: j })) },
+      rawText.map((r) => ({ raw: r })),
+    ),
+    { nil: undefined },
+  );
 
 async function send(r: Req) {
   const headers: Record<string, string> = { ...r.headers };
   if (r.auth !== undefined) headers.authorization = r.auth;
   if (r.body && r.contentType !== undefined) headers['content-type'] = r.contentType;
   const o: InjectOptions = { method: r.method, url: r.url, headers };
-  if (r.body) o.payload = 'json' in r.body ? JSON.stringify(r.body.json) ?? 'null' : r.body.raw;
+  if (r.body) o.payload = 'json' in r.body ? (JSON.stringify(r.body.json) ?? 'null') : r.body.raw;
   const res = await t.app.inject(o);
   answers++;
   let json: unknown;
@@ -117,7 +191,12 @@ async function send(r: Req) {
   }
   const ok = res.statusCode < 300;
   if (!ok) {
-    expect({ status: res.statusCode, keys: Object.keys(json as object).filter((k) => k !== 'details').sort() }).toEqual({
+    expect({
+      status: res.statusCode,
+      keys: Object.keys(json as object)
+        .filter((k) => k !== 'details')
+        .sort(),
+    }).toEqual({
       status: res.statusCode,
       keys: ['error', 'message'],
     });
@@ -137,13 +216,22 @@ const requestArb = (method: string, url: fc.Arbitrary<string>, body?: fc.Arbitra
   fc.record({
     method: fc.constant(method),
     url,
-    body: body ? bodyArb(body) : fc.option(rawText.map((raw) => ({ raw })), { nil: undefined, freq: 4 }),
+    body: body
+      ? bodyArb(body)
+      : fc.option(
+          rawText.map((raw) => ({ raw })),
+          { nil: undefined, freq: 4 },
+        ),
     contentType,
     auth: authHeader(),
     headers: extraHeaders,
   }) as fc.Arbitrary<Req>;
 
-const query = fc.oneof(fc.constant(''), fc.record({ after: seqText, limit: seqText }).map((q) => `?after=${q.after}&limit=${q.limit}`), fc.string({ maxLength: 50 }).map((s) => `?${pct(s)}`));
+const query = fc.oneof(
+  fc.constant(''),
+  fc.record({ after: seqText, limit: seqText }).map((q) => `?after=${q.after}&limit=${q.limit}`),
+  fc.string({ maxLength: 50 }).map((s) => `?${pct(s)}`),
+);
 const region = fc.oneof(fc.constantFrom('east', 'west', 'north', ''), pathId);
 const stage = fc.oneof(fc.constantFrom('core', 'inbound', 'workflows', 'kitchen'), pathId);
 
@@ -151,7 +239,11 @@ const routes: [string, fc.Arbitrary<Req>, (r: Req, a: { status: number; json: Re
   [
     'POST /v1/sources/:sourceId/records',
     fc.oneof(
-      requestArb('POST', pathId.map((s) => `/v1/sources/${s}/records`), submitBody),
+      requestArb(
+        'POST',
+        pathId.map((s) => `/v1/sources/${s}/records`),
+        submitBody,
+      ),
       // Well-formed batches too, so that the final table check compares real writes.
       fc.record({
         method: fc.constant('POST'),
@@ -170,20 +262,52 @@ const routes: [string, fc.Arbitrary<Req>, (r: Req, a: { status: number; json: Re
       accepted.set(source, set);
     },
   ],
-  ['GET /v1/sources/:sourceId/records/:seq', requestArb('GET', fc.tuple(pathId, seqText).map(([s, q]) => `/v1/sources/${s}/records/${q}`)), () => undefined],
-  ['GET /v1/sources/:sourceId', requestArb('GET', pathId.map((s) => `/v1/sources/${s}`)), () => undefined],
-  ['GET /v1/sources/:sourceId/deliveries', requestArb('GET', fc.tuple(pathId, query).map(([s, q]) => `/v1/sources/${s}/deliveries${q}`)), () => undefined],
+  [
+    'GET /v1/sources/:sourceId/records/:seq',
+    requestArb(
+      'GET',
+      fc.tuple(pathId, seqText).map(([s, q]) => `/v1/sources/${s}/records/${q}`),
+    ),
+    () => undefined,
+  ],
+  [
+    'GET /v1/sources/:sourceId',
+    requestArb(
+      'GET',
+      pathId.map((s) => `/v1/sources/${s}`),
+    ),
+    () => undefined,
+  ],
+  [
+    'GET /v1/sources/:sourceId/deliveries',
+    requestArb(
+      'GET',
+      fc.tuple(pathId, query).map(([s, q]) => `/v1/sources/${s}/deliveries${q}`),
+    ),
+    () => undefined,
+  ],
   ...(['skip', 'retry'] as const).map(
     (action) =>
       [
         `POST /v1/sources/:sourceId/records/:seq/${action}`,
-        requestArb('POST', fc.tuple(pathId, seqText).map(([s, q]) => `/v1/sources/${s}/records/${q}/${action}`), fc.oneof(fc.record({ reason: unicodeText }), fc.jsonValue())),
+        requestArb(
+          'POST',
+          fc.tuple(pathId, seqText).map(([s, q]) => `/v1/sources/${s}/records/${q}/${action}`),
+          fc.oneof(fc.record({ reason: unicodeText }), fc.jsonValue()),
+        ),
         () => undefined,
       ] as (typeof routes)[number],
   ),
   [
     'POST /v1/admin/faults',
-    requestArb('POST', fc.constant('/v1/admin/faults'), fc.oneof(fc.record({ region, stage, action: fc.constantFrom('fail', 'recover', 'explode'), reason: unicodeText }, { requiredKeys: [] }), fc.jsonValue())),
+    requestArb(
+      'POST',
+      fc.constant('/v1/admin/faults'),
+      fc.oneof(
+        fc.record({ region, stage, action: fc.constantFrom('fail', 'recover', 'explode'), reason: unicodeText }, { requiredKeys: [] }),
+        fc.jsonValue(),
+      ),
+    ),
     (r, a) => {
       if (a.status !== 200) return;
       const key = `${a.json.region}/${a.json.stage}`;
@@ -194,26 +318,78 @@ const routes: [string, fc.Arbitrary<Req>, (r: Req, a: { status: number; json: Re
   ['GET /v1/admin/faults', requestArb('GET', fc.constant('/v1/admin/faults')), () => undefined],
   ['GET /v1/admin/workers', requestArb('GET', fc.constant('/v1/admin/workers')), () => undefined],
   ['GET /v1/admin/reconcile', requestArb('GET', fc.constant('/v1/admin/reconcile')), () => undefined],
-  ['POST /v1/admin/workers/:region/:stage/stop', requestArb('POST', fc.tuple(region, stage, fc.constantFrom('stop', 'start')).map(([g, s, x]) => `/v1/admin/workers/${g}/${s}/${x}`), fc.jsonValue()), () => undefined],
-  ['POST /v1/admin/regions/:region/server/stop', requestArb('POST', fc.tuple(region, fc.constantFrom('stop', 'start', 'pause', 'resume')).map(([g, x]) => `/v1/admin/regions/${g}/server/${x}`), fc.jsonValue()), () => undefined],
+  [
+    'POST /v1/admin/workers/:region/:stage/stop',
+    requestArb(
+      'POST',
+      fc.tuple(region, stage, fc.constantFrom('stop', 'start')).map(([g, s, x]) => `/v1/admin/workers/${g}/${s}/${x}`),
+      fc.jsonValue(),
+    ),
+    () => undefined,
+  ],
+  [
+    'POST /v1/admin/regions/:region/server/stop',
+    requestArb(
+      'POST',
+      fc.tuple(region, fc.constantFrom('stop', 'start', 'pause', 'resume')).map(([g, x]) => `/v1/admin/regions/${g}/server/${x}`),
+      fc.jsonValue(),
+    ),
+    () => undefined,
+  ],
   [
     'POST /v1/admin/failover',
     // Never a real region: failing over is not what this test is about.
-    requestArb('POST', fc.constant('/v1/admin/failover'), fc.oneof(fc.record({ to: fc.oneof(unicodeText, fc.integer()), reason: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue())),
+    requestArb(
+      'POST',
+      fc.constant('/v1/admin/failover'),
+      fc.oneof(fc.record({ to: fc.oneof(unicodeText, fc.integer()), reason: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
+    ),
     (_r, a) => {
       if (a.status === 200) failovers++;
     },
   ],
   [
     'POST /v1/admin/sources/:sourceId/keys',
-    requestArb('POST', pathId.map((s) => `/v1/admin/sources/${s}/keys`), fc.jsonValue()),
+    requestArb(
+      'POST',
+      pathId.map((s) => `/v1/admin/sources/${s}/keys`),
+      fc.jsonValue(),
+    ),
     (_r, a) => {
       if (a.status === 201) keysCreated++;
     },
   ],
-  ['GET /v1/admin/sources/:sourceId/keys', requestArb('GET', pathId.map((s) => `/v1/admin/sources/${s}/keys`)), () => undefined],
-  ['DELETE /v1/admin/sources/:sourceId/keys/:keyId', requestArb('DELETE', fc.tuple(pathId, fc.oneof(pathId, fc.constant('k_0123456789abcdef'))).map(([s, k]) => `/v1/admin/sources/${s}/keys/${k}`)), () => undefined],
-  ['unknown routes and methods', fc.oneof(requestArb('PUT', pathId.map((s) => `/v1/sources/${s}`)), requestArb('GET', pathId.map((s) => `/${s}`)), requestArb('PATCH', fc.constant('/v1/admin/failover'))), () => undefined],
+  [
+    'GET /v1/admin/sources/:sourceId/keys',
+    requestArb(
+      'GET',
+      pathId.map((s) => `/v1/admin/sources/${s}/keys`),
+    ),
+    () => undefined,
+  ],
+  [
+    'DELETE /v1/admin/sources/:sourceId/keys/:keyId',
+    requestArb(
+      'DELETE',
+      fc.tuple(pathId, fc.oneof(pathId, fc.constant('k_0123456789abcdef'))).map(([s, k]) => `/v1/admin/sources/${s}/keys/${k}`),
+    ),
+    () => undefined,
+  ],
+  [
+    'unknown routes and methods',
+    fc.oneof(
+      requestArb(
+        'PUT',
+        pathId.map((s) => `/v1/sources/${s}`),
+      ),
+      requestArb(
+        'GET',
+        pathId.map((s) => `/${s}`),
+      ),
+      requestArb('PATCH', fc.constant('/v1/admin/failover')),
+    ),
+    () => undefined,
+  ],
   ['GET /docs/json', requestArb('GET', fc.constant('/docs/json')), () => undefined],
 ];
 
@@ -229,7 +405,11 @@ describe('fuzzing every route', () => {
 
   it('leaves in the tables exactly what the accepted requests wrote', async () => {
     expect(answers).toBeGreaterThanOrEqual(routes.length * RUNS);
-    const rows = (await db.pool.query<{ source_id: string; record_id: string; seq: number; status: string }>('SELECT source_id, record_id, seq, status FROM records ORDER BY source_id, seq')).rows;
+    const rows = (
+      await db.pool.query<{ source_id: string; record_id: string; seq: number; status: string }>(
+        'SELECT source_id, record_id, seq, status FROM records ORDER BY source_id, seq',
+      )
+    ).rows;
     const inDb = new Map<string, string[]>();
     for (const r of rows) inDb.set(r.source_id, [...(inDb.get(r.source_id) ?? []), r.record_id]);
     expect(new Map([...inDb].map(([s, ids]) => [s, new Set(ids)]))).toEqual(accepted);

@@ -42,7 +42,11 @@ function activities(gateWaitMs: number) {
 /** One activity call in its own mock context (a context is shared by every run of one environment). */
 function run(gateWaitMs: number, stage: Stage, task: StageTask): Promise<StageResult> {
   const acts = activities(gateWaitMs);
-  return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run<[StageTask], StageResult, (t: StageTask) => Promise<StageResult>>(acts[stage], task);
+  return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run<
+    [StageTask],
+    StageResult,
+    (t: StageTask) => Promise<StageResult>
+  >(acts[stage], task);
 }
 
 async function submit(sourceId: string, n: number) {
@@ -83,7 +87,9 @@ describe('the gate fast path', () => {
     expect(waiting).toEqual({ outcome: 'waiting', watermarks: { inbound: 1, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } });
     expect(await waiters('slow')).toEqual([{ stage: 'inbound', seq: 3 }]);
     expect((await run(200, 'inbound', task('slow', 2))).outcome).toBe('done');
-    expect(signals).toEqual([{ sourceId: 'slow', seq: 3, message: { watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } } }]);
+    expect(signals).toEqual([
+      { sourceId: 'slow', seq: 3, message: { watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } } },
+    ]);
     expect(await waiters('slow')).toEqual([]);
   });
 

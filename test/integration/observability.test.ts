@@ -36,15 +36,47 @@ beforeAll(async () => {
   db = await createTestDb('observability');
   server = await startDevServer(['pipeline-east', 'pipeline-west']);
   // Not a test of auth (auth.test.ts is): every caller is admin here.
-  const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'silent', METRICS_MAX_SOURCES: '2', AUTH: 'off' });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: server.address,
+    LOG_LEVEL: 'silent',
+    METRICS_MAX_SOURCES: '2',
+    AUTH: 'off',
+  });
   const logger = createLogger('observability-test');
   temporal = new TemporalClients(config.regions);
   // The starter gets a Temporal that does not answer: records stay accepted, and the test drives
   // the stages itself; the router (health, readiness, stats) sees the real server.
   deadTemporal = new TemporalClients(loadConfig({ TEMPORAL_ADDRESS: '127.0.0.1:1' }).regions);
-  const starter = new WorkflowStarter({ pool: db.pool, temporal: deadTemporal, logger, concurrency: 4, relayIntervalMs: 1000, nudgeAfterSeconds: 30, workflowDefaults: {} });
-  const router = new RegionRouter({ pool: db.pool, temporal, logger, mode: 'manual', intervalMs: 1000, threshold: 3, pollerLivenessMs: 30_000, recover: async () => undefined });
-  const reconciler = new Reconciler({ pool: db.pool, temporal, starter, logger, intervalMs: 60_000, stallSeconds: 60, graceSeconds: 10, maxRepairs: 100 });
+  const starter = new WorkflowStarter({
+    pool: db.pool,
+    temporal: deadTemporal,
+    logger,
+    concurrency: 4,
+    relayIntervalMs: 1000,
+    nudgeAfterSeconds: 30,
+    workflowDefaults: {},
+  });
+  const router = new RegionRouter({
+    pool: db.pool,
+    temporal,
+    logger,
+    mode: 'manual',
+    intervalMs: 1000,
+    threshold: 3,
+    pollerLivenessMs: 30_000,
+    recover: async () => undefined,
+  });
+  const reconciler = new Reconciler({
+    pool: db.pool,
+    temporal,
+    starter,
+    logger,
+    intervalMs: 60_000,
+    stallSeconds: 60,
+    graceSeconds: 10,
+    maxRepairs: 100,
+  });
   app = await buildApp({ config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() }, { logger: false });
   connection = await NativeConnection.connect({ address: server.address });
 });
@@ -86,10 +118,14 @@ describe('readiness', () => {
 
   it('is ready when every task queue has a poller, with every check timed', async () => {
     await startWorkers();
-    const res = await waitFor('ready', async () => {
-      const r = await app.inject({ method: 'GET', url: '/readyz' });
-      return r.statusCode === 200 ? r : undefined;
-    }, 30_000);
+    const res = await waitFor(
+      'ready',
+      async () => {
+        const r = await app.inject({ method: 'GET', url: '/readyz' });
+        return r.statusCode === 200 ? r : undefined;
+      },
+      30_000,
+    );
     expect(res.json()).toMatchObject({ status: 'ready', activeRegion: 'east' });
     const checks = res.json().checks as Check[];
     expect(checks).toHaveLength(2 + ALL_TASK_QUEUES.length);
@@ -99,7 +135,11 @@ describe('readiness', () => {
 
 describe('GET /v1/stats', () => {
   it('shows pollers per region and queue, in flight per stage, per source progress and recent totals', async () => {
-    const submit = await app.inject({ method: 'POST', url: '/v1/sources/st-a/records', payload: { records: [1, 2, 3].map((i) => ({ id: `r${i}`, payload: { amount: i } })) } });
+    const submit = await app.inject({
+      method: 'POST',
+      url: '/v1/sources/st-a/records',
+      payload: { records: [1, 2, 3].map((i) => ({ id: `r${i}`, payload: { amount: i } })) },
+    });
     expect(submit.statusCode).toBe(202);
     const deps = { pool: db.pool, region: 'east', work: defaultWork };
     const at = (stage: (typeof STAGES)[number], seq: number) => runStage(deps, stage, { sourceId: 'st-a', seq, epoch: 1 });
@@ -109,7 +149,12 @@ describe('GET /v1/stats', () => {
     const res = await app.inject({ method: 'GET', url: '/v1/stats' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ activeRegion: 'east', epoch: 1, totals: { windowSeconds: 60, accepted: 3, delivered: 1 }, sourcesTotal: 1 });
+    expect(body).toMatchObject({
+      activeRegion: 'east',
+      epoch: 1,
+      totals: { windowSeconds: 60, accepted: 3, delivered: 1 },
+      sourcesTotal: 1,
+    });
     const east = body.regions.find((r: { name: string }) => r.name === 'east');
     const west = body.regions.find((r: { name: string }) => r.name === 'west');
     expect(east).toMatchObject({ active: true, reachable: true });
@@ -123,7 +168,12 @@ describe('GET /v1/stats', () => {
     expect(stage('preprocess')).toMatchObject({ inFlight: 1, oldestWaitingSeconds: expect.any(Number) });
     expect(stage('core')).toEqual({ stage: 'core', inFlight: 0, oldestWaitingSeconds: null });
     expect(body.sources).toEqual([
-      { sourceId: 'st-a', lastSeq: 3, watermarks: { inbound: 2, preprocess: 1, core: 1, postprocess: 1, outbound: 1, delivered: 1 }, blocked: null },
+      {
+        sourceId: 'st-a',
+        lastSeq: 3,
+        watermarks: { inbound: 2, preprocess: 1, core: 1, postprocess: 1, outbound: 1, delivered: 1 },
+        blocked: null,
+      },
     ]);
     // seq 1 is delivered; 2 and 3 have no workflow (the starter's Temporal does not answer).
     expect(body.relayBacklog).toMatchObject({ count: 2 });
@@ -156,7 +206,11 @@ describe('GET /metrics', () => {
 
     // Three more sources: the label set stays bounded (METRICS_MAX_SOURCES=2), the rest is "other".
     for (const s of ['st-b', 'st-c', 'st-d']) {
-      await app.inject({ method: 'POST', url: `/v1/sources/${s}/records`, payload: { records: [{ id: 'x', payload: { amount: 'NaN' } }] } });
+      await app.inject({
+        method: 'POST',
+        url: `/v1/sources/${s}/records`,
+        payload: { records: [{ id: 'x', payload: { amount: 'NaN' } }] },
+      });
     }
     const deps = { pool: db.pool, region: 'east', work: defaultWork };
     await runStage(deps, 'inbound', { sourceId: 'st-b', seq: 1, epoch: 1 });

@@ -59,7 +59,13 @@ const script = `
 it('rejects a transaction whose connection is killed between two queries or during one, and the process lives on', async () => {
   const run = promisify(execFile)(process.execPath, ['-e', script, db.url], { timeout: 30_000 });
   const { stdout } = await run.catch((err: { code?: number; stderr?: string }) => {
-    throw new Error(`the process died (exit ${err.code}): ${err.stderr?.split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join(' | ')}`);
+    throw new Error(
+      `the process died (exit ${err.code}): ${err.stderr
+        ?.split('\n')
+        .filter((l) => /error/i.test(l))
+        .slice(0, 3)
+        .join(' | ')}`,
+    );
   });
   expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ outcome: 'rejected', midQuery: 'rejected', after: 1 });
 });

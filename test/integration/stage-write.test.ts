@@ -22,7 +22,11 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 async function submit(sourceId: string, n: number, payload: (i: number) => Record<string, unknown> = (i) => ({ amount: i })) {
-  const items = Array.from({ length: n }, (_, i) => ({ id: `r${i + 1}`, payload: payload(i + 1), hash: `h${i + 1}-${JSON.stringify(payload(i + 1))}` }));
+  const items = Array.from({ length: n }, (_, i) => ({
+    id: `r${i + 1}`,
+    payload: payload(i + 1),
+    hash: `h${i + 1}-${JSON.stringify(payload(i + 1))}`,
+  }));
   const res = await checkpointRecords(db.pool, sourceId, items);
   if (!res.ok) throw new Error('conflict');
   return res.records.map((r) => r.seq);
@@ -35,7 +39,10 @@ function failureType(err: unknown): string | undefined {
 }
 
 async function waiters(sourceId: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ w: string }>(`SELECT stage || ':' || seq AS w FROM gate_waiters WHERE source_id = $1 ORDER BY stage, seq`, [sourceId]);
+  const { rows } = await db.pool.query<{ w: string }>(
+    `SELECT stage || ':' || seq AS w FROM gate_waiters WHERE source_id = $1 ORDER BY stage, seq`,
+    [sourceId],
+  );
   return rows.map((r) => r.w);
 }
 
@@ -69,7 +76,11 @@ describe('stage write', () => {
     const second = await runStage(deps, 'inbound', task('a', 2));
     // Record 2 registered when it found the gate closed (its workflow then waits for a signal); its
     // own write wakes no one (record 3 does not exist).
-    expect(second).toEqual({ outcome: 'done', wake: false, watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 } });
+    expect(second).toEqual({
+      outcome: 'done',
+      wake: false,
+      watermarks: { inbound: 2, preprocess: 0, core: 0, postprocess: 0, outbound: 0 },
+    });
     expect((await runStage(deps, 'inbound', task('a', 2))).outcome).toBe('already');
     expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='a'")).rows[0].n).toBe(2);
   });
@@ -86,7 +97,10 @@ describe('stage write', () => {
   it('fences a writer whose epoch is not the active one, and a region that is not active', async () => {
     await submit('c', 1);
     await expect(runStage(deps, 'inbound', task('c', 1, 2))).rejects.toMatchObject({ type: 'Fenced', nonRetryable: true });
-    await expect(runStage({ ...deps, region: 'west' }, 'inbound', task('c', 1))).rejects.toMatchObject({ type: 'Fenced', nonRetryable: true });
+    await expect(runStage({ ...deps, region: 'west' }, 'inbound', task('c', 1))).rejects.toMatchObject({
+      type: 'Fenced',
+      nonRetryable: true,
+    });
     expect((await db.pool.query("SELECT count(*)::int AS n FROM stage_inbound WHERE source_id='c'")).rows[0].n).toBe(0);
   });
 
@@ -154,9 +168,17 @@ describe('stage write', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.boolean(), { minLength: n, maxLength: n }), fc.integer({ min: 0, max: n }), async (flags, seq) => {
         const skipped = flags.flatMap((f, i) => (f ? [i + 1] : []));
-        await db.pool.query("UPDATE records SET status = CASE WHEN seq = ANY($1::bigint[]) THEN 'skipped' ELSE 'accepted' END WHERE source_id = 'k'", [skipped]);
+        await db.pool.query(
+          "UPDATE records SET status = CASE WHEN seq = ANY($1::bigint[]) THEN 'skipped' ELSE 'accepted' END WHERE source_id = 'k'",
+          [skipped],
+        );
         const sql = await withTransaction(db.pool, (c) => skippedRunEnd(c, 'k', seq));
-        expect(sql).toBe(advanceWatermark(seq, skipped.filter((s) => s > seq)));
+        expect(sql).toBe(
+          advanceWatermark(
+            seq,
+            skipped.filter((s) => s > seq),
+          ),
+        );
       }),
       { numRuns: 60 },
     );

@@ -38,7 +38,8 @@ async function build(kinds: Kind[]): Promise<string> {
     );
     for (const stage of STAGES.slice(0, upTo)) await row(stageTable(stage), src, seq);
     if (kind === 'delivered') await row('deliveries', src, seq);
-    if (skippedAt) await db.pool.query('INSERT INTO dead_letters (source_id, seq, stage, reason) VALUES ($1, $2, $3, $4)', [src, seq, skippedAt, 'bad']);
+    if (skippedAt)
+      await db.pool.query('INSERT INTO dead_letters (source_id, seq, stage, reason) VALUES ($1, $2, $3, $4)', [src, seq, skippedAt, 'bad']);
   }
   return src;
 }
@@ -52,7 +53,14 @@ describe('the invariant checker', () => {
     const report = await check(src);
     expect(violations(report)).toEqual([]);
     expect(report).toMatchObject({ ok: true, sources: 1, open: 1, records: { delivered: 3, skipped: 1, processing: 1 } });
-    expect(report.rows).toEqual({ stage_inbound: 5, stage_preprocess: 4, stage_core: 3, stage_postprocess: 3, stage_outbound: 3, deliveries: 3 });
+    expect(report.rows).toEqual({
+      stage_inbound: 5,
+      stage_preprocess: 4,
+      stage_core: 3,
+      stage_postprocess: 3,
+      stage_outbound: 3,
+      deliveries: 3,
+    });
   });
 
   it('fails on an open record when the caller expects a drained system, and says where it is', async () => {
@@ -63,7 +71,9 @@ describe('the invariant checker', () => {
     expect(violations(report)).toEqual([`1 records still open (first: ${src} #5 processing at preprocess)`]);
     // A blocked record is open too, at its blocked stage.
     await db.pool.query(`UPDATE records SET status = 'blocked', blocked_stage = 'preprocess' WHERE source_id = $1 AND seq = 5`, [src]);
-    expect(violations(await check(src, { expectDrained: true }))).toEqual([`1 records still open (first: ${src} #5 blocked at preprocess)`]);
+    expect(violations(await check(src, { expectDrained: true }))).toEqual([
+      `1 records still open (first: ${src} #5 blocked at preprocess)`,
+    ]);
     expect((await check(await build(CLEAN), { expectDrained: true })).ok).toBe(true);
   });
 
@@ -97,7 +107,10 @@ describe('the invariant checker', () => {
       expect(report.orderViolations).toEqual([{ table: 'stage_core', sourceId: src, count: 1, firstAtSeq: 2 }]);
       expect(report.ok).toBe(false);
     } finally {
-      await db.pool.query('DELETE FROM stage_core WHERE source_id = $1 AND seq = 2 AND id = (SELECT max(id) FROM stage_core WHERE source_id = $1)', [src]);
+      await db.pool.query(
+        'DELETE FROM stage_core WHERE source_id = $1 AND seq = 2 AND id = (SELECT max(id) FROM stage_core WHERE source_id = $1)',
+        [src],
+      );
       await db.pool.query(`ALTER TABLE stage_core ADD CONSTRAINT ${rows[0].conname} UNIQUE (source_id, seq)`);
     }
     expect((await check(src)).ok).toBe(true);
@@ -182,7 +195,9 @@ describe('the invariant checker', () => {
     await db.pool.query('UPDATE sources SET last_seq = 5 WHERE source_id = $1', [behind]);
     const r1 = await check(behind);
     expect(r1.seqGaps).toEqual([{ sourceId: behind, lastSeq: 5, missing: 1, beyond: 0 }]);
-    expect(violations(r1)).toEqual([`sources whose records are not seqs 1..last_seq: 1 (first: ${behind}: last_seq 5, 1 missing, 0 beyond)`]);
+    expect(violations(r1)).toEqual([
+      `sources whose records are not seqs 1..last_seq: 1 (first: ${behind}: last_seq 5, 1 missing, 0 beyond)`,
+    ]);
 
     // The counter says 3: record 4 has a seq the checkpoint never handed out.
     const ahead = await build(CLEAN);

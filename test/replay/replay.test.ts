@@ -9,8 +9,15 @@ jest.setTimeout(180_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIR = path.join(ROOT, 'test', 'histories');
-const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
-const histories = () => files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'))) }));
+const files = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const histories = () =>
+  files.map((f) => ({
+    workflowId: f.replace(/\.json$/, ''),
+    history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'))),
+  }));
 
 async function replayAll(options: ReplayWorkerOptions) {
   const results: { workflowId: string; error?: Error }[] = [];
@@ -43,13 +50,16 @@ describe('saved workflow histories', () => {
 
   it('replay without nondeterminism against the built workflow bundle', async () => {
     const results = await replayAll({ workflowBundle: { codePath: path.join(ROOT, 'dist', 'workflow-bundle.js') } });
-    expect(results.map((r) => ({ id: r.workflowId, error: r.error?.message }))).toEqual(files.map((f) => ({ id: f.replace(/\.json$/, ''), error: undefined })));
+    expect(results.map((r) => ({ id: r.workflowId, error: r.error?.message }))).toEqual(
+      files.map((f) => ({ id: f.replace(/\.json$/, ''), error: undefined })),
+    );
   });
 
   it('fail on a deliberately incompatible change, and pass when the change is behind patched()', async () => {
     const broken = await replayAll(await variant('incompatible'));
     expect(broken.length).toBe(files.length);
-    for (const r of broken) expect({ id: r.workflowId, error: r.error?.message }).toEqual({ id: r.workflowId, error: expect.stringMatching(/nondetermin/i) });
+    for (const r of broken)
+      expect({ id: r.workflowId, error: r.error?.message }).toEqual({ id: r.workflowId, error: expect.stringMatching(/nondetermin/i) });
     const fixed = await replayAll(await variant('patched'));
     expect(fixed.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error?.message}`)).toEqual([]);
   });

@@ -26,21 +26,26 @@ describe('the chaos schedule', () => {
 
   it('stays inside the run, in time order, and injects every kind once there are enough faults (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1_000, max: 300_000 }), fc.integer({ min: 200, max: 20_000 }), (seed, durationMs, meanGapMs) => {
-        const plan = planChaos({ seed, durationMs, meanGapMs });
-        for (const [i, f] of plan.entries()) {
-          expect(f.atMs).toBeGreaterThan(0);
-          expect(f.atMs).toBeLessThan(durationMs);
-          if (i > 0) expect(f.atMs).toBeGreaterThan(plan[i - 1].atMs);
-          expect(f.holdMs).toBeGreaterThanOrEqual(1_000);
-          // A server outage (dead or hung) lasts long enough for the health rounds to notice it.
-          if (f.kind.includes('temporal-server') || f.kind === 'failover-while-hung') expect(f.holdMs).toBeGreaterThanOrEqual(3_000);
-          // The operator fails over away from the hung server, so it must be the active one.
-          if (f.kind === 'failover-while-hung') expect(f.region).toBe('active');
-        }
-        const rounds = Math.floor(plan.length / FAULT_KINDS.length);
-        for (const kind of FAULT_KINDS) expect(plan.filter((f) => f.kind === kind).length).toBeGreaterThanOrEqual(rounds);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1_000, max: 300_000 }),
+        fc.integer({ min: 200, max: 20_000 }),
+        (seed, durationMs, meanGapMs) => {
+          const plan = planChaos({ seed, durationMs, meanGapMs });
+          for (const [i, f] of plan.entries()) {
+            expect(f.atMs).toBeGreaterThan(0);
+            expect(f.atMs).toBeLessThan(durationMs);
+            if (i > 0) expect(f.atMs).toBeGreaterThan(plan[i - 1].atMs);
+            expect(f.holdMs).toBeGreaterThanOrEqual(1_000);
+            // A server outage (dead or hung) lasts long enough for the health rounds to notice it.
+            if (f.kind.includes('temporal-server') || f.kind === 'failover-while-hung') expect(f.holdMs).toBeGreaterThanOrEqual(3_000);
+            // The operator fails over away from the hung server, so it must be the active one.
+            if (f.kind === 'failover-while-hung') expect(f.region).toBe('active');
+          }
+          const rounds = Math.floor(plan.length / FAULT_KINDS.length);
+          for (const kind of FAULT_KINDS) expect(plan.filter((f) => f.kind === kind).length).toBeGreaterThanOrEqual(rounds);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -50,7 +55,13 @@ describe("the chaos run's stall watch", () => {
   it('measures the longest time a source had open records and finished none, even if it recovered later', () => {
     const w = new StallWatch(0);
     const at = (s: number, a: [number, number], b: [number, number]) =>
-      w.sample([{ source: 'a', done: a[0], open: a[1] }, { source: 'b', done: b[0], open: b[1] }], s * 1000);
+      w.sample(
+        [
+          { source: 'a', done: a[0], open: a[1] },
+          { source: 'b', done: b[0], open: b[1] },
+        ],
+        s * 1000,
+      );
     at(0, [0, 2], [0, 0]);
     at(1, [2, 0], [0, 0]); // a moves, b has nothing to do
     at(5, [2, 0], [0, 3]); // b has work from here

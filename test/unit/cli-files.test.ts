@@ -63,7 +63,10 @@ describe('CSV reader', () => {
 
   it('names short, long and id-less rows by line', async () => {
     const { records, errors } = await parseCsv('id,a\nr1,1\nr2\nr3,1,2\n,4\nr5,5\n');
-    expect(records.map((r) => [r.line, r.id])).toEqual([[2, 'r1'], [6, 'r5']]);
+    expect(records.map((r) => [r.line, r.id])).toEqual([
+      [2, 'r1'],
+      [6, 'r5'],
+    ]);
     expect(errors).toEqual([
       { line: 3, message: '1 fields where the header has 2' },
       { line: 4, message: '3 fields where the header has 2' },
@@ -79,9 +82,15 @@ describe('CSV reader', () => {
   });
 
   it('casts only numbers that read back the same', () => {
-    expect([cellValue('0'), cellValue('0.25'), cellValue('-7'), cellValue('+1'), cellValue('.5'), cellValue('1.'), cellValue('abc')]).toEqual([
-      0, 0.25, -7, '+1', '.5', '1.', 'abc',
-    ]);
+    expect([
+      cellValue('0'),
+      cellValue('0.25'),
+      cellValue('-7'),
+      cellValue('+1'),
+      cellValue('.5'),
+      cellValue('1.'),
+      cellValue('abc'),
+    ]).toEqual([0, 0.25, -7, '+1', '.5', '1.', 'abc']);
   });
 });
 

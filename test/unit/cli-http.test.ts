@@ -17,7 +17,9 @@ describe('CLI HTTP client', () => {
         seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
         if (req.url === '/ok') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}');
         if (req.url === '/conflict') {
-          return res.writeHead(409, { 'content-type': 'application/json' }).end('{"error":"id_conflict","message":"ids taken: r1","details":{"ids":["r1"]}}');
+          return res
+            .writeHead(409, { 'content-type': 'application/json' })
+            .end('{"error":"id_conflict","message":"ids taken: r1","details":{"ids":["r1"]}}');
         }
         res.writeHead(502).end('<html>bad gateway</html>');
       });
@@ -35,11 +37,21 @@ describe('CLI HTTP client', () => {
     expect(seen.at(-1)?.auth).toBeUndefined();
   });
 
-  it("turns an error answer into its status, code and message", async () => {
+  it('turns an error answer into its status, code and message', async () => {
     const err = await new ApiClient({ url }).post('/conflict', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiRequestError);
-    expect(err).toMatchObject({ status: 409, code: 'id_conflict', apiMessage: 'ids taken: r1', details: { ids: ['r1'] }, message: '409 id_conflict: ids taken: r1' });
-    await expect(new ApiClient({ url }).get('/other')).rejects.toMatchObject({ status: 502, code: 'http_error', apiMessage: '<html>bad gateway</html>' });
+    expect(err).toMatchObject({
+      status: 409,
+      code: 'id_conflict',
+      apiMessage: 'ids taken: r1',
+      details: { ids: ['r1'] },
+      message: '409 id_conflict: ids taken: r1',
+    });
+    await expect(new ApiClient({ url }).get('/other')).rejects.toMatchObject({
+      status: 502,
+      code: 'http_error',
+      apiMessage: '<html>bad gateway</html>',
+    });
   });
 
   it('says which URL it cannot reach', async () => {

@@ -37,7 +37,9 @@ beforeEach(() => {
 
 const records: FileRecord[] = Array.from({ length: 7 }, (_, i) => ({ line: i + 2, id: `r${i + 1}`, payload: { amount: i } }));
 let nextSeq = 1;
-const accept = (duplicates: string[] = []): Answer => (ids) => [202, { records: ids.map((id) => ({ id, seq: nextSeq++, duplicate: duplicates.includes(id) })) }];
+const accept =
+  (duplicates: string[] = []): Answer =>
+  (ids) => [202, { records: ids.map((id) => ({ id, seq: nextSeq++, duplicate: duplicates.includes(id) })) }];
 
 describe('submit', () => {
   it('sends batches in file order and counts accepted and duplicates', async () => {
@@ -51,11 +53,20 @@ describe('submit', () => {
   });
 
   it('stops at a refused batch: its records rejected, the rest not sent, conflicting lines named', async () => {
-    script = [accept(), () => [409, { error: 'id_conflict', message: 'ids already accepted with another payload: r5', details: { ids: ['r5'] } }]];
+    script = [
+      accept(),
+      () => [409, { error: 'id_conflict', message: 'ids already accepted with another payload: r5', details: { ids: ['r5'] } }],
+    ];
     const s = await submitRecords(new ApiClient({ url }), 'src', 'f.jsonl', records, 3);
     expect(bodies).toHaveLength(2);
     expect(s).toMatchObject({ accepted: 3, rejected: 3, notSent: 1 });
-    expect(s.failure).toEqual({ lines: '5-7', status: 409, error: 'id_conflict', message: 'ids already accepted with another payload: r5', conflictingLines: [6] });
+    expect(s.failure).toEqual({
+      lines: '5-7',
+      status: 409,
+      error: 'id_conflict',
+      message: 'ids already accepted with another payload: r5',
+      conflictingLines: [6],
+    });
   });
 
   it('counts a failed batch (5xx: outcome unknown) as not sent, not as rejected', async () => {

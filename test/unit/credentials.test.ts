@@ -6,7 +6,8 @@ describe('credentials', () => {
   it('reads a bearer token and nothing else', () => {
     expect(bearerToken('Bearer abc.def')).toBe('abc.def');
     expect(bearerToken('bearer  abc')).toBe('abc');
-    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic abc', 'Bearer a b', `Bearer ${'x'.repeat(513)}`, 'Bearer tök']) expect(bearerToken(h)).toBeUndefined();
+    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic abc', 'Bearer a b', `Bearer ${'x'.repeat(513)}`, 'Bearer tök'])
+      expect(bearerToken(h)).toBeUndefined();
   });
 
   it('makes keys that parse to their id and match only their own hash', () => {
@@ -18,7 +19,8 @@ describe('credentials', () => {
     expect(sameSecret(b.key, a.hash)).toBe(false);
     expect(sameSecret(a.key.slice(0, -1), a.hash)).toBe(false);
     expect(a.hash.equals(secretHash(a.key))).toBe(true);
-    for (const t of ['k_123.abc', `${a.keyId}.`, `${a.keyId}x${a.key.slice(a.keyId.length)}`, `K${a.key.slice(1)}`]) expect(parseSourceKey(t)).toBeUndefined();
+    for (const t of ['k_123.abc', `${a.keyId}.`, `${a.keyId}x${a.key.slice(a.keyId.length)}`, `K${a.key.slice(1)}`])
+      expect(parseSourceKey(t)).toBeUndefined();
   });
 });
 
@@ -45,6 +47,7 @@ describe('the JSON shape guard', () => {
 
   it('refuses NUL and unpaired surrogates in keys and values, and keeps paired ones', () => {
     expect(code({ s: 'emoji \ud83d\ude00 ok' })).toBe('ok');
-    for (const bad of [{ s: 'a\u0000' }, { 'k\u0000': 1 }, { s: '\ud800' }, { s: 'x\udc00' }, ['\ud83d'], { a: [{ b: '\ude00\ud83d' }] }]) expect(code(bad)).toBe('invalid_text');
+    for (const bad of [{ s: 'a\u0000' }, { 'k\u0000': 1 }, { s: '\ud800' }, { s: 'x\udc00' }, ['\ud83d'], { a: [{ b: '\ude00\ud83d' }] }])
+      expect(code(bad)).toBe('invalid_text');
   });
 });

@@ -19,9 +19,15 @@ describe('currentDetails', () => {
   });
 
   it('says why a superseded record ended, and the ends', () => {
-    expect(currentDetails({ sourceId: 's', seq: 1, phase: 'superseded', stage: 'inbound', reason: 'region east at epoch 1 is no longer the active writer' })).toContain(
-      'region east at epoch 1 is no longer the active writer',
-    );
+    expect(
+      currentDetails({
+        sourceId: 's',
+        seq: 1,
+        phase: 'superseded',
+        stage: 'inbound',
+        reason: 'region east at epoch 1 is no longer the active writer',
+      }),
+    ).toContain('region east at epoch 1 is no longer the active writer');
     expect(currentDetails({ sourceId: 's', seq: 1, phase: 'delivered', stage: null })).toBe('**Delivered**: s #1 finished all 5 stages.');
     expect(currentDetails({ sourceId: 's', seq: 1, phase: 'skipped', stage: 'core' })).toMatch(/^\*\*Skipped\*\* at core/);
   });

@@ -43,7 +43,10 @@ describe('the README', () => {
   });
 
   it('links nothing outside the repository', () => {
-    const outside = links(readme).filter((l) => /^[a-z][a-z0-9+.-]*:/i.test(l) || l.startsWith('//') || path.relative(ROOT, path.resolve(ROOT, l.split('#')[0])).startsWith('..'));
+    const outside = links(readme).filter(
+      (l) =>
+        /^[a-z][a-z0-9+.-]*:/i.test(l) || l.startsWith('//') || path.relative(ROOT, path.resolve(ROOT, l.split('#')[0])).startsWith('..'),
+    );
     expect(outside).toEqual([]);
   });
 

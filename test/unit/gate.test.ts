@@ -32,7 +32,12 @@ describe('gate decisions', () => {
     expect(advanceWatermark(4, [5, 6, 8])).toBe(6);
     expect(advanceWatermark(4, [6])).toBe(4);
     expect(advanceWatermark(4, [7, 5])).toBe(5);
-    expect(advanceWatermark(0, Array.from({ length: 5000 }, (_, i) => i + 1))).toBe(5000);
+    expect(
+      advanceWatermark(
+        0,
+        Array.from({ length: 5000 }, (_, i) => i + 1),
+      ),
+    ).toBe(5000);
   });
 
   // Model: a source of n records, some skipped; records finish a stage in any order the gate
@@ -58,7 +63,10 @@ describe('gate decisions', () => {
             // the model: every lower record is done or skipped
             for (let lower = 1; lower < seq; lower++) if (!skipped.has(lower) && !done.has(lower)) return false;
             done.add(seq);
-            wm = advanceWatermark(seq, [...skipped].filter((s) => s > seq));
+            wm = advanceWatermark(
+              seq,
+              [...skipped].filter((s) => s > seq),
+            );
           }
           // and progress: whatever is pending, the lowest pending record can always run
           const rest = pending();

@@ -22,6 +22,14 @@ describe('SDK logs through pino', () => {
     sdk.warn('record rejected', { activityType: 'core', workflowId: 'record:s:2', sourceId: 's', seq: 2 });
     sdk.debug('below the level');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toMatchObject({ level: 40, msg: 'record rejected', region: 'east', stage: 'core', workflowId: 'record:s:2', sourceId: 's', seq: 2 });
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 40,
+      msg: 'record rejected',
+      region: 'east',
+      stage: 'core',
+      workflowId: 'record:s:2',
+      sourceId: 's',
+      seq: 2,
+    });
   });
 });

@@ -66,7 +66,9 @@ describe('what production loads', () => {
   const relative = () => [...graph.files].map((f) => path.relative(DIST, f));
 
   it('is found by the walk: the entry points, their own modules and their packages', () => {
-    expect(relative()).toEqual(expect.arrayContaining(['src/api/server.js', 'src/workers/worker.js', 'src/logger.js', 'src/db/pool.js', 'src/activities/stage.js']));
+    expect(relative()).toEqual(
+      expect.arrayContaining(['src/api/server.js', 'src/workers/worker.js', 'src/logger.js', 'src/db/pool.js', 'src/activities/stage.js']),
+    );
     expect([...graph.packages]).toEqual(expect.arrayContaining(['fastify', 'pg', 'pino', '@temporalio/worker', '@temporalio/client']));
   });
 

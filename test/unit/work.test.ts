@@ -29,7 +29,7 @@ describe('default stage work', () => {
   });
 
   it('rejects a record whose amount is not a number at the core stage', async () => {
-    const { record } = await defaultWork.inbound({ amount: 'twelve' }, ctx) as { record: JsonObject };
+    const { record } = (await defaultWork.inbound({ amount: 'twelve' }, ctx)) as { record: JsonObject };
     const pre = await defaultWork.preprocess({ record }, ctx);
     expect(() => defaultWork.core(pre, ctx)).toThrow(RecordRejectedError);
     expect(() => defaultWork.core(pre, ctx)).toThrow(/amount must be a finite number/);

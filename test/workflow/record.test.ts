@@ -7,7 +7,13 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@t
 import { FailureType } from '../../src/contracts/failures';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
-import { gateSignal, retrySignal, stateQuery, type RecordWorkflowInput, type RecordWorkflowResult } from '../../src/contracts/record.messages';
+import {
+  gateSignal,
+  retrySignal,
+  stateQuery,
+  type RecordWorkflowInput,
+  type RecordWorkflowResult,
+} from '../../src/contracts/record.messages';
 import { startDevServer } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
@@ -31,7 +37,10 @@ let workers: Worker[];
 let running: Promise<void>;
 
 beforeAll(async () => {
-  Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} }, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+  Runtime.install({
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
   server = await startDevServer([NAMESPACE]);
   nativeConnection = await NativeConnection.connect({ address: server.address });
   connection = await Connection.connect({ address: server.address });
@@ -47,7 +56,12 @@ beforeAll(async () => {
     }),
   );
   workers = await Promise.all([
-    Worker.create({ connection: nativeConnection, namespace: NAMESPACE, taskQueue: WORKFLOW_TASK_QUEUE, workflowBundle: { codePath: BUNDLE } }),
+    Worker.create({
+      connection: nativeConnection,
+      namespace: NAMESPACE,
+      taskQueue: WORKFLOW_TASK_QUEUE,
+      workflowBundle: { codePath: BUNDLE },
+    }),
     ...stageWorkers,
   ]);
   running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
@@ -129,7 +143,8 @@ describe('recordWorkflow', () => {
     // another (still waiting) attempt, which grows the history past the limit.
     let predecessorDone = false;
     stubs.inbound = async (task) => ({ outcome: 'done', watermarks: { inbound: task.seq } });
-    stubs.preprocess = async (task) => (predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } });
+    stubs.preprocess = async (task) =>
+      predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } };
     const handle = await start({ seq: 2, historyLimit: 20 });
     for (let i = 0; i < 8; i++) {
       await new Promise((r) => setTimeout(r, 150));
@@ -151,7 +166,9 @@ describe('recordWorkflow', () => {
     stubs.preprocess = async (task) => {
       calls.push('preprocess');
       // First attempt: still closed at its bound, so the activity registered the record.
-      return preprocessCalls++ === 0 ? { outcome: 'waiting', watermarks: { inbound: task.seq, preprocess: 0 } } : done('preprocess', task.seq);
+      return preprocessCalls++ === 0
+        ? { outcome: 'waiting', watermarks: { inbound: task.seq, preprocess: 0 } }
+        : done('preprocess', task.seq);
     };
     const handle = await start({ seq: 2, gate: 'fast' });
     expect(await resultWithin(handle, 3_000)).toBe('stuck: waiting at preprocess');
@@ -175,11 +192,12 @@ describe('recordWorkflow', () => {
 
   it("keeps the UI's Current Details true: waiting, blocked with the operator's two commands, delivered", async () => {
     const details = async (h: Awaited<ReturnType<typeof start>>) =>
-      ((await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '');
+      (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
     let predecessorDone = false;
     let coreCalls = 0;
     stubs.inbound = async (task) => ({ outcome: 'done', watermarks: { inbound: task.seq } });
-    stubs.preprocess = async (task) => (predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } });
+    stubs.preprocess = async (task) =>
+      predecessorDone ? done('preprocess', task.seq) : { outcome: 'waiting', watermarks: { inbound: 2, preprocess: 0 } };
     stubs.core = async (task) => {
       if (coreCalls++ === 0) throw rejected('amount is not a number');
       return done('core', task.seq);

@@ -24,7 +24,12 @@ export const dbPlugin = fp<DbPluginOptions>(
   async (app, opts) => {
     app.decorate('pool', opts.pool);
     const authPool = opts.databaseUrl
-      ? createPool({ connectionString: opts.databaseUrl, applicationName: 'pipeline-api-auth', max: 2, logger: app.log as unknown as Logger })
+      ? createPool({
+          connectionString: opts.databaseUrl,
+          applicationName: 'pipeline-api-auth',
+          max: 2,
+          logger: app.log as unknown as Logger,
+        })
       : opts.pool;
     app.decorate('authPool', authPool);
     if (authPool !== opts.pool) app.addHook('onClose', async () => authPool.end());

@@ -11,7 +11,12 @@ declare module 'fastify' {
 
 export const metricsPlugin = fp(
   async (app) => {
-    const metrics = new PipelineMetrics({ pool: app.pool, router: app.regionRouter, reconciler: app.reconciler, maxSources: app.config.METRICS_MAX_SOURCES });
+    const metrics = new PipelineMetrics({
+      pool: app.pool,
+      router: app.regionRouter,
+      reconciler: app.reconciler,
+      maxSources: app.config.METRICS_MAX_SOURCES,
+    });
     app.decorate('metrics', metrics);
     metrics.hook(app);
   },

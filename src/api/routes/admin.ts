@@ -33,7 +33,12 @@ const FaultBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const Fault = Type.Object({ region: Type.String(), stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), since: Type.String() });
+const Fault = Type.Object({
+  region: Type.String(),
+  stage: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  since: Type.String(),
+});
 
 const RegionsReply = Type.Object({
   active: Type.String(),
@@ -44,7 +49,10 @@ const RegionsReply = Type.Object({
   servers: Type.Array(ServerInfo, { description: 'Temporal dev servers run by the supervisor' }),
 });
 const FailoverBody = Type.Object(
-  { to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  {
+    to: Type.String({ description: 'the region to make active', minLength: 1, maxLength: 64 }),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
   { additionalProperties: false },
 );
 
@@ -52,7 +60,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/regions',
     { schema: { summary: 'Both regions: health, pollers per task queue, which is active, the epoch', response: { 200: RegionsReply } } },
-    async () => ({ ...(await app.regionRouter.status()), failovers: app.regionRouter.failovers, servers: await app.workerControl.servers() }),
+    async () => ({
+      ...(await app.regionRouter.status()),
+      failovers: app.regionRouter.failovers,
+      servers: await app.workerControl.servers(),
+    }),
   );
 
   app.post(
@@ -87,7 +99,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const requireSupervisor = () => {
     if (!app.workerControl.supervised) {
-      throw new ApiError(503, 'not_supervised', 'processes are not run by this API\'s supervisor (start the system with npm start)');
+      throw new ApiError(503, 'not_supervised', "processes are not run by this API's supervisor (start the system with npm start)");
     }
   };
   const controlFailed = (err: unknown) => new ApiError(409, 'control_failed', (err as Error).message);
@@ -148,7 +160,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           summary:
             action === 'pause'
               ? "Pause a region's Temporal dev server (SIGSTOP): a hung server, not a dead one"
-              : "Resume a paused Temporal dev server (SIGCONT); a no-op when it is not paused",
+              : 'Resume a paused Temporal dev server (SIGCONT); a no-op when it is not paused',
           params: RegionParams,
           body: Type.Optional(NoBody),
           response: { 200: ServerInfo, 400: ErrorBody, 409: ErrorBody, 503: ErrorBody },

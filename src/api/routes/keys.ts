@@ -34,13 +34,25 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/v1/admin/sources/:sourceId/keys',
-    { schema: { summary: "A source's keys: ids, creation, last use, revocation (never the keys)", params: SourceParams, response: { 200: KeyList } } },
+    {
+      schema: {
+        summary: "A source's keys: ids, creation, last use, revocation (never the keys)",
+        params: SourceParams,
+        response: { 200: KeyList },
+      },
+    },
     async (request) => ({ sourceId: request.params.sourceId, keys: (await listKeys(app.pool, request.params.sourceId)).map(info) }),
   );
 
   app.delete(
     '/v1/admin/sources/:sourceId/keys/:keyId',
-    { schema: { summary: 'Revoke a source key; the next request with it gets 401', params: KeyParams, response: { 200: KeyInfo, 404: ErrorBody } } },
+    {
+      schema: {
+        summary: 'Revoke a source key; the next request with it gets 401',
+        params: KeyParams,
+        response: { 200: KeyInfo, 404: ErrorBody },
+      },
+    },
     async (request) => {
       const { sourceId, keyId } = request.params;
       const row = await revokeKey(app.pool, sourceId, keyId);

@@ -9,7 +9,12 @@ export const reconcileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
   app.get(
     '/v1/admin/reconcile',
-    { schema: { summary: "The reconciler's last pass: records checked, repairs by kind, stalled sources", response: { 200: ReconcileReply } } },
+    {
+      schema: {
+        summary: "The reconciler's last pass: records checked, repairs by kind, stalled sources",
+        response: { 200: ReconcileReply },
+      },
+    },
     async () => view(),
   );
   app.post(

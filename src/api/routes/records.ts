@@ -31,37 +31,53 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // only saves parsing when full.
       preParsing: async () => submits.check(),
     },
-    async (request, reply) => submits.run(async () => {
-      const { sourceId } = request.params;
-      const items = request.body.records.map((r, index) => {
-        const text = canonicalJson(r.payload);
-        const bytes = Buffer.byteLength(text);
-        if (bytes > MAX_PAYLOAD_BYTES) {
-          throw new ApiError(413, 'payload_too_large', `records[${index}].payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
-        }
-        return { id: r.id, payload: r.payload, hash: contentHash(text) };
-      });
-      const result = await checkpointRecords(app.pool, sourceId, items);
-      if (!result.ok) {
-        throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
-          ids: result.conflicts,
+    async (request, reply) =>
+      submits.run(async () => {
+        const { sourceId } = request.params;
+        const items = request.body.records.map((r, index) => {
+          const text = canonicalJson(r.payload);
+          const bytes = Buffer.byteLength(text);
+          if (bytes > MAX_PAYLOAD_BYTES) {
+            throw new ApiError(413, 'payload_too_large', `records[${index}].payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+          }
+          return { id: r.id, payload: r.payload, hash: contentHash(text) };
         });
-      }
-      if (result.newSeqs.length) {
-        const seqs = result.newSeqs;
-        request.log.info({ sourceId, seq: seqs[0], lastSeq: seqs[seqs.length - 1], accepted: seqs.length, duplicates: result.records.length - seqs.length }, 'records accepted');
-      }
-      // Committed: start the workflows without holding the answer; the relay covers failures.
-      app.starter.startRecords(sourceId, result.newSeqs).catch((err) =>
-        request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'),
-      );
-      return reply.status(202).send({ records: result.records });
-    }),
+        const result = await checkpointRecords(app.pool, sourceId, items);
+        if (!result.ok) {
+          throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
+            ids: result.conflicts,
+          });
+        }
+        if (result.newSeqs.length) {
+          const seqs = result.newSeqs;
+          request.log.info(
+            {
+              sourceId,
+              seq: seqs[0],
+              lastSeq: seqs[seqs.length - 1],
+              accepted: seqs.length,
+              duplicates: result.records.length - seqs.length,
+            },
+            'records accepted',
+          );
+        }
+        // Committed: start the workflows without holding the answer; the relay covers failures.
+        app.starter
+          .startRecords(sourceId, result.newSeqs)
+          .catch((err) => request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'));
+        return reply.status(202).send({ records: result.records });
+      }),
   );
 
   app.get(
     '/v1/sources/:sourceId/records/:seq',
-    { schema: { summary: 'One record: status, stages passed, delivery', params: RecordParams, response: { 200: RecordReply, 404: ErrorBody } } },
+    {
+      schema: {
+        summary: 'One record: status, stages passed, delivery',
+        params: RecordParams,
+        response: { 200: RecordReply, 404: ErrorBody },
+      },
+    },
     async (request) => {
       const { sourceId, seq } = request.params;
       const row = await getRecord(app.pool, sourceId, seq);
@@ -92,7 +108,10 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const OperatorReply = Type.Object({ sourceId: Type.String(), seq: Type.Integer(), status: Type.String(), stage: Type.String() });
-  const OperatorBody = Type.Union([Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), Type.Null()]);
+  const OperatorBody = Type.Union([
+    Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }),
+    Type.Null(),
+  ]);
 
   app.post(
     '/v1/sources/:sourceId/records/:seq/skip',
@@ -121,7 +140,8 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await notify(recordWorkflowId(sourceId, seq), (h) => h.signal(skipSignal));
       // Wake whoever is now first in line at each stage that moved past the skipped record.
       const targets = new Set(STAGES.map((s) => (result.watermarks[s] ?? 0) + 1).filter((t) => t > seq));
-      for (const target of targets) await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: result.watermarks }));
+      for (const target of targets)
+        await notify(recordWorkflowId(sourceId, target), (h) => h.signal(gateSignal, { watermarks: result.watermarks }));
       return { sourceId, seq, status: 'skipped', stage: result.stage };
     },
   );
@@ -130,7 +150,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/sources/:sourceId/records/:seq/retry',
     {
       schema: {
-        summary: 'Run a blocked record\'s stage again (after fixing the cause)',
+        summary: "Run a blocked record's stage again (after fixing the cause)",
         params: RecordParams,
         body: Type.Optional(OperatorBody),
         response: { 200: OperatorReply, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
@@ -144,13 +164,19 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         try {
           const client = await app.temporal.client(region.name);
           // Bounded: a hung server must not hold the record's row lock (and this request) for long.
-          await client.connection.withDeadline(Date.now() + RETRY_SIGNAL_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).signal(retrySignal));
+          await client.connection.withDeadline(Date.now() + RETRY_SIGNAL_TIMEOUT_MS, () =>
+            client.workflow.getHandle(workflowId).signal(retrySignal),
+          );
           return 'signalled';
         } catch (err) {
           // No run, or an ended one (e.g. superseded by a failover): a new run is started at the blocked stage.
           if (err instanceof WorkflowNotFoundError) return 'no_workflow';
           request.log.warn({ workflowId, region: region.name, err: (err as Error).message }, 'retry signal failed; nothing changed');
-          throw new ApiError(503, 'temporal_unavailable', `the retry could not reach ${workflowId} in ${region.name} (${(err as Error).message}); the record is still blocked, try again`);
+          throw new ApiError(
+            503,
+            'temporal_unavailable',
+            `the retry could not reach ${workflowId} in ${region.name} (${(err as Error).message}); the record is still blocked, try again`,
+          );
         }
       });
       if (!result.ok) throw operatorError(result.reason, sourceId, seq, result.status);

@@ -12,7 +12,13 @@ const WINDOW_SECONDS = 60;
 export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/stats',
-    { schema: { summary: 'Pollers and backlog per region and task queue; in flight per stage; progress per source', querystring: StatsQuery, response: { 200: StatsReply } } },
+    {
+      schema: {
+        summary: 'Pollers and backlog per region and task queue; in flight per stage; progress per source',
+        querystring: StatsQuery,
+        response: { 200: StatsReply },
+      },
+    },
     async (request) => {
       const { pool, regionRouter, reconciler } = app;
       const rows = await listRegions(pool);
@@ -27,7 +33,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
               active: row.active,
               reachable: inspection.namespace.ok,
               ...(inspection.namespace.reason ? { reason: inspection.namespace.reason } : {}),
-              queues: inspection.queues.map((q) => ({ name: q.name, type: q.type, pollers: q.pollers, backlogCount: q.backlogCount, backlogAgeSeconds: q.backlogAgeSeconds })),
+              queues: inspection.queues.map((q) => ({
+                name: q.name,
+                type: q.type,
+                pollers: q.pollers,
+                backlogCount: q.backlogCount,
+                backlogAgeSeconds: q.backlogAgeSeconds,
+              })),
             };
           }),
         ),
@@ -36,7 +48,10 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         relayBacklog(pool),
       ]);
       const listed = watermarks.slice(0, request.query.sources);
-      const blocked = await firstBlocked(pool, listed.map((s) => s.sourceId));
+      const blocked = await firstBlocked(
+        pool,
+        listed.map((s) => s.sourceId),
+      );
       return {
         at: new Date().toISOString(),
         activeRegion: active?.name ?? 'none',

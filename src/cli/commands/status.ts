@@ -9,11 +9,20 @@ import { formatPairs, formatTable, print, printJson } from '../output';
 export type SourceReply = Static<typeof SourceReplySchema>;
 
 export function formatSource(s: SourceReply): string {
-  const counts = Object.entries(s.counts).map(([k, v]) => `${k} ${v}`).join(', ');
-  const blocked = s.blocked ? `seq ${s.blocked.seq} (${s.blocked.id}) at ${s.blocked.stage}: ${s.blocked.reason ?? 'no reason given'}` : 'none';
+  const counts = Object.entries(s.counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const blocked = s.blocked
+    ? `seq ${s.blocked.seq} (${s.blocked.id}) at ${s.blocked.stage}: ${s.blocked.reason ?? 'no reason given'}`
+    : 'none';
   const wm = s.watermarks as Record<string, number>;
   const rows = [...STAGES, 'delivered'].map((stage) => ({ stage, watermark: wm[stage], behind: s.lastSeq - wm[stage] }));
-  return `${formatPairs([['source', s.sourceId], ['last seq', s.lastSeq], ['records', counts || '-'], ['blocked', blocked]])}\n\n${formatTable(rows)}`;
+  return `${formatPairs([
+    ['source', s.sourceId],
+    ['last seq', s.lastSeq],
+    ['records', counts || '-'],
+    ['blocked', blocked],
+  ])}\n\n${formatTable(rows)}`;
 }
 
 function formatRecord(r: RecordReply): string {
@@ -28,7 +37,12 @@ function formatRecord(r: RecordReply): string {
   ];
   if (r.blocked) pairs.push(['blocked', `at ${r.blocked.stage}: ${r.blocked.reason ?? 'no reason given'}`]);
   const stages = r.stages as Record<string, { at: string; region: string; epoch: number } | undefined>;
-  const rows = STAGES.map((stage) => ({ stage, done: stages[stage]?.at ?? null, region: stages[stage]?.region ?? null, epoch: stages[stage]?.epoch ?? null }));
+  const rows = STAGES.map((stage) => ({
+    stage,
+    done: stages[stage]?.at ?? null,
+    region: stages[stage]?.region ?? null,
+    epoch: stages[stage]?.epoch ?? null,
+  }));
   return `${formatPairs(pairs)}\n\n${formatTable(rows)}`;
 }
 

@@ -38,7 +38,18 @@ export async function submitRecords(
   batchSize: number,
   onBatch: (done: number, summary: SubmitSummary) => void = () => undefined,
 ): Promise<SubmitSummary> {
-  const s: SubmitSummary = { source, file, records: records.length, accepted: 0, duplicates: 0, rejected: 0, notSent: 0, firstSeq: null, lastSeq: null, failure: null };
+  const s: SubmitSummary = {
+    source,
+    file,
+    records: records.length,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    notSent: 0,
+    firstSeq: null,
+    lastSeq: null,
+    failure: null,
+  };
   for (let start = 0; start < records.length; start += batchSize) {
     const batch = records.slice(start, start + batchSize);
     const lines = `${batch[0].line}-${batch[batch.length - 1].line}`;
@@ -61,9 +72,10 @@ export async function submitRecords(
       // accepted, so it counts as not sent: re-running finds its records as duplicates if it was.
       s.rejected = refused ? batch.length : 0;
       s.notSent = records.length - start - s.rejected;
-      s.failure = err instanceof ApiRequestError
-        ? { lines, status: err.status, error: err.code, message: err.apiMessage, conflictingLines: conflictLines(err, batch) }
-        : { lines, status: null, error: 'unreachable', message: err.message };
+      s.failure =
+        err instanceof ApiRequestError
+          ? { lines, status: err.status, error: err.code, message: err.apiMessage, conflictingLines: conflictLines(err, batch) }
+          : { lines, status: null, error: 'unreachable', message: err.message };
       break;
     }
     onBatch(start + batch.length, s);
@@ -80,14 +92,23 @@ function conflictLines(err: ApiRequestError, batch: FileRecord[]): number[] | un
 
 function badLinesMessage(file: string, errors: LineError[]): string {
   const [first, ...more] = errors;
-  const rest = more.length ? ` (and ${more.length} more bad line${more.length > 1 ? 's' : ''}: ${more.slice(0, 10).map((e) => e.line).join(', ')}${more.length > 10 ? ', ...' : ''})` : '';
+  const rest = more.length
+    ? ` (and ${more.length} more bad line${more.length > 1 ? 's' : ''}: ${more
+        .slice(0, 10)
+        .map((e) => e.line)
+        .join(', ')}${more.length > 10 ? ', ...' : ''})`
+    : '';
   return `${file} line ${first.line}: ${first.message}${rest}; nothing was sent`;
 }
 
 function progressBar(total: number): cliProgress.SingleBar | undefined {
   if (!process.stderr.isTTY) return undefined;
   const bar = new cliProgress.SingleBar(
-    { format: 'submit |{bar}| {percentage}% {value}/{total} records, {duplicates} duplicates, {eta_formatted} left', stream: process.stderr, hideCursor: true },
+    {
+      format: 'submit |{bar}| {percentage}% {value}/{total} records, {duplicates} duplicates, {eta_formatted} left',
+      stream: process.stderr,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { duplicates: 0 });
@@ -113,7 +134,9 @@ export function registerSubmit(program: Command): void {
       const bar = json ? undefined : progressBar(records.length);
       let summary: SubmitSummary;
       try {
-        summary = await submitRecords(apiClient(cmd), source, file, records, opts.batch, (done, s) => bar?.update(done, { duplicates: s.duplicates }));
+        summary = await submitRecords(apiClient(cmd), source, file, records, opts.batch, (done, s) =>
+          bar?.update(done, { duplicates: s.duplicates }),
+        );
       } finally {
         bar?.stop();
       }

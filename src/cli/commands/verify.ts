@@ -10,7 +10,10 @@ import { CliError } from '../errors';
 import { formatPairs, formatTable, print, printJson } from '../output';
 
 function formatReport(r: VerifyReport): string {
-  const records = Object.entries(r.records).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
+  const records =
+    Object.entries(r.records)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || '-';
   const rows = Object.entries(r.rows).map(([table, n]) => ({ table, rows: n }));
   const open = r.openRecords.length
     ? `\n\nopen records${r.open > r.openRecords.length ? ` (first ${r.openRecords.length} of ${r.open})` : ''}:\n${formatTable(r.openRecords)}`
@@ -18,7 +21,10 @@ function formatReport(r: VerifyReport): string {
   return `${formatPairs([
     ['sources', r.sources],
     ['records', records],
-    ['open', `${r.open} (accepted, processing or blocked${r.expectDrained ? ': a failure with --drained' : ': not judged, --drained to fail on them'})`],
+    [
+      'open',
+      `${r.open} (accepted, processing or blocked${r.expectDrained ? ': a failure with --drained' : ': not judged, --drained to fail on them'})`,
+    ],
     ['out of order', r.orderViolations.length],
     ['not once', `${r.notOnce.length} (delivered records without exactly one row in a table)`],
     ['bad skips', `${r.badSkips.length} (skipped records with rows past their stage, a delivery or no dead letter)`],

@@ -13,7 +13,9 @@ export function formatOf(file: string, format?: string): FileFormat {
   const f = (format ?? path.extname(file).slice(1)).toLowerCase();
   if (f === 'jsonl' || f === 'ndjson') return 'jsonl';
   if (f === 'csv') return 'csv';
-  throw new CliError(`${file}: cannot tell the format from "${path.extname(file) || 'no extension'}"; use .jsonl or .csv, or --format jsonl|csv`);
+  throw new CliError(
+    `${file}: cannot tell the format from "${path.extname(file) || 'no extension'}"; use .jsonl or .csv, or --format jsonl|csv`,
+  );
 }
 
 export async function readRecordsFile(file: string, format?: string): Promise<ReadResult> {
