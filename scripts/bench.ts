@@ -322,7 +322,7 @@ async function main() {
       ['1 hot source', hot],
     ] as const) {
       say(
-        `| actions per record ≤ 7 (${name}) | ${f(r.actions.total)} | ${f(r.actions.total / 7, 2)} of 7 | ${mark(r.actions.total <= 7)} |`,
+        `| actions per record ≤ 7 (${name}) | ${f(r.actions.total, 2)} | ${f(r.actions.total / 7, 2)} of 7 | ${mark(r.actions.total <= 7)} |`,
       );
     }
     const vsBare = many.deliveredPerS / bareRate;
