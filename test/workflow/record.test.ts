@@ -1,9 +1,11 @@
-// recordWorkflow's own paths, in process: a real dev server and worker, the built workflow bundle,
-// and stage activities stubbed per test (the stage write itself is tested against Postgres elsewhere).
+// recordWorkflow's own paths, in process: @temporalio/testing's TestWorkflowEnvironment on a local
+// dev server, workers on its connection running the built workflow bundle, and stage activities
+// stubbed per test (the stage write itself is tested against Postgres elsewhere).
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { FailureType } from '../../src/contracts/failures';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
@@ -14,11 +16,12 @@ import {
   type RecordWorkflowInput,
   type RecordWorkflowResult,
 } from '../../src/contracts/record.messages';
-import { startDevServer } from '../helpers/temporal';
+import { createTestEnv } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
 const NAMESPACE = 'pipeline-east';
+// The bundle `npm run build` wrote: jest's transform would break bundling the workflow from TypeScript.
 const BUNDLE = path.resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
 
 type Stub = (task: StageTask) => Promise<StageResult>;
@@ -29,9 +32,7 @@ const done = (stage: Stage, seq: number): StageResult => ({
   watermarks: { ...Object.fromEntries(STAGES.map((s) => [s, seq - 1])), [stage]: seq },
 });
 
-let server: Awaited<ReturnType<typeof startDevServer>>;
-let nativeConnection: NativeConnection;
-let connection: Connection;
+let env: TestWorkflowEnvironment;
 let client: Client;
 let workers: Worker[];
 let running: Promise<void>;
@@ -41,13 +42,11 @@ beforeAll(async () => {
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
-  server = await startDevServer([NAMESPACE]);
-  nativeConnection = await NativeConnection.connect({ address: server.address });
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection, namespace: NAMESPACE });
+  env = await createTestEnv(NAMESPACE);
+  client = env.client;
   const stageWorkers = STAGES.map((stage) =>
     Worker.create({
-      connection: nativeConnection,
+      connection: env.nativeConnection,
       namespace: NAMESPACE,
       taskQueue: stageTaskQueue(stage),
       activities: {
@@ -57,7 +56,7 @@ beforeAll(async () => {
   );
   workers = await Promise.all([
     Worker.create({
-      connection: nativeConnection,
+      connection: env.nativeConnection,
       namespace: NAMESPACE,
       taskQueue: WORKFLOW_TASK_QUEUE,
       workflowBundle: { codePath: BUNDLE },
@@ -70,9 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers ?? []) w.shutdown();
   await running;
-  await connection?.close();
-  await nativeConnection?.close();
-  await server?.stop();
+  await env?.teardown();
 });
 
 beforeEach(() => {
