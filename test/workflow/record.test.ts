@@ -7,11 +7,22 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { FailureType } from '../../src/contracts/failures';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/contracts/names';
+import {
+  RECORD_WORKFLOW_TYPE,
+  recordWorkflowId,
+  SA,
+  STAGE_SKIPPED,
+  STAGE_SUPERSEDED,
+  STAGES,
+  stageTaskQueue,
+  WORKFLOW_TASK_QUEUE,
+  type Stage,
+} from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
 import {
   gateSignal,
   retrySignal,
+  skipSignal,
   stateQuery,
   type RecordWorkflowInput,
   type RecordWorkflowResult,
@@ -97,6 +108,12 @@ async function resultWithin(handle: Awaited<ReturnType<typeof start>>, ms: numbe
 }
 
 const rejected = (message: string) => ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message });
+
+type Handle = Awaited<ReturnType<typeof start>>;
+/** The Stage search attribute, as the server has it (describe reads the run's own record, not visibility). */
+const stageAttribute = async (h: Handle) => (await h.describe()).typedSearchAttributes.get(SA.stage);
+/** The UI's Current Details (the SDK's built-in metadata query). */
+const detailsOf = async (h: Handle) => (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 
 describe('recordWorkflow', () => {
   it('runs the five stages and ends delivered', async () => {
@@ -213,6 +230,67 @@ describe('recordWorkflow', () => {
 
     await handle.signal(retrySignal);
     expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+  });
+
+  it('blocked, then skipped by the operator: ends skipped at that stage, runs no later stage, and its Stage search attribute says skipped', async () => {
+    const calls: Stage[] = [];
+    for (const stage of STAGES) stubs[stage] = async (task) => (calls.push(stage), done(stage, task.seq));
+    stubs.core = async () => {
+      calls.push('core');
+      throw rejected('amount is not a number');
+    };
+    const handle = await start({ seq: 1 });
+    await waitUntil(async () => (await handle.query(stateQuery)).phase === 'blocked');
+    expect((await handle.query(stateQuery)).blocked).toEqual({ stage: 'core', reason: 'amount is not a number' });
+    // Blocked: the attribute names the stage it is stuck at (what the operator searches for).
+    expect(await stageAttribute(handle)).toBe('core');
+
+    await handle.signal(skipSignal);
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'skipped', stage: 'core' });
+    expect(await stageAttribute(handle)).toBe(STAGE_SKIPPED);
+    expect(calls).toEqual(['inbound', 'preprocess', 'core']);
+  });
+
+  it('fenced by a failover: ends superseded at that stage without retrying it, and Current Details give the fence', async () => {
+    const fence = 'region east at epoch 1 is no longer the active writer (the pipeline is at epoch 2, east standby)';
+    let preprocessCalls = 0;
+    const later: Stage[] = [];
+    stubs.preprocess = async () => {
+      preprocessCalls++;
+      throw ApplicationFailure.create({ type: FailureType.Fenced, nonRetryable: true, message: fence });
+    };
+    for (const stage of ['core', 'postprocess', 'outbound'] as const)
+      stubs[stage] = async (task) => (later.push(stage), done(stage, task.seq));
+    const handle = await start({ seq: 1 });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'superseded', stage: 'preprocess' });
+    expect(preprocessCalls).toBe(1);
+    expect(later).toEqual([]);
+    const details = await detailsOf(handle);
+    expect(details).toMatch(/^\*\*Superseded\*\* at preprocess: /);
+    expect(details).toContain(fence);
+    expect(await stageAttribute(handle)).toBe(STAGE_SUPERSEDED);
+  });
+
+  it('with the fast gate, a waiting answer (registered) makes it wait, and only a gate signal carrying the watermark that opens the gate runs the stage again', async () => {
+    let inboundCalls = 0;
+    stubs.inbound = async (task) =>
+      // First attempt: records 2 and 3 are not through inbound yet, so the activity registered record 4.
+      inboundCalls++ === 0 ? { outcome: 'waiting', watermarks: { inbound: 1 } } : done('inbound', task.seq);
+    const handle = await start({ seq: 4, gate: 'fast' });
+    const state = () => handle.query(stateQuery);
+    await waitUntil(async () => (await state()).phase === 'waiting');
+    expect(await state()).toMatchObject({ phase: 'waiting', stage: 'inbound', waitingFor: { seq: 2, stage: 'inbound' } });
+    expect(inboundCalls).toBe(1);
+
+    // Record 2 is through: still closed for record 4, which now waits for 3, without another attempt.
+    await handle.signal(gateSignal, { watermarks: { inbound: 2 } });
+    await waitUntil(async () => (await state()).waitingFor?.seq === 3);
+    expect(await state()).toMatchObject({ phase: 'waiting', stage: 'inbound', waitingFor: { seq: 3, stage: 'inbound' } });
+    expect(inboundCalls).toBe(1);
+
+    await handle.signal(gateSignal, { watermarks: { inbound: 3 } });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(inboundCalls).toBe(2);
   });
 });
 
