@@ -1,24 +1,38 @@
-// recordWorkflow's own paths, in process: a real dev server and worker, the built workflow bundle,
-// and stage activities stubbed per test (the stage write itself is tested against Postgres elsewhere).
+// recordWorkflow's own paths, in process: @temporalio/testing's TestWorkflowEnvironment on a local
+// dev server, workers on its connection running the built workflow bundle, and stage activities
+// stubbed per test (the stage write itself is tested against Postgres elsewhere).
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { FailureType } from '../../src/contracts/failures';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE, type Stage } from '../../src/contracts/names';
+import {
+  RECORD_WORKFLOW_TYPE,
+  recordWorkflowId,
+  SA,
+  STAGE_SKIPPED,
+  STAGE_SUPERSEDED,
+  STAGES,
+  stageTaskQueue,
+  WORKFLOW_TASK_QUEUE,
+  type Stage,
+} from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
 import {
   gateSignal,
   retrySignal,
+  skipSignal,
   stateQuery,
   type RecordWorkflowInput,
   type RecordWorkflowResult,
 } from '../../src/contracts/record.messages';
-import { startDevServer } from '../helpers/temporal';
+import { createTestEnv } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
 const NAMESPACE = 'pipeline-east';
+// The bundle `npm run build` wrote: jest's transform would break bundling the workflow from TypeScript.
 const BUNDLE = path.resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
 
 type Stub = (task: StageTask) => Promise<StageResult>;
@@ -29,9 +43,7 @@ const done = (stage: Stage, seq: number): StageResult => ({
   watermarks: { ...Object.fromEntries(STAGES.map((s) => [s, seq - 1])), [stage]: seq },
 });
 
-let server: Awaited<ReturnType<typeof startDevServer>>;
-let nativeConnection: NativeConnection;
-let connection: Connection;
+let env: TestWorkflowEnvironment;
 let client: Client;
 let workers: Worker[];
 let running: Promise<void>;
@@ -41,13 +53,11 @@ beforeAll(async () => {
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
-  server = await startDevServer([NAMESPACE]);
-  nativeConnection = await NativeConnection.connect({ address: server.address });
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection, namespace: NAMESPACE });
+  env = await createTestEnv(NAMESPACE);
+  client = env.client;
   const stageWorkers = STAGES.map((stage) =>
     Worker.create({
-      connection: nativeConnection,
+      connection: env.nativeConnection,
       namespace: NAMESPACE,
       taskQueue: stageTaskQueue(stage),
       activities: {
@@ -57,7 +67,7 @@ beforeAll(async () => {
   );
   workers = await Promise.all([
     Worker.create({
-      connection: nativeConnection,
+      connection: env.nativeConnection,
       namespace: NAMESPACE,
       taskQueue: WORKFLOW_TASK_QUEUE,
       workflowBundle: { codePath: BUNDLE },
@@ -70,9 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers ?? []) w.shutdown();
   await running;
-  await connection?.close();
-  await nativeConnection?.close();
-  await server?.stop();
+  await env?.teardown();
 });
 
 beforeEach(() => {
@@ -100,6 +108,12 @@ async function resultWithin(handle: Awaited<ReturnType<typeof start>>, ms: numbe
 }
 
 const rejected = (message: string) => ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message });
+
+type Handle = Awaited<ReturnType<typeof start>>;
+/** The Stage search attribute, as the server has it (describe reads the run's own record, not visibility). */
+const stageAttribute = async (h: Handle) => (await h.describe()).typedSearchAttributes.get(SA.stage);
+/** The UI's Current Details (the SDK's built-in metadata query). */
+const detailsOf = async (h: Handle) => (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 
 describe('recordWorkflow', () => {
   it('runs the five stages and ends delivered', async () => {
@@ -216,6 +230,67 @@ describe('recordWorkflow', () => {
 
     await handle.signal(retrySignal);
     expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+  });
+
+  it('blocked, then skipped by the operator: ends skipped at that stage, runs no later stage, and its Stage search attribute says skipped', async () => {
+    const calls: Stage[] = [];
+    for (const stage of STAGES) stubs[stage] = async (task) => (calls.push(stage), done(stage, task.seq));
+    stubs.core = async () => {
+      calls.push('core');
+      throw rejected('amount is not a number');
+    };
+    const handle = await start({ seq: 1 });
+    await waitUntil(async () => (await handle.query(stateQuery)).phase === 'blocked');
+    expect((await handle.query(stateQuery)).blocked).toEqual({ stage: 'core', reason: 'amount is not a number' });
+    // Blocked: the attribute names the stage it is stuck at (what the operator searches for).
+    expect(await stageAttribute(handle)).toBe('core');
+
+    await handle.signal(skipSignal);
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'skipped', stage: 'core' });
+    expect(await stageAttribute(handle)).toBe(STAGE_SKIPPED);
+    expect(calls).toEqual(['inbound', 'preprocess', 'core']);
+  });
+
+  it('fenced by a failover: ends superseded at that stage without retrying it, and Current Details give the fence', async () => {
+    const fence = 'region east at epoch 1 is no longer the active writer (the pipeline is at epoch 2, east standby)';
+    let preprocessCalls = 0;
+    const later: Stage[] = [];
+    stubs.preprocess = async () => {
+      preprocessCalls++;
+      throw ApplicationFailure.create({ type: FailureType.Fenced, nonRetryable: true, message: fence });
+    };
+    for (const stage of ['core', 'postprocess', 'outbound'] as const)
+      stubs[stage] = async (task) => (later.push(stage), done(stage, task.seq));
+    const handle = await start({ seq: 1 });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'superseded', stage: 'preprocess' });
+    expect(preprocessCalls).toBe(1);
+    expect(later).toEqual([]);
+    const details = await detailsOf(handle);
+    expect(details).toMatch(/^\*\*Superseded\*\* at preprocess: /);
+    expect(details).toContain(fence);
+    expect(await stageAttribute(handle)).toBe(STAGE_SUPERSEDED);
+  });
+
+  it('with the fast gate, a waiting answer (registered) makes it wait, and only a gate signal carrying the watermark that opens the gate runs the stage again', async () => {
+    let inboundCalls = 0;
+    stubs.inbound = async (task) =>
+      // First attempt: records 2 and 3 are not through inbound yet, so the activity registered record 4.
+      inboundCalls++ === 0 ? { outcome: 'waiting', watermarks: { inbound: 1 } } : done('inbound', task.seq);
+    const handle = await start({ seq: 4, gate: 'fast' });
+    const state = () => handle.query(stateQuery);
+    await waitUntil(async () => (await state()).phase === 'waiting');
+    expect(await state()).toMatchObject({ phase: 'waiting', stage: 'inbound', waitingFor: { seq: 2, stage: 'inbound' } });
+    expect(inboundCalls).toBe(1);
+
+    // Record 2 is through: still closed for record 4, which now waits for 3, without another attempt.
+    await handle.signal(gateSignal, { watermarks: { inbound: 2 } });
+    await waitUntil(async () => (await state()).waitingFor?.seq === 3);
+    expect(await state()).toMatchObject({ phase: 'waiting', stage: 'inbound', waitingFor: { seq: 3, stage: 'inbound' } });
+    expect(inboundCalls).toBe(1);
+
+    await handle.signal(gateSignal, { watermarks: { inbound: 3 } });
+    expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
+    expect(inboundCalls).toBe(2);
   });
 });
 
