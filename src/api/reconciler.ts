@@ -243,7 +243,8 @@ export class Reconciler {
     }
     if (rec.status === 'processing' && state.phase === 'blocked') {
       // The operator's retry committed but the workflow never got (or lost) the signal.
-      await handle.signal(retrySignal);
+      // Bounded like the query: a hung server must not hold the pass.
+      await client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.signal(retrySignal));
       report.repaired.lost_retry += 1;
       return `its workflow waited as blocked at ${state.stage}: retry sent again`;
     }
@@ -263,7 +264,7 @@ export class Reconciler {
     if (state.phase === 'waiting' && state.stage) {
       const watermarks = await readWatermarks(this.opts.pool, rec.source_id);
       if (gateOpen(watermarks, state.stage, rec.seq)) {
-        await handle.signal(gateSignal, { watermarks, nudge: true });
+        await client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.signal(gateSignal, { watermarks, nudge: true }));
         report.repaired.lost_signal += 1;
         return `its workflow waited at ${state.stage} for a signal that never came: woken`;
       }

@@ -5,6 +5,7 @@ import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
 import { readIdentities, unstartedInWindow } from '../db/queries';
+import { markStarted, pendingStarts, type PendingStart } from '../db/relay-queries';
 import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
@@ -32,11 +33,8 @@ export interface StarterOptions {
   startWindow?: number;
 }
 
-export interface PendingRecord {
-  source_id: string;
-  seq: number;
-  epoch: number | null;
-}
+/** A record to start: its key, and the epoch it was last started at (null: never). */
+export type PendingRecord = PendingStart;
 
 /** What the UI shows of a record besides its key: the client's id and the payload's digest. */
 export interface RecordIdentity {
@@ -139,18 +137,7 @@ export class WorkflowStarter {
 
   private async relayPass(limit: number): Promise<StartReport> {
     const region = await activeRegion(this.opts.pool);
-    const { rows } = await this.opts.pool.query<PendingRecord>(
-      `SELECT source_id, seq, epoch FROM records
-        WHERE status IN ('accepted', 'processing')
-          AND (epoch IS DISTINCT FROM $1)
-          -- leave just-accepted records to the submit path's own start
-          AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
-          -- and never-started ones to their source's start window
-          AND (epoch IS NOT NULL OR $3 = 0 OR seq <= $3 + (SELECT w.watermark FROM watermarks w
-                 WHERE w.source_id = records.source_id AND w.stage = 'inbound'))
-        ORDER BY source_id, seq LIMIT $2`,
-      [region.epoch, limit, this.opts.startWindow ?? 0],
-    );
+    const rows = await pendingStarts(this.opts.pool, region.epoch, limit, this.opts.startWindow ?? 0);
     if (!rows.length) return { started: 0, failed: 0 };
     return this.start(rows, region);
   }
@@ -192,22 +179,8 @@ export class WorkflowStarter {
         );
       }
     });
-    await this.markStarted(started, region);
+    await markStarted(this.opts.pool, started, region);
     return { started: started.length, failed };
-  }
-
-  private async markStarted(records: PendingRecord[], region: RegionRow): Promise<void> {
-    const bySource = new Map<string, number[]>();
-    for (const r of records) bySource.set(r.source_id, [...(bySource.get(r.source_id) ?? []), r.seq]);
-    for (const [sourceId, seqs] of bySource) {
-      await this.opts.pool.query(
-        `UPDATE records SET region = $3, epoch = $4, started_at = now(),
-                status = CASE WHEN status = 'accepted' THEN 'processing' ELSE status END
-          WHERE source_id = $1 AND seq = ANY($2::bigint[]) AND (epoch IS NULL OR epoch < $4)
-            AND status IN ('accepted', 'processing')`,
-        [sourceId, seqs, region.name, region.epoch],
-      );
-    }
   }
 
   /**

@@ -4,29 +4,8 @@
 import type { Pool } from '../db/pool';
 import { activeRegion } from '../db/regions';
 import { readWatermarks } from '../db/stages';
+import { claimStuckRecords } from '../db/relay-queries';
 import type { GateNotifier } from '../temporal/notifier';
-
-export interface NudgeTarget {
-  source_id: string;
-  seq: number;
-}
-
-/** Claims the records to nudge (at most once per `repeatSeconds` each) and returns them. */
-export async function claimStuckRecords(pool: Pool, epoch: number, afterSeconds: number, repeatSeconds: number): Promise<NudgeTarget[]> {
-  const { rows } = await pool.query<NudgeTarget>(
-    `UPDATE watermarks w SET nudged_at = now()
-       FROM records r
-      WHERE r.source_id = w.source_id AND r.seq = w.watermark + 1
-        AND r.status = 'processing' AND r.epoch = $1
-        AND r.started_at < now() - make_interval(secs => $2)
-        AND w.updated_at < now() - make_interval(secs => $2)
-        AND (w.nudged_at IS NULL OR w.nudged_at < now() - make_interval(secs => $3))
-    RETURNING w.source_id, r.seq`,
-    [epoch, afterSeconds, repeatSeconds],
-  );
-  const unique = new Map(rows.map((r) => [`${r.source_id}\u0000${r.seq}`, r]));
-  return [...unique.values()];
-}
 
 export async function sweepOnce(
   pool: Pool,
