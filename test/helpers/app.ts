@@ -15,18 +15,26 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** `recover` stands in for the recovery a failover starts (counted by the tests that fail over). */
+/**
+ * `recover` stands in for the recovery a failover starts (counted by the tests that fail over).
+ * `starterTemporalAddress`: where the starter alone connects, when the rest sees a real server
+ * (the default, 127.0.0.1:1, answers nothing: records stay accepted and a test drives the stages).
+ */
 export async function buildTestApp(
   db: TestDb,
   env: Record<string, string> = {},
   recover: () => Promise<unknown> = async () => undefined,
+  opts: { starterTemporalAddress?: string } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', LOG_LEVEL: 'silent', ...env });
   const logger = pino({ level: 'silent' });
   const temporal = new TemporalClients(config.regions);
+  const starterTemporal = opts.starterTemporalAddress
+    ? new TemporalClients(loadConfig({ TEMPORAL_ADDRESS: opts.starterTemporalAddress }).regions)
+    : temporal;
   const starter = new WorkflowStarter({
     pool: db.pool,
-    temporal,
+    temporal: starterTemporal,
     logger,
     concurrency: 1,
     relayIntervalMs: 60_000,
@@ -62,6 +70,7 @@ export async function buildTestApp(
     async close() {
       await app.close();
       await temporal.close();
+      if (starterTemporal !== temporal) await starterTemporal.close();
     },
   };
 }

@@ -3,18 +3,11 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { buildApp } from '../../src/api/app';
-import { WorkflowStarter } from '../../src/api/starter';
-import { RegionRouter } from '../../src/api/region-router';
-import { Reconciler } from '../../src/api/reconciler';
-import { NotSupervised } from '../../src/api/worker-control';
 import { markBlocked, runStage } from '../../src/activities/stage-write';
 import { failover } from '../../src/db/failover';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
 import { defaultWork } from '../../src/stages/work';
 import { ALL_TASK_QUEUES, STAGES, WORKFLOW_TASK_QUEUE } from '../../src/contracts/names';
-import { TemporalClients } from '../../src/temporal/clients';
+import { buildTestApp, type TestApp } from '../helpers/app';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { startDevServer } from '../helpers/temporal';
 import { waitFor } from '../helpers/system';
@@ -23,8 +16,7 @@ jest.setTimeout(120_000);
 
 let db: TestDb;
 let app: FastifyInstance;
-let temporal: TemporalClients;
-let deadTemporal: TemporalClients;
+let testApp: TestApp;
 let server: Awaited<ReturnType<typeof startDevServer>>;
 let connection: NativeConnection;
 // Readiness counts pollers, not work: one empty activity serves each stage's task queue.
@@ -35,58 +27,20 @@ const running: Promise<void>[] = [];
 beforeAll(async () => {
   db = await createTestDb('observability');
   server = await startDevServer(['pipeline-east', 'pipeline-west']);
-  // Not a test of auth (auth.test.ts is): every caller is admin here.
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    TEMPORAL_ADDRESS: server.address,
-    LOG_LEVEL: 'silent',
-    METRICS_MAX_SOURCES: '2',
-    AUTH: 'off',
+  // Not a test of auth (auth.test.ts is): every caller is admin here. The starter gets a Temporal
+  // that does not answer: records stay accepted, and the test drives the stages itself; the router
+  // (health, readiness, stats) sees the real server.
+  testApp = await buildTestApp(db, { TEMPORAL_ADDRESS: server.address, METRICS_MAX_SOURCES: '2', AUTH: 'off' }, undefined, {
+    starterTemporalAddress: '127.0.0.1:1',
   });
-  const logger = createLogger('observability-test');
-  temporal = new TemporalClients(config.regions);
-  // The starter gets a Temporal that does not answer: records stay accepted, and the test drives
-  // the stages itself; the router (health, readiness, stats) sees the real server.
-  deadTemporal = new TemporalClients(loadConfig({ TEMPORAL_ADDRESS: '127.0.0.1:1' }).regions);
-  const starter = new WorkflowStarter({
-    pool: db.pool,
-    temporal: deadTemporal,
-    logger,
-    concurrency: 4,
-    relayIntervalMs: 1000,
-    nudgeAfterSeconds: 30,
-    workflowDefaults: {},
-  });
-  const router = new RegionRouter({
-    pool: db.pool,
-    temporal,
-    logger,
-    mode: 'manual',
-    intervalMs: 1000,
-    threshold: 3,
-    pollerLivenessMs: 30_000,
-    recover: async () => undefined,
-  });
-  const reconciler = new Reconciler({
-    pool: db.pool,
-    temporal,
-    starter,
-    logger,
-    intervalMs: 60_000,
-    stallSeconds: 60,
-    graceSeconds: 10,
-    maxRepairs: 100,
-  });
-  app = await buildApp({ config, pool: db.pool, temporal, starter, router, reconciler, workers: new NotSupervised() }, { logger: false });
+  app = testApp.app;
   connection = await NativeConnection.connect({ address: server.address });
 });
 afterAll(async () => {
   for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   await Promise.all(running);
   await connection?.close();
-  await app?.close();
-  await temporal?.close();
-  await deadTemporal?.close();
+  await testApp?.close();
   await server?.stop();
   await db?.drop();
 });
