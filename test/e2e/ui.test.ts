@@ -21,6 +21,19 @@ let db: TestDb;
 let sys: System;
 let browser: Browser;
 let page: Page;
+
+/** The text of the page and of every frame in it (the UI renders metadata in frames of its own). */
+async function pageText(): Promise<string> {
+  const texts = await Promise.all(
+    page.frames().map((f) =>
+      f
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    ),
+  );
+  return texts.join('\n');
+}
 let ui: string;
 const source = uniqueSource('ui');
 const payloads = [1, 2, 3].map((i) => ({ amount: i * 10.5, customer: `c${i}` }));
@@ -122,26 +135,15 @@ describe('the Temporal UI in a real browser', () => {
     // stage activity, by its summary, completed.
     await page.getByTestId('user-metadata-tab').click();
     const digest = contentHash(canonicalJson(payloads[1])).slice(0, 12);
-    const allText = async () =>
-      (
-        await Promise.all(
-          page.frames().map((f) =>
-            f
-              .locator('body')
-              .innerText()
-              .catch(() => ''),
-          ),
-        )
-      ).join('\n');
     await waitFor(
       'the summary and details',
       async () => {
-        const t = await allText();
+        const t = await pageText();
         return t.includes(`${source} #2 · payload ${digest}`) && t.includes('client id ui-2');
       },
       15_000,
     );
-    const metadata = await allText();
+    const metadata = await pageText();
     expect(metadata).toContain(`payload sha256 ${contentHash(canonicalJson(payloads[1]))}`);
     for (const stage of STAGES) expect(metadata).toMatch(new RegExp(`${stage} ${source}#2\\s+Completed`));
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-record-metadata.png') });
@@ -171,17 +173,6 @@ describe('the Temporal UI in a real browser', () => {
       // Current Details (User Metadata tab): the workflow's own words (setCurrentDetails), rendered
       // from Markdown. Record 2 first waits inside its core activity (up to GATE_WAIT_MS, shown as
       // running core), then registers and waits for the signal; the tab shows what it was at load.
-      const pageText = async () =>
-        (
-          await Promise.all(
-            page.frames().map((f) =>
-              f
-                .locator('body')
-                .innerText()
-                .catch(() => ''),
-            ),
-          )
-        ).join('\n');
       const details = `the ordering gate holds ${waiting} #2 until record #1 of ${waiting} has finished core`;
       const reloaded = async () => {
         await page.reload();
@@ -199,16 +190,7 @@ describe('the Temporal UI in a real browser', () => {
       // `state` is the record workflow's only query: the UI preselects it.
       await page.getByRole('button', { name: 'Run Query' }).click();
       const answer = async () => {
-        const t = (
-          await Promise.all(
-            page.frames().map((f) =>
-              f
-                .locator('body')
-                .innerText()
-                .catch(() => ''),
-            ),
-          )
-        ).join('\n');
+        const t = await pageText();
         const after = t.slice(t.indexOf('JSON Formatting'));
         return after.includes('"phase"')
           ? (JSON.parse(after.slice(after.indexOf('{'), after.lastIndexOf('}') + 1)) as Record<string, unknown>)
