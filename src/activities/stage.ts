@@ -54,10 +54,9 @@ export function createStageActivities(deps: StageActivityDeps) {
         result = await runStage(writeDeps, stage, task);
       }
       log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
-      // Signal the successor right after the commit (not from the workflow: that would add a
-      // workflow task to every handoff). 'already' signals again: an earlier attempt may have
-      // committed and died before signalling.
-      // Only a registered waiter needs it (the rest wait in their activity, woken by NOTIFY).
+      // Signal the successor right after the commit, and only if it registered as a waiter (the
+      // rest wait in their activity, woken by NOTIFY). 'already' signals regardless: an earlier
+      // attempt may have committed and died before signalling.
       if (deps.notify && (result.wake || result.outcome === 'already')) {
         const next = (result.watermarks[stage] ?? task.seq) + 1;
         if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
