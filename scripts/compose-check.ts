@@ -1,11 +1,15 @@
 // `npm run compose:check`: checks docker-compose.yml against the code without a Docker engine:
 // the topology of npm start, entry points the build produces, only variables the configuration
-// reads, the default ports, namespaces and search attributes, health checks and restart policies.
+// reads, the default ports, namespaces and search attributes, health checks and restart policies;
+// and around it Prometheus's scrape targets, Grafana's provisioning, the dashboard's queries
+// against the metrics the code exports, Jaeger and the services' OTLP settings.
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { EnvSchema, loadConfig } from '../src/config';
 import { REGIONS, WORKER_ROLES, defaultNamespace, SEARCH_ATTRIBUTES } from '../src/contracts/names';
+import { PipelineMetrics, type MetricsOptions } from '../src/api/metrics';
+import { DASHBOARD_FILE, WORKER_FAMILIES, dashboardQueries, metricNames, readDashboard, seriesNames } from './dashboard-metrics';
 
 type Service = Record<string, any>;
 
@@ -24,7 +28,8 @@ export function composeProblems(services: Record<string, Service>, root = projec
     if (!ok) problems.push(problem);
   };
   const defaults = loadConfig({});
-  for (const name of ['postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'api']) expect(services[name], `service ${name} is missing`);
+  for (const name of ['postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'api', 'prometheus', 'grafana', 'jaeger'])
+    expect(services[name], `service ${name} is missing`);
   for (const region of REGIONS) {
     for (const role of WORKER_ROLES) {
       const svc = services[`worker-${region}-${role}`];
@@ -58,11 +63,13 @@ export function composeProblems(services: Record<string, Service>, root = projec
     `temporal-ui does not publish ${defaults.TEMPORAL_UI_PORT}`,
   );
 
-  const known = new Set(Object.keys(EnvSchema.properties));
+  const known = new Set([...Object.keys(EnvSchema.properties), ...OTEL_VARIABLES]);
   for (const [name, svc] of Object.entries(services)) {
     if (name !== 'api' && !name.startsWith('worker-')) continue;
     const env = (svc.environment ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(env)) expect(known.has(key), `${name}: ${key} is not read by the configuration`);
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT === 'http://jaeger:4318', `${name}: OTEL_EXPORTER_OTLP_ENDPOINT is not http://jaeger:4318`);
+    expect(env.OTEL_SERVICE_NAME === `pipeline-${name}`, `${name}: OTEL_SERVICE_NAME is not pipeline-${name}`);
     expect(
       /^postgres:\/\/.*@postgres:5432\/pipeline$/.test(String(env.DATABASE_URL)),
       `${name}: DATABASE_URL does not point at the postgres service`,
@@ -88,7 +95,10 @@ export function composeProblems(services: Record<string, Service>, root = projec
   for (const [name, svc] of Object.entries(services)) {
     if (name === 'temporal-setup') continue;
     expect(svc.restart === 'unless-stopped', `${name}: restart is ${svc.restart ?? 'not set'}, expected unless-stopped`);
-    if (name !== 'temporal-ui') expect(Array.isArray(svc.healthcheck?.test) && svc.healthcheck.test.length > 0, `${name}: no health check`);
+    if (svc.image) expect(/:v?\d[\w.-]*$/.test(svc.image), `${name}: image ${svc.image} is not pinned to a version`);
+    // The UIs' images have no shell or HTTP client to run a check with.
+    if (name !== 'temporal-ui' && name !== 'jaeger')
+      expect(Array.isArray(svc.healthcheck?.test) && svc.healthcheck.test.length > 0, `${name}: no health check`);
   }
   // The API's container is restarted on liveness, not readiness: a Temporal outage must not restart it.
   expect(JSON.stringify(api.healthcheck?.test ?? '').includes('/healthz'), 'api: the health check does not call /healthz');
@@ -100,6 +110,107 @@ export function composeProblems(services: Record<string, Service>, root = projec
       `${w}: the health check does not call its metrics port`,
     );
   }
+  problems.push(...observabilityProblems(services, root));
+  return problems;
+}
+
+/** OpenTelemetry's own variables: read by its SDK in each process, not by the configuration. */
+const OTEL_VARIABLES = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME'];
+
+/** The host-side file of a bind mount `./x:/y[:ro]` of a service whose target is `target`. */
+function mountSource(svc: Service | undefined, target: string, root: string): string | undefined {
+  for (const v of (svc?.volumes ?? []) as string[]) {
+    const [source, to] = String(v).split(':');
+    if (to === target && source.startsWith('.')) return path.join(root, source);
+  }
+  return undefined;
+}
+
+/**
+ * Every metric series the code exports: the API's registry, and the workers' families. The API's
+ * Node.js process metrics (`pipeline_api_*`) are not listed here; the observability e2e test
+ * checks every dashboard query against a live scrape.
+ */
+export function exportedMetricNames(): Set<string> {
+  const api = new PipelineMetrics({ processMetrics: false } as MetricsOptions).registry.getMetricsAsArray();
+  return new Set([
+    ...api.flatMap((m) => seriesNames(m.name, String(m.type))),
+    ...Object.entries(WORKER_FAMILIES).flatMap(([name, type]) => seriesNames(name, type)),
+  ]);
+}
+
+/** Prometheus scrapes the API and every worker on its metrics port; Grafana loads the dashboard from it; Jaeger takes OTLP. */
+export function observabilityProblems(services: Record<string, Service>, root = projectRoot()): string[] {
+  const problems: string[] = [];
+  const expect = (ok: unknown, problem: string) => {
+    if (!ok) problems.push(problem);
+  };
+
+  const promFile = mountSource(services.prometheus, '/etc/prometheus/prometheus.yml', root);
+  expect(promFile && fs.existsSync(promFile), 'prometheus: no prometheus.yml mounted at /etc/prometheus/prometheus.yml');
+  if (promFile && fs.existsSync(promFile)) {
+    const config = YAML.parse(fs.readFileSync(promFile, 'utf8')) as {
+      scrape_configs?: { job_name: string; metrics_path?: string; static_configs?: { targets?: string[] }[] }[];
+    };
+    const targets = new Set<string>();
+    for (const job of config.scrape_configs ?? []) {
+      expect((job.metrics_path ?? '/metrics') === '/metrics', `prometheus: job ${job.job_name} does not scrape /metrics`);
+      for (const t of (job.static_configs ?? []).flatMap((c) => c.targets ?? [])) targets.add(t);
+    }
+    const wanted = new Set<string>();
+    const apiPort = services.api?.environment?.PORT;
+    if (apiPort !== undefined) wanted.add(`api:${apiPort}`);
+    for (const [name, svc] of Object.entries(services))
+      if (name.startsWith('worker-') && svc.environment?.METRICS_PORT) wanted.add(`${name}:${svc.environment.METRICS_PORT}`);
+    for (const t of wanted) expect(targets.has(t), `prometheus: does not scrape ${t}`);
+    for (const t of targets) expect(wanted.has(t), `prometheus: scrapes ${t}, which no service serves`);
+  }
+
+  const grafana = services.grafana ?? {};
+  const provisioning = mountSource(grafana, '/etc/grafana/provisioning', root);
+  expect(provisioning && fs.existsSync(provisioning), 'grafana: no provisioning folder mounted at /etc/grafana/provisioning');
+  const dashboards = mountSource(grafana, '/var/lib/grafana/dashboards', root);
+  expect(
+    dashboards && fs.existsSync(path.join(dashboards, path.basename(DASHBOARD_FILE))),
+    `grafana: ${DASHBOARD_FILE} is not mounted at /var/lib/grafana/dashboards`,
+  );
+  if (provisioning && fs.existsSync(provisioning)) {
+    const yamlIn = (dir: string) =>
+      fs.existsSync(path.join(provisioning, dir))
+        ? fs.readdirSync(path.join(provisioning, dir)).map((f) => YAML.parse(fs.readFileSync(path.join(provisioning, dir, f), 'utf8')))
+        : [];
+    const sources = yamlIn('datasources').flatMap(
+      (f: { datasources?: { uid?: string; type?: string; url?: string }[] }) => f.datasources ?? [],
+    );
+    const prometheus = sources.find((d) => d.type === 'prometheus');
+    expect(prometheus?.url === 'http://prometheus:9090', 'grafana: no Prometheus data source at http://prometheus:9090');
+    const providers = yamlIn('dashboards').flatMap((f: { providers?: { options?: { path?: string } }[] }) => f.providers ?? []);
+    expect(
+      providers.some((p) => p.options?.path === '/var/lib/grafana/dashboards'),
+      'grafana: no dashboard provider reads /var/lib/grafana/dashboards',
+    );
+    const uids = new Set<string>();
+    JSON.stringify(readDashboard(root), (key, value: unknown) => {
+      if (key === 'datasource' && value && typeof value === 'object') uids.add(String((value as { uid?: string }).uid));
+      return value;
+    });
+    for (const uid of uids)
+      expect(uid === prometheus?.uid, `dashboard: data source ${uid} is not the provisioned Prometheus (${prometheus?.uid})`);
+  }
+
+  const exported = exportedMetricNames();
+  for (const q of dashboardQueries(readDashboard(root))) {
+    try {
+      for (const name of metricNames(q.expr))
+        expect(exported.has(name), `dashboard: ${name} (${q.panel}) is not exported by the API or the workers`);
+    } catch (err) {
+      problems.push(`dashboard: ${q.panel}: ${(err as Error).message}`);
+    }
+  }
+
+  const jaeger = services.jaeger ?? {};
+  expect(/^jaegertracing\/all-in-one:/.test(String(jaeger.image)), 'jaeger: not the all-in-one image');
+  for (const port of ['4318', '16686']) expect((jaeger.ports ?? []).includes(`${port}:${port}`), `jaeger: does not publish ${port}`);
   return problems;
 }
 

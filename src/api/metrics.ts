@@ -26,6 +26,8 @@ export interface MetricsOptions {
   reconciler: Reconciler;
   /** Sources get their own label value in order of creation up to this many; the rest are "other". */
   maxSources: number;
+  /** Node.js process metrics (`pipeline_api_*`); off only to list the pipeline's own metrics without a process's observers. */
+  processMetrics?: boolean;
 }
 
 export class PipelineMetrics {
@@ -136,7 +138,7 @@ export class PipelineMetrics {
   private refreshing: Promise<void> | undefined;
 
   constructor(private readonly opts: MetricsOptions) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'pipeline_api_' });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'pipeline_api_' });
   }
 
   private sourceCounter(name: string, help: string): Counter<'source'> {
