@@ -1,8 +1,10 @@
 // The operators' view of the whole system as `npm start` runs it: readiness with every check,
-// stats with pollers on every queue, API metrics, and each worker's SDK metrics on its own port.
+// stats with pollers on every queue, API metrics, each worker's SDK metrics on its own port, and
+// every metric the Grafana dashboard queries exported by the running system.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ALL_TASK_QUEUES } from '../../src/contracts/names';
+import { WORKER_FAMILIES, dashboardMetricNames, exportedNames, readDashboard, seriesNames } from '../../scripts/dashboard-metrics';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { api, freePortRange, startSystem, submit, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
@@ -97,4 +99,58 @@ it('is ready with every check, shows pollers on every queue, and exports API and
   const entries = log.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   expect(entries.length).toBeGreaterThan(0);
   expect(entries.every((e) => e.region === 'east' && e.role === 'core')).toBe(true);
+});
+
+it('exports every metric the Grafana dashboard queries, and each worker its start time, which a restart changes', async () => {
+  // The dashboard's metrics exist once records have gone through (the test above submitted some).
+  const source = uniqueSource('dash');
+  expect((await submit(sys.url, source, randomBatch('d', 5))).status).toBe(202);
+  await waitFor('5 deliveries', async () => (await deliveredCount(db.pool, [source])) === 5, 120_000);
+
+  const scrape = async (url: string) => {
+    const r = await fetch(url);
+    expect({ url, status: r.status }).toEqual({ url, status: 200 });
+    return r.text();
+  };
+  const workers = await sys.workers();
+  const workerTexts = await Promise.all(workers.map((w) => scrape(`http://127.0.0.1:${w.metricsPort}/metrics`)));
+  const workerNames = new Set(workerTexts.flatMap((t) => [...exportedNames(t)]));
+  const exported = new Set([...exportedNames(await scrape(`${sys.url}/metrics`)), ...workerNames]);
+
+  const queried = dashboardMetricNames(readDashboard(path.resolve(__dirname, '..', '..')));
+  expect(queried.size).toBeGreaterThan(15);
+  const missing = [...queried].filter(([name]) => !exported.has(name)).map(([name, panels]) => `${name} (${panels.join(', ')})`);
+  expect(missing).toEqual([]);
+  // compose:check checks the dashboard against this list statically: it must be what workers export.
+  const unseen = Object.entries(WORKER_FAMILIES)
+    .flatMap(([name, type]) => seriesNames(name, type))
+    .filter((n) => !workerNames.has(n));
+  expect(unseen).toEqual([]);
+
+  // Each worker exports when its process started; a restart by the supervisor changes it.
+  const startOf = (text: string) => Number(/^pipeline_worker_start_time_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
+  const now = Date.now() / 1000;
+  for (const [i, w] of workers.entries()) {
+    const started = startOf(workerTexts[i]);
+    expect({ worker: `${w.region}/${w.stage}`, plausible: started > now - 600 && started <= now }).toEqual({
+      worker: `${w.region}/${w.stage}`,
+      plausible: true,
+    });
+  }
+  const core = workers.find((w) => w.region === 'west' && w.stage === 'core')!;
+  const before = startOf(workerTexts[workers.indexOf(core)]);
+  process.kill(core.pid!, 'SIGKILL');
+  const after = await waitFor(
+    'west/core restarted with its metrics',
+    async () => {
+      const now = (await sys.workers()).find((w) => w.region === 'west' && w.stage === 'core')!;
+      if (now.pid === core.pid || now.restarts !== core.restarts + 1) return undefined;
+      return fetch(`http://127.0.0.1:${core.metricsPort}/metrics`)
+        .then((r) => (r.ok ? r.text() : undefined))
+        .then((t) => (t ? startOf(t) : undefined))
+        .catch(() => undefined);
+    },
+    60_000,
+  );
+  expect(after).toBeGreaterThan(before);
 });
