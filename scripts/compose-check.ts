@@ -174,6 +174,11 @@ export function observabilityProblems(services: Record<string, Service>, root = 
     dashboards && fs.existsSync(path.join(dashboards, path.basename(DASHBOARD_FILE))),
     `grafana: ${DASHBOARD_FILE} is not mounted at /var/lib/grafana/dashboards`,
   );
+  const home = String(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '');
+  expect(
+    home === `/var/lib/grafana/dashboards/${path.basename(DASHBOARD_FILE)}`,
+    `grafana: the home dashboard is not ${path.basename(DASHBOARD_FILE)}`,
+  );
   if (provisioning && fs.existsSync(provisioning)) {
     const yamlIn = (dir: string) =>
       fs.existsSync(path.join(provisioning, dir))

@@ -27,6 +27,7 @@ describe('docker-compose.yml', () => {
     broken['worker-east-outbound'].environment.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://localhost:4318';
     broken.jaeger.ports = ['16686:16686'];
     broken.grafana.volumes = [];
+    delete broken.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
     expect(composeProblems(broken)).toEqual(
       expect.arrayContaining([
         'service worker-west-core is missing',
@@ -40,6 +41,7 @@ describe('docker-compose.yml', () => {
         'jaeger: does not publish 4318',
         'grafana: no provisioning folder mounted at /etc/grafana/provisioning',
         `grafana: ${DASHBOARD_FILE} is not mounted at /var/lib/grafana/dashboards`,
+        'grafana: the home dashboard is not pipeline.json',
       ]),
     );
   });
