@@ -11,12 +11,13 @@ export const DASHBOARD_FILE = path.join('observability', 'grafana', 'dashboards'
 export interface DashboardQuery {
   panel: string;
   expr: string;
+  legendFormat?: string;
 }
 
 interface Panel {
   title?: string;
   panels?: Panel[];
-  targets?: { expr?: string }[];
+  targets?: { expr?: string; legendFormat?: string }[];
 }
 
 export function readDashboard(root: string): { uid: string; panels: Panel[] } {
@@ -27,7 +28,9 @@ export function readDashboard(root: string): { uid: string; panels: Panel[] } {
 export function dashboardQueries(dashboard: { panels?: Panel[] }): DashboardQuery[] {
   const walk = (panels: Panel[] = []): DashboardQuery[] =>
     panels.flatMap((p) => [
-      ...(p.targets ?? []).filter((t) => t.expr).map((t) => ({ panel: p.title ?? '(untitled)', expr: t.expr! })),
+      ...(p.targets ?? [])
+        .filter((t) => t.expr)
+        .map((t) => ({ panel: p.title ?? '(untitled)', expr: t.expr!, legendFormat: t.legendFormat })),
       ...walk(p.panels),
     ]);
   return walk(dashboard.panels);
@@ -38,13 +41,25 @@ const GRAFANA_RANGES = /\$(?:__rate_interval|__interval|__range)(?:_ms|_s)?\b|\$
 
 /** The metric names a PromQL query selects; throws when Prometheus could not parse it. */
 export function metricNames(expr: string): string[] {
+  return parseQuery(expr).names;
+}
+
+/** The label names a query and its legend use: matchers, grouping, matching, `{{label}}`. */
+export function queryLabels(q: { expr: string; legendFormat?: string }): string[] {
+  const legend = [...(q.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]);
+  return [...new Set([...parseQuery(q.expr).labels, ...legend])];
+}
+
+function parseQuery(expr: string): { names: string[]; labels: string[] } {
   const query = expr.replace(GRAFANA_RANGES, '5m');
   const tree = parser.parse(query);
   const names = new Set<string>();
+  const labels = new Set<string>();
   const errors: number[] = [];
   tree.iterate({
     enter(node) {
       if (node.type.isError) errors.push(node.from);
+      if (node.name === 'LabelName' && query.slice(node.from, node.to) !== '__name__') labels.add(query.slice(node.from, node.to));
       if (node.name === 'VectorSelector') {
         const first = node.node.firstChild;
         if (first?.name === 'Identifier') names.add(query.slice(first.from, first.to));
@@ -62,7 +77,7 @@ export function metricNames(expr: string): string[] {
     },
   });
   if (errors.length) throw new Error(`not PromQL at offset ${errors[0]}: ${expr}`);
-  return [...names];
+  return { names: [...names], labels: [...labels] };
 }
 
 /** Every metric name a panel queries, with the panels that use it. */
@@ -95,6 +110,19 @@ export function exportedNames(text: string): Set<string> {
     else if (/^[a-zA-Z_:]/.test(line)) names.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
   }
   return names;
+}
+
+/** Per metric name in exposition text, the label names its samples carry. */
+export function sampleLabels(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s/.exec(line);
+    if (!m) continue;
+    const labels = out.get(m[1]) ?? new Set<string>();
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"/g)) labels.add(l[1]);
+    out.set(m[1], labels);
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ALL_TASK_QUEUES } from '../../src/contracts/names';
-import { WORKER_FAMILIES, dashboardMetricNames, exportedNames, readDashboard, seriesNames } from '../../scripts/dashboard-metrics';
+import {
+  WORKER_FAMILIES,
+  dashboardMetricNames,
+  dashboardQueries,
+  exportedNames,
+  metricNames,
+  queryLabels,
+  readDashboard,
+  sampleLabels,
+  seriesNames,
+} from '../../scripts/dashboard-metrics';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { api, freePortRange, startSystem, submit, waitFor, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
@@ -117,12 +127,30 @@ it('exports every metric the Grafana dashboard queries, and each worker its star
   const workers = await sys.workers();
   const workerTexts = await Promise.all(workers.map((w) => scrape(`http://127.0.0.1:${w.metricsPort}/metrics`)));
   const workerNames = new Set(workerTexts.flatMap((t) => [...exportedNames(t)]));
-  const exported = new Set([...exportedNames(await scrape(`${sys.url}/metrics`)), ...workerNames]);
+  const apiText = await scrape(`${sys.url}/metrics`);
+  const exported = new Set([...exportedNames(apiText), ...workerNames]);
 
-  const queried = dashboardMetricNames(readDashboard(path.resolve(__dirname, '..', '..')));
+  const dashboard = readDashboard(path.resolve(__dirname, '..', '..'));
+  const queried = dashboardMetricNames(dashboard);
   expect(queried.size).toBeGreaterThan(15);
   const missing = [...queried].filter(([name]) => !exported.has(name)).map(([name, panels]) => `${name} (${panels.join(', ')})`);
   expect(missing).toEqual([]);
+
+  // Every label a query groups by, matches or shows in its legend is on the samples of its metrics,
+  // or is one Prometheus adds to every target. A metric without samples yet (no fencing refusal
+  // here) cannot tell, so its queries are left out.
+  const labelsOf = new Map<string, Set<string>>();
+  for (const text of [apiText, ...workerTexts])
+    for (const [name, labels] of sampleLabels(text)) labelsOf.set(name, new Set([...(labelsOf.get(name) ?? []), ...labels]));
+  const unknownLabels = dashboardQueries(dashboard).flatMap((q) => {
+    const sampled = metricNames(q.expr).filter((n) => labelsOf.has(n));
+    if (!sampled.length) return [];
+    const have = new Set(['instance', 'job', ...sampled.flatMap((n) => [...labelsOf.get(n)!])]);
+    return queryLabels(q)
+      .filter((l) => !have.has(l))
+      .map((l) => `${q.panel}: ${l} in ${q.expr}`);
+  });
+  expect(unknownLabels).toEqual([]);
   // compose:check checks the dashboard against this list statically: it must be what workers export.
   const unseen = Object.entries(WORKER_FAMILIES)
     .flatMap(([name, type]) => seriesNames(name, type))

@@ -5,7 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { composeProblems, observabilityProblems, readCompose } from '../../scripts/compose-check';
-import { DASHBOARD_FILE, dashboardMetricNames, exportedNames, metricNames, readDashboard } from '../../scripts/dashboard-metrics';
+import {
+  DASHBOARD_FILE,
+  dashboardMetricNames,
+  exportedNames,
+  metricNames,
+  queryLabels,
+  readDashboard,
+  sampleLabels,
+} from '../../scripts/dashboard-metrics';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const services = readCompose(path.join(ROOT, 'docker-compose.yml'));
@@ -139,6 +147,24 @@ describe('metric names in PromQL', () => {
     expect(() => metricNames('sum(rate(x[5m])')).toThrow(/not PromQL/);
     expect(() => metricNames('rate(x[$unknown])')).toThrow(/not PromQL/);
     expect(() => metricNames('{__name__=~"pipeline_.*"}')).toThrow(/not PromQL/);
+  });
+
+  it('come with the label names a query and its legend use', () => {
+    expect(
+      queryLabels({
+        expr: 'max by (region, stage) (increase(pipeline_fencing_refusals_total{region!="x"}[$__rate_interval])) / on (instance) group_left y{__name__="z"}',
+        legendFormat: '{{region}} {{ stage }} {{role}}',
+      }).sort(),
+    ).toEqual(['instance', 'region', 'role', 'stage']);
+    expect(
+      [...sampleLabels('# TYPE a counter\na_total{x="1",y="a\\"b,z=\\"c"} 1\na_total{w="2"} 2\nb 3\n').entries()].map(([n, l]) => [
+        n,
+        [...l].sort(),
+      ]),
+    ).toEqual([
+      ['a_total', ['w', 'x', 'y']],
+      ['b', []],
+    ]);
   });
 
   it('are read from exposition text: samples, and the series of every declared family', () => {
