@@ -8,8 +8,17 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { EnvSchema, loadConfig } from '../src/config';
 import { REGIONS, WORKER_ROLES, defaultNamespace, SEARCH_ATTRIBUTES } from '../src/contracts/names';
+import type { MetricObject } from 'prom-client';
 import { PipelineMetrics, type MetricsOptions } from '../src/api/metrics';
-import { DASHBOARD_FILE, WORKER_FAMILIES, dashboardQueries, metricNames, readDashboard, seriesNames } from './dashboard-metrics';
+import {
+  DASHBOARD_FILE,
+  WORKER_FAMILIES,
+  dashboardQueries,
+  metricNames,
+  queryLabels,
+  readDashboard,
+  seriesNames,
+} from './dashboard-metrics';
 
 type Service = Record<string, any>;
 
@@ -127,16 +136,19 @@ function mountSource(svc: Service | undefined, target: string, root: string): st
 }
 
 /**
- * Every metric series the code exports: the API's registry, and the workers' families. The API's
- * Node.js process metrics (`pipeline_api_*`) are not listed here; the observability e2e test
- * checks every dashboard query against a live scrape.
+ * Every metric series the code exports, with its label names where the code declares them: the
+ * API's registry (a histogram's buckets add `le`), and the workers' families (their labels come from
+ * the SDK: undefined here, checked on a live scrape). The API's Node.js process metrics
+ * (`pipeline_api_*`) are not listed; the observability e2e test checks every query live.
  */
-export function exportedMetricNames(): Set<string> {
+export function exportedMetrics(): Map<string, Set<string> | undefined> {
+  const out = new Map<string, Set<string> | undefined>();
   const api = new PipelineMetrics({ processMetrics: false } as MetricsOptions).registry.getMetricsAsArray();
-  return new Set([
-    ...api.flatMap((m) => seriesNames(m.name, String(m.type))),
-    ...Object.entries(WORKER_FAMILIES).flatMap(([name, type]) => seriesNames(name, type)),
-  ]);
+  for (const m of api as (MetricObject & { labelNames?: string[] })[])
+    for (const series of seriesNames(m.name, String(m.type)))
+      out.set(series, new Set([...(m.labelNames ?? []), ...(series.endsWith('_bucket') ? ['le'] : [])]));
+  for (const [name, type] of Object.entries(WORKER_FAMILIES)) for (const series of seriesNames(name, type)) out.set(series, undefined);
+  return out;
 }
 
 /** Prometheus scrapes the API and every worker on its metrics port; Grafana loads the dashboard from it; Jaeger takes OTLP. */
@@ -203,11 +215,17 @@ export function observabilityProblems(services: Record<string, Service>, root = 
       expect(uid === prometheus?.uid, `dashboard: data source ${uid} is not the provisioned Prometheus (${prometheus?.uid})`);
   }
 
-  const exported = exportedMetricNames();
+  const exported = exportedMetrics();
   for (const q of dashboardQueries(readDashboard(root))) {
     try {
-      for (const name of metricNames(q.expr))
-        expect(exported.has(name), `dashboard: ${name} (${q.panel}) is not exported by the API or the workers`);
+      const names = metricNames(q.expr);
+      for (const name of names) expect(exported.has(name), `dashboard: ${name} (${q.panel}) is not exported by the API or the workers`);
+      // Labels of the API's metrics are declared in the code (Prometheus adds instance and job).
+      const declared = names.map((n) => exported.get(n));
+      if (names.length && declared.every((d) => d)) {
+        const have = new Set(['instance', 'job', ...declared.flatMap((d) => [...d!])]);
+        for (const label of queryLabels(q)) expect(have.has(label), `dashboard: ${q.panel}: label ${label} is not on ${names.join(', ')}`);
+      }
     } catch (err) {
       problems.push(`dashboard: ${q.panel}: ${(err as Error).message}`);
     }

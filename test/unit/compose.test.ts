@@ -73,7 +73,7 @@ describe('Prometheus, Grafana and the dashboard', () => {
     expect(targets.sort()).toEqual(['api:3000', ...workers.map((w) => `${w}:${services[w].environment.METRICS_PORT}`)].sort());
   });
 
-  it('reports a missing or stray scrape target, a wrong data source, and dashboard queries the code does not export', () => {
+  it('reports a missing or stray scrape target, a wrong data source, and dashboard queries of metrics or labels the code does not export', () => {
     const root = brokenCopy();
     const promFile = path.join(root, 'observability', 'prometheus.yml');
     const prom = YAML.parse(fs.readFileSync(promFile, 'utf8'));
@@ -90,6 +90,7 @@ describe('Prometheus, Grafana and the dashboard', () => {
       // A histogram is exported as _bucket, _sum and _count, never under its family name.
       { expr: 'rate(temporal_activity_schedule_to_start_latency[5m])' },
       { expr: 'sum(rate(pipeline_records_accepted_total[5m]' },
+      { expr: 'max by (region, stage) (increase(pipeline_fencing_refusals_total[5m]))', legendFormat: '{{region}} {{role}}' },
     ];
     fs.writeFileSync(path.join(root, DASHBOARD_FILE), JSON.stringify(dashboard));
     try {
@@ -102,9 +103,10 @@ describe('Prometheus, Grafana and the dashboard', () => {
           `dashboard: pipeline_no_such_metric_total (${panel.title}) is not exported by the API or the workers`,
           `dashboard: temporal_activity_schedule_to_start_latency (${panel.title}) is not exported by the API or the workers`,
           expect.stringMatching(new RegExp(`^dashboard: ${panel.title}: not PromQL at offset`)),
+          `dashboard: ${panel.title}: label role is not on pipeline_fencing_refusals_total`,
         ]),
       );
-      expect(problems).toHaveLength(6);
+      expect(problems).toHaveLength(7);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
