@@ -10,11 +10,18 @@ async function main() {
   fs.mkdirSync(to, { recursive: true });
   for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
 
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(root, 'dist', 'src', 'workflows', 'index.js'),
-    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} },
-  });
+  const workflowsPath = path.join(root, 'dist', 'src', 'workflows', 'index.js');
+  const logger = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger });
   fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), code);
+  // A second bundle with Temporal's OpenTelemetry workflow interceptors, which the workflow worker
+  // loads only when tracing is on: with tracing off the interceptors are not even in its code.
+  const traced = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    logger,
+  });
+  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle-traced.js'), traced.code);
 }
 
 main().catch((err) => {

@@ -181,6 +181,27 @@ export const EnvSchema = Type.Object({
   SUBMIT_MAX_INFLIGHT: Int(64, 1, 'submits being checkpointed at once; beyond it `503 overloaded` with `Retry-After: 1`, nothing written'),
   REQUEST_TIMEOUT_MS: Int(60_000, 1000, 'longest time to receive a whole request'),
   CONNECTION_TIMEOUT_MS: Int(30_000, 1000, 'an idle socket is closed after this long'),
+  // Read by the OpenTelemetry SDK itself (src/telemetry): listed here to be validated and documented.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(
+    Type.String({
+      docDefault: 'unset: tracing off',
+      description:
+        'turns tracing on: the OTLP/HTTP collector every process sends its spans to (e.g. `http://localhost:4318`); unset, the OpenTelemetry SDK is not even loaded. See [tracing](tracing.md)',
+    }),
+  ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(
+    Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')], {
+      docDefault: '`http/protobuf`',
+      description: 'OTLP over HTTP, as protobuf or JSON (gRPC is not included)',
+    }),
+  ),
+  OTEL_SERVICE_NAME: Type.Optional(
+    Type.String({
+      docDefault: '`record-pipeline-api`, `record-pipeline-worker-<region>-<role>`',
+      description:
+        "the service name of a process's spans; leave it unset where one environment serves several processes (`npm start`), so that each keeps its own",
+    }),
+  ),
 });
 export type Env = Static<typeof EnvSchema>;
 

@@ -1,5 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { loadConfig, type Env } from './config';
+import { tracing } from './telemetry/tracing';
+import { activeTraceIds } from './telemetry/spans';
 
 const PRETTY = 'pino-pretty';
 
@@ -26,7 +28,7 @@ export function wantsPretty(
 
 /**
  * JSON logs from every process with the same field names (sourceId, seq, workflowId, region,
- * stage); pretty when attached to a terminal (LOG_FORMAT=auto), or as LOG_FORMAT says.
+ * stage, and with tracing on trace_id and span_id of the span the line is logged in); pretty when attached to a terminal (LOG_FORMAT=auto), or as LOG_FORMAT says.
  */
 export function createLogger(
   name: string,
@@ -40,6 +42,8 @@ export function createLogger(
     name,
     level,
     base: { pid: process.pid, ...bindings },
+    // Tracing on: the active span's ids on each line (the names Temporal's interceptors use).
+    mixin: tracing() ? activeTraceIds : undefined,
     transport: pretty ? { target: PRETTY, options: { colorize: true, translateTime: 'HH:MM:ss.l' } } : undefined,
   });
 }

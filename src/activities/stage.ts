@@ -7,6 +7,7 @@ import type { GateListener } from '../db/gate-listener';
 import type { Pool } from '../db/pool';
 import { defaultWork, type StageWork } from '../stages/work';
 import type { GateNotifier } from '../temporal/notifier';
+import { inSpan, recordAttributes, tagActiveSpan } from '../telemetry/spans';
 import { isRejection, markBlocked, runStage, type StageResult, type StageTask, type StageWrite, type StageWriteDeps } from './stage-write';
 
 export type { StageResult, StageTask } from './stage-write';
@@ -40,6 +41,8 @@ export function createStageActivities(deps: StageActivityDeps) {
   const activity =
     (stage: Stage) =>
     async (task: StageTask): Promise<StageResult> => {
+      // On the activity's RunActivity span (tracing on): which record, stage, region and epoch.
+      tagActiveSpan(recordAttributes({ sourceId: task.sourceId, seq: task.seq, stage, region: deps.region, epoch: task.epoch }));
       if (deps.delayMs) await sleep(deps.delayMs);
       let result: StageWrite;
       try {
@@ -51,7 +54,7 @@ export function createStageActivities(deps: StageActivityDeps) {
           throw ApplicationFailure.create({ type: FailureType.RecordRejected, nonRetryable: true, message: err.message });
         }
         // Another attempt finished the stage meanwhile: this rejection is moot, report that write.
-        result = await runStage(writeDeps, stage, task);
+        result = await write(stage, task);
       }
       log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
       // Signal the successor right after the commit, and only if it registered as a waiter (the
@@ -74,14 +77,14 @@ export function createStageActivities(deps: StageActivityDeps) {
   const attempt = async (stage: Stage, task: StageTask): Promise<StageWrite> => {
     const gate = deps.gate;
     const budget = Math.min(deps.gateWaitMs ?? 0, activityTimeoutMs() / 2);
-    if (!gate || budget <= 0) return runStage(writeDeps, stage, task);
+    if (!gate || budget <= 0) return write(stage, task);
     const deadline = Date.now() + budget;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) return runStage(writeDeps, stage, task);
+      if (left <= 0) return write(stage, task);
       // Wait registered before the read: a commit right after it still wakes us.
       const wait = gate.waitFor(task.sourceId, stage, task.seq - 1, left);
-      const result = await runStage(writeDeps, stage, task, deps.gateWaitAhead ?? 1).catch((err: unknown) => {
+      const result = await write(stage, task, deps.gateWaitAhead ?? 1).catch((err: unknown) => {
         wait.cancel();
         throw err;
       });
@@ -89,9 +92,19 @@ export function createStageActivities(deps: StageActivityDeps) {
         wait.cancel();
         return result;
       }
-      await wait.done;
+      await inSpan('gate wait', { ...spanAttrs(stage, task), 'pipeline.gate.wait_ms': left }, () => wait.done);
     }
   };
+
+  /** One stage transaction (the outbound one also writes the delivery), as a span when tracing. */
+  const write = (stage: Stage, task: StageTask, holdUpTo?: number): Promise<StageWrite> =>
+    inSpan(stage === 'outbound' ? 'delivery' : 'stage write', spanAttrs(stage, task), async () => {
+      const result = await runStage(writeDeps, stage, task, holdUpTo);
+      tagActiveSpan({ 'pipeline.outcome': result.outcome });
+      return result;
+    });
+  const spanAttrs = (stage: Stage, task: StageTask) =>
+    recordAttributes({ sourceId: task.sourceId, seq: task.seq, stage, region: deps.region, epoch: task.epoch });
   const acts = {} as Record<Stage, (task: StageTask) => Promise<StageResult>>;
   for (const stage of STAGES) acts[stage] = activity(stage);
   return acts;

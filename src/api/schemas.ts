@@ -58,6 +58,9 @@ export const RecordReply = Type.Object({
   stages: StageMap(Type.Object({ at: Type.String(), region: Type.String(), epoch: Type.Integer() })),
   deliveredAt: Type.Union([Type.String(), Type.Null()]),
   blocked: Type.Union([Type.Object({ stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  traceId: Type.Union([Type.String(), Type.Null()], {
+    description: "the OpenTelemetry trace id of the record's trace (null when tracing was off when it was accepted)",
+  }),
 });
 export type RecordReply = Static<typeof RecordReply>;
 

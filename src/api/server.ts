@@ -1,4 +1,5 @@
 // The API process: listens, runs the relay, closes gracefully.
+import './tracing'; // first: the pg instrumentation must see pg's first require
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
@@ -12,6 +13,7 @@ import { GateListener } from '../db/gate-listener';
 import { RegionRouter } from './region-router';
 import { Reconciler } from './reconciler';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
+import { stopTracing } from '../telemetry/tracing';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -107,10 +109,13 @@ if (require.main === module) {
       const shutdown = () => {
         if (closing) return;
         closing = true;
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
+        server
+          .close()
+          .then(stopTracing)
+          .then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);

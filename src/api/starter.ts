@@ -11,6 +11,7 @@ import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
+import { inRecordTrace, recordAttributes } from '../telemetry/spans';
 import { sweepOnce } from './sweeper';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
 
@@ -40,7 +41,12 @@ export type PendingRecord = PendingStart;
 export interface RecordIdentity {
   recordId: string;
   payloadHash: string;
+  /** The trace context the record was accepted in (null: tracing was off). */
+  traceparent?: string | null;
 }
+
+/** Which path starts a record's workflow (a span attribute of its start). */
+export type StartedBy = 'submit' | 'window' | 'relay' | 'recovery' | 'reconciler';
 
 export interface StartReport {
   started: number;
@@ -111,9 +117,12 @@ export class WorkflowStarter {
   constructor(private readonly opts: StarterOptions) {}
 
   /** Starts the workflows of records just accepted (called after the checkpoint commit). */
-  async startRecords(sourceId: string, seqs: number[]): Promise<StartReport> {
+  async startRecords(sourceId: string, seqs: number[], by: StartedBy = 'submit'): Promise<StartReport> {
     if (!seqs.length) return { started: 0, failed: 0 };
-    return this.start(seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })));
+    return this.start(
+      seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })),
+      by,
+    );
   }
 
   /** Starts the never-started records of a source that its inbound watermark now lets in. */
@@ -121,7 +130,7 @@ export class WorkflowStarter {
     const window = this.opts.startWindow ?? 0;
     if (window <= 0) return { started: 0, failed: 0 };
     const seqs = await unstartedInWindow(this.opts.pool, sourceId, window);
-    return this.startRecords(sourceId, seqs);
+    return this.startRecords(sourceId, seqs, 'window');
   }
 
   /**
@@ -129,20 +138,25 @@ export class WorkflowStarter {
    * a time: recovery and the relay loop would otherwise both start the same records, and the
    * second start (TERMINATE_EXISTING, the record's epoch being older) would end the first's run.
    */
-  relayOnce(limit = 1000): Promise<StartReport> {
-    const pass = this.relayTail.then(() => this.relayPass(limit));
+  relayOnce(limit = 1000, by: StartedBy = 'relay'): Promise<StartReport> {
+    const pass = this.relayTail.then(() => this.relayPass(limit, by));
     this.relayTail = pass.catch(() => undefined);
     return pass;
   }
 
-  private async relayPass(limit: number): Promise<StartReport> {
+  private async relayPass(limit: number, by: StartedBy): Promise<StartReport> {
     const region = await activeRegion(this.opts.pool);
     const rows = await pendingStarts(this.opts.pool, region.epoch, limit, this.opts.startWindow ?? 0);
     if (!rows.length) return { started: 0, failed: 0 };
-    return this.start(rows, region);
+    return this.start(rows, by, region);
   }
 
-  private async start(records: PendingRecord[], known?: RegionRow, onStarted?: (rec: PendingRecord) => void): Promise<StartReport> {
+  private async start(
+    records: PendingRecord[],
+    by: StartedBy,
+    known?: RegionRow,
+    onStarted?: (rec: PendingRecord) => void,
+  ): Promise<StartReport> {
     const { pool, temporal, logger } = this.opts;
     const region = known ?? (await activeRegion(pool));
     let client;
@@ -167,8 +181,11 @@ export class WorkflowStarter {
     await inOrderLimited(due, this.opts.concurrency, async (rec) => {
       const identity = identities.get(`${rec.source_id}:${rec.seq}`);
       const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity);
+      const attrs = recordAttributes({ sourceId: rec.source_id, seq: rec.seq, region: region.name, epoch: region.epoch });
       try {
-        await client.workflow.start(RECORD_WORKFLOW_TYPE, options);
+        await inRecordTrace(identity?.traceparent, { ...attrs, 'pipeline.started_by': by }, () =>
+          client.workflow.start(RECORD_WORKFLOW_TYPE, options),
+        );
         started.push(rec);
         onStarted?.(rec);
       } catch (err) {
@@ -191,6 +208,7 @@ export class WorkflowStarter {
     const started: { source_id: string; seq: number }[] = [];
     await this.start(
       records.map((r) => ({ source_id: r.source_id, seq: r.seq, epoch: null })),
+      'reconciler',
       region,
       (rec) => started.push(rec),
     );
@@ -201,7 +219,7 @@ export class WorkflowStarter {
   async recoverAll(): Promise<StartReport> {
     const total: StartReport = { started: 0, failed: 0 };
     for (;;) {
-      const report = await this.relayOnce();
+      const report = await this.relayOnce(1000, 'recovery');
       total.started += report.started;
       total.failed += report.failed;
       if (report.started === 0 || this.stopped) return total;

@@ -15,13 +15,21 @@ export interface AcceptedRecord {
   duplicate: boolean;
 }
 
+/** The trace context to store with a new record (tracing on), given its seq. */
+export type TraceOf = (seq: number) => string | null;
+
 export type CheckpointResult = { ok: true; records: AcceptedRecord[]; newSeqs: number[] } | { ok: false; conflicts: string[] };
 
 /**
  * In one transaction: lock the source, find ids already accepted, assign the next seqs to the new
  * ones and insert them. Nothing is written if any id conflicts.
  */
-export async function checkpointRecords(pool: Pool, sourceId: string, items: IncomingRecord[]): Promise<CheckpointResult> {
+export async function checkpointRecords(
+  pool: Pool,
+  sourceId: string,
+  items: IncomingRecord[],
+  traceOf?: TraceOf,
+): Promise<CheckpointResult> {
   // Repeats inside the batch: the first occurrence counts, a later one with another payload conflicts.
   const firstById = new Map<string, IncomingRecord>();
   const conflicts = new Set<string>();
@@ -33,7 +41,7 @@ export async function checkpointRecords(pool: Pool, sourceId: string, items: Inc
   if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
 
   try {
-    return await withTransaction(pool, (c) => insertBatch(c, sourceId, items, firstById));
+    return await withTransaction(pool, (c) => insertBatch(c, sourceId, items, firstById, traceOf));
   } catch (err) {
     if (err instanceof ConflictError) return { ok: false, conflicts: err.ids };
     throw err;
@@ -51,6 +59,7 @@ async function insertBatch(
   sourceId: string,
   items: IncomingRecord[],
   firstById: Map<string, IncomingRecord>,
+  traceOf: TraceOf | undefined,
 ): Promise<CheckpointResult> {
   const conflicts = new Set<string>();
   {
@@ -83,14 +92,15 @@ async function insertBatch(
     }
     if (fresh.length) {
       await c.query(
-        `INSERT INTO records (source_id, seq, record_id, payload, payload_hash)
-         SELECT $1, s, r, p, h FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[]) AS t(s, r, p, h)`,
+        `INSERT INTO records (source_id, seq, record_id, payload, payload_hash, traceparent)
+         SELECT $1, s, r, p, h, tp FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[], $6::text[]) AS t(s, r, p, h, tp)`,
         [
           sourceId,
           fresh.map((f) => f.seq),
           fresh.map((f) => f.item.id),
           fresh.map((f) => JSON.stringify(f.item.payload)),
           fresh.map((f) => f.item.hash),
+          fresh.map((f) => traceOf?.(f.seq) ?? null),
         ],
       );
       await c.query('UPDATE sources SET last_seq = $2 WHERE source_id = $1', [sourceId, next]);

@@ -20,12 +20,13 @@ export type RecordRow = {
   blocked_stage: Stage | null;
   blocked_reason: string | null;
   delivered_at: Date | null;
+  traceparent: string | null;
 } & Record<Stage, StagePass | null>;
 
 export async function getRecord(pool: Pool, sourceId: string, seq: number): Promise<RecordRow | undefined> {
   const { rows } = await pool.query<RecordRow>(
     `SELECT r.record_id, r.status, r.region, r.epoch, r.accepted_at, r.blocked_stage, r.blocked_reason,
-            d.delivered_at,
+            r.traceparent, d.delivered_at,
             ${STAGES.map(
               (s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
                FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) AS ${s}`,
@@ -72,13 +73,16 @@ export async function listDeliveries(pool: Pool, sourceId: string, after: number
   return rows;
 }
 
-/** Client ids and payload digests of some records of a source, by seq (for workflow summaries). */
+/**
+ * Client ids and payload digests of some records of a source, by seq (for workflow summaries), and
+ * the trace context each was accepted in (its workflow starts in that trace).
+ */
 export async function readIdentities(pool: Pool, sourceId: string, seqs: number[]) {
-  const { rows } = await pool.query<{ seq: number; record_id: string; payload_hash: string }>(
-    'SELECT seq, record_id, payload_hash FROM records WHERE source_id = $1 AND seq = ANY($2::bigint[])',
+  const { rows } = await pool.query<{ seq: number; record_id: string; payload_hash: string; traceparent: string | null }>(
+    'SELECT seq, record_id, payload_hash, traceparent FROM records WHERE source_id = $1 AND seq = ANY($2::bigint[])',
     [sourceId, seqs],
   );
-  return new Map(rows.map((r) => [r.seq, { recordId: r.record_id, payloadHash: r.payload_hash }]));
+  return new Map(rows.map((r) => [r.seq, { recordId: r.record_id, payloadHash: r.payload_hash, traceparent: r.traceparent }]));
 }
 
 export interface BlockedRow {

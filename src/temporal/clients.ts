@@ -1,6 +1,7 @@
 // Temporal clients, one per region, connected lazily and reconnected after a failure.
 import { Client, Connection } from '@temporalio/client';
 import type { RegionConfig } from '../config';
+import { tracingClientInterceptors } from '../telemetry/temporal';
 
 export class TemporalClients {
   private readonly clients = new Map<string, Promise<Client>>();
@@ -18,7 +19,8 @@ export class TemporalClients {
     if (!pending) {
       const rc = this.region(name);
       pending = Connection.connect({ address: rc.address, ...rc.connect, connectTimeout: '3s' }).then(
-        (connection) => new Client({ connection, namespace: rc.namespace }),
+        // Tracing on: a start or signal carries the caller's trace context in its headers.
+        (connection) => new Client({ connection, namespace: rc.namespace, interceptors: tracingClientInterceptors() }),
       );
       // A failed connect is forgotten so the next call tries again.
       pending.catch(() => this.clients.delete(name));

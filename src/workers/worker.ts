@@ -1,5 +1,6 @@
 // One worker process: a region's workflow worker, or one stage's activity worker.
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
+import './tracing'; // first: the pg instrumentation must see pg's first require
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -7,12 +8,16 @@ import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
 import { createLogger } from '../logger';
 import { installRuntime } from './runtime';
+import { tracing, stopTracing } from '../telemetry/tracing';
+import { tracingActivityInterceptors, tracingClientInterceptors, tracingWorkflowSinks } from '../telemetry/temporal';
 import { createPool, type Pool } from '../db/pool';
 import { GateListener } from '../db/gate-listener';
 import { createStageActivities } from '../activities/stage';
 import { isRegion, isStage, taskQueueFor, WORKER_ROLES, workerProcessTitle, type WorkerRole } from '../contracts/names';
 
 export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle.js');
+/** The same workflow code with Temporal's OpenTelemetry workflow interceptors: used only when tracing is on. */
+export const TRACED_WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle-traced.js');
 
 async function main(): Promise<void> {
   const [region, role] = process.argv.slice(2);
@@ -38,11 +43,13 @@ async function main(): Promise<void> {
     };
     let worker: Worker;
     if (role === 'workflows') {
-      worker = await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
+      worker = tracing()
+        ? await Worker.create({ ...common, workflowBundle: { codePath: TRACED_WORKFLOW_BUNDLE_PATH }, sinks: tracingWorkflowSinks() })
+        : await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
       clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
-      const client = new Client({ connection: clientConnection, namespace: rc.namespace });
+      const client = new Client({ connection: clientConnection, namespace: rc.namespace, interceptors: tracingClientInterceptors() });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       gate =
         config.GATE_WAIT_MS > 0
@@ -59,7 +66,8 @@ async function main(): Promise<void> {
         gateWaitAhead: config.GATE_WAIT_AHEAD,
       });
       // Only this stage's activity: one task queue, like one container.
-      worker = await Worker.create({ ...common, activities: { [role]: acts[role] } });
+      const activity = tracingActivityInterceptors();
+      worker = await Worker.create({ ...common, activities: { [role]: acts[role] }, ...(activity ? { interceptors: { activity } } : {}) });
     } else {
       throw new Error(`unknown role ${role}`);
     }
@@ -71,6 +79,7 @@ async function main(): Promise<void> {
     await clientConnection?.close();
     await gate?.close();
     await pool?.end();
+    await stopTracing();
   }
 }
 

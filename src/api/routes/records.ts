@@ -9,6 +9,7 @@ import { canonicalJson, contentHash } from '../../stages/work';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
 import { MAX_PAYLOAD_BYTES } from '../../contracts/limits';
+import { submitTraces, traceIdOf } from '../../telemetry/spans';
 import { ApiError } from '../errors';
 import { InflightGate } from '../limits';
 import { ErrorBody, RecordParams, RecordReply, SourceParams, SubmitBody, SubmitReply } from '../schemas';
@@ -42,7 +43,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
           }
           return { id: r.id, payload: r.payload, hash: contentHash(text) };
         });
-        const result = await checkpointRecords(app.pool, sourceId, items);
+        const result = await checkpointRecords(app.pool, sourceId, items, submitTraces(sourceId, items.length));
         if (!result.ok) {
           throw new ApiError(409, 'id_conflict', `ids already accepted with another payload: ${result.conflicts.slice(0, 10).join(', ')}`, {
             ids: result.conflicts,
@@ -103,6 +104,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stages,
         deliveredAt: row.delivered_at?.toISOString() ?? null,
         blocked: row.blocked_stage ? { stage: row.blocked_stage, reason: row.blocked_reason } : null,
+        traceId: traceIdOf(row.traceparent),
       };
     },
   );
