@@ -5,7 +5,8 @@ const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
 // The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> temporal,
-// db -> activities, workflows -> contracts. A folder imports from its own level or below;
+// db -> activities, workflows -> contracts; telemetry (tracing setup and spans) sits beside contracts
+// at the bottom but does I/O, so workflow code may not import it. A folder imports from its own level or below;
 // `allowTypeImports` marks where a type-only import is harmless (erased at build time, nothing
 // runs). The launcher, on top, may import any folder, and only scripts and tests import it: what
 // production runs (the API, the workers, the CLI) never loads the local launcher's code.
@@ -17,7 +18,7 @@ const folders = (...names) => `^(\\.\\./)+(${alt(names)})(/|$)`;
 const except = (...allowed) => `^(?!(${allowed.join('|')}))`;
 const BUILTINS = `(node:)?(${alt(builtinModules)})(/|$)`;
 const IO_PACKAGES = `(${alt(['pg', 'pino', 'pino-pretty', 'fastify', '@fastify', '@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'])})(/|$)`;
-const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli', 'launcher'])})(/|$)`;
+const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli', 'launcher', 'telemetry'])})(/|$)`;
 
 const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
 /** Not even a type from the launcher: production code has no reason to know it. */
@@ -102,6 +103,10 @@ module.exports = tseslint.config(
   layer(['src/db/**/*.ts'], {
     regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'),
     message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them',
+  }),
+  layer(['src/telemetry/**/*.ts'], {
+    regex: folders('api', 'workers', 'cli', 'launcher', 'db', 'temporal', 'activities', 'workflows', 'stages'),
+    message: 'telemetry/ is at the bottom, beside contracts: every layer but workflows may import it, and it imports none of them',
   }),
   layer(['src/temporal/**/*.ts'], {
     regex: folders('api', 'workers', 'cli', 'launcher'),

@@ -55,6 +55,13 @@ describe('saved workflow histories', () => {
     );
   });
 
+  it("replay as well against the traced bundle (tracing on: Temporal's OpenTelemetry workflow interceptors)", async () => {
+    const results = await replayAll({ workflowBundle: { codePath: path.join(ROOT, 'dist', 'workflow-bundle-traced.js') } });
+    expect(results.map((r) => ({ id: r.workflowId, error: r.error?.message }))).toEqual(
+      files.map((f) => ({ id: f.replace(/\.json$/, ''), error: undefined })),
+    );
+  });
+
   it('fail on a deliberately incompatible change, and pass when the change is behind patched()', async () => {
     const broken = await replayAll(await variant('incompatible'));
     expect(broken.length).toBe(files.length);

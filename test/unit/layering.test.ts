@@ -22,6 +22,7 @@ const FILE = {
   temporal: 'src/temporal/clients.ts',
   workers: 'src/workers/worker.ts',
   cli: 'src/cli/main.ts',
+  telemetry: 'src/telemetry/spans.ts',
 } as const;
 // On top of every layer, with no rule of its own: the launcher may import any folder.
 const LAUNCHER = 'src/launcher/supervisor.ts';
@@ -71,6 +72,8 @@ describe('lint enforces the layering', () => {
       FILE.apiRoutes,
       "import { runStage } from '../../activities/stage-write';\nexport const f = runStage;\n",
     ],
+    ['telemetry imports a value from db', FILE.telemetry, "import { createPool } from '../db/pool';\nexport const f = createPool;\n"],
+    ['workflows import a value from telemetry', FILE.workflows, "import { inSpan } from '../telemetry/spans';\nexport const f = inSpan;\n"],
     ['workflows import a value from db', FILE.workflows, "import { createPool } from '../db/pool';\nexport const f = createPool;\n"],
     ['workflows import even a type from db', FILE.workflows, "import type { Pool } from '../db/pool';\nexport let p: Pool | undefined;\n"],
     [
