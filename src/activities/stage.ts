@@ -92,7 +92,7 @@ export function createStageActivities(deps: StageActivityDeps) {
         wait.cancel();
         return result;
       }
-      await inSpan('gate wait', { ...spanAttrs(stage, task), 'pipeline.gate.wait_ms': left }, () => wait.done);
+      await inSpan('gate wait', { ...spanAttrs(stage, task), 'pipeline.gate.budget_ms': left }, () => wait.done);
     }
   };
 
