@@ -28,6 +28,8 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '200',
       STAGE_DELAY_MS: '10',
+      // The stage activities' per-record lines ("stage written") are debug lines.
+      LOG_LEVEL: 'debug',
     },
   });
 });
@@ -174,6 +176,15 @@ describe('one trace per record', () => {
       .filter((l) => l.includes('"records accepted"') && l.includes(sourceId))
       .map((l) => JSON.parse(l) as { trace_id?: string });
     expect(accepted.map((l) => l.trace_id)).toEqual([traceId]);
+    // And in the stage workers' lines about it (logged inside its RunActivity span).
+    for (const stage of STAGES) {
+      const log = fs.readFileSync(path.join(sys.dataDir, 'logs', `worker-east-${stage}.log`), 'utf8');
+      const written = log
+        .split('\n')
+        .filter((l) => l.includes('"stage written"') && l.includes(sourceId))
+        .map((l) => JSON.parse(l) as { trace_id?: string });
+      expect({ stage, traces: [...new Set(written.map((l) => l.trace_id))] }).toEqual({ stage, traces: [traceId] });
+    }
   });
 
   it('gives each record of a batch its own trace, linked to the batch request, whichever path starts its workflow', async () => {
