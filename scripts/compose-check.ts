@@ -78,7 +78,7 @@ export function composeProblems(services: Record<string, Service>, root = projec
     const env = (svc.environment ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(env)) expect(known.has(key), `${name}: ${key} is not read by the configuration`);
     expect(env.OTEL_EXPORTER_OTLP_ENDPOINT === 'http://jaeger:4318', `${name}: OTEL_EXPORTER_OTLP_ENDPOINT is not http://jaeger:4318`);
-    expect(env.OTEL_SERVICE_NAME === `pipeline-${name}`, `${name}: OTEL_SERVICE_NAME is not pipeline-${name}`);
+    expect(env.OTEL_SERVICE_NAME === `record-pipeline-${name}`, `${name}: OTEL_SERVICE_NAME is not record-pipeline-${name}`);
     expect(
       /^postgres:\/\/.*@postgres:5432\/pipeline$/.test(String(env.DATABASE_URL)),
       `${name}: DATABASE_URL does not point at the postgres service`,

@@ -44,7 +44,7 @@ describe('docker-compose.yml', () => {
         'postgres: no health check',
         'api: the health check does not call /healthz',
         'prometheus: image prom/prometheus:latest is not pinned to a version',
-        'worker-east-inbound: OTEL_SERVICE_NAME is not pipeline-worker-east-inbound',
+        'worker-east-inbound: OTEL_SERVICE_NAME is not record-pipeline-worker-east-inbound',
         'worker-east-outbound: OTEL_EXPORTER_OTLP_ENDPOINT is not http://jaeger:4318',
         'jaeger: does not publish 4318',
         'grafana: no provisioning folder mounted at /etc/grafana/provisioning',
