@@ -1,6 +1,6 @@
 // A database per test file, migrated, dropped afterwards (kept with KEEP_TEST_DB=1).
 import type { Pool } from '../../src/db/pool';
-import { createScratchDb, type ScratchDb } from '../../scripts/scratch-db';
+import { createScratchDb, type ScratchDb } from '../../harness/scratch-db';
 
 export type TestDb = ScratchDb;
 

@@ -1,1 +1,1 @@
-export * from '../../scripts/system';
+export * from '../../harness/system';
