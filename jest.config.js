@@ -14,5 +14,5 @@ module.exports = {
   workerIdleMemoryLimit: '10MB',
   testTimeout: 60_000,
   verbose: true,
-  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/shared-system-reporter.js', '<rootDir>/test/summary-reporter.js'],
 };

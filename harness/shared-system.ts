@@ -48,6 +48,8 @@ interface State {
 
 const stateFile = (dir: string) => path.join(dir, 'system.json');
 const databasesFile = (dir: string) => path.join(dir, 'databases');
+/** The data folder of every system booted, one a line, the last one last (test/shared-system-reporter.js reads it). */
+const dataDirsFile = (dir: string) => path.join(dir, 'data-dirs');
 const outputFile = (dataDir: string) => path.join(dataDir, 'supervisor.out');
 
 /** Alive and not a zombie (a detached supervisor's parent, our jest worker, is long gone). */
@@ -122,6 +124,7 @@ async function boot(o: SharedSystemOptions): Promise<State> {
   const ui: Record<string, string> = o.ui ? { TEMPORAL_UI_PORT: String(await freePort()) } : {};
   const env = await systemEnv({ databaseUrl: db.url, env: { ...ui, ...o.env } });
   const dataDir = env.DATA_DIR!;
+  fs.appendFileSync(dataDirsFile(o.stateDir), `${dataDir}\n`);
   const out = fs.openSync(outputFile(dataDir), 'a');
   // Its own process group, not attached to this worker: it runs on after this file ends.
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', out, out], detached: true });
