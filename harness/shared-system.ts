@@ -133,7 +133,12 @@ async function boot(o: SharedSystemOptions): Promise<State> {
   try {
     await waitUntilUp(proc, output, dataDir);
   } catch (err) {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    // Not up: end it with whatever it started (its process group), not to leave them to the run.
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
     throw err;
   }
   proc.unref();

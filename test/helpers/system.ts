@@ -28,13 +28,14 @@ export const SHARED_ENV: Record<string, string> = {
 export function sharedSystem(): Promise<SharedSystem> {
   const stateDir = process.env.HARNESS_SHARED_DIR;
   const serverUrl = process.env.TEST_DATABASE_URL;
-  if (!stateDir || !serverUrl) throw new Error('the shared system needs the test run of jest (test/global-setup.ts)');
+  const runPid = Number(process.env.HARNESS_RUN_PID);
+  if (!stateDir || !serverUrl || !runPid) throw new Error('the shared system needs the test run of jest (test/global-setup.ts)');
   return shared({
     stateDir,
     serverUrl,
     template: process.env.TEST_TEMPLATE_DB,
     env: SHARED_ENV,
     ui: true,
-    runPid: Number(process.env.HARNESS_RUN_PID),
+    runPid,
   });
 }
