@@ -8,7 +8,7 @@ const { builtinModules } = require('node:module');
 // db -> activities, workflows -> contracts; telemetry (tracing setup and spans) sits beside contracts
 // at the bottom but does I/O, so workflow code may not import it. A folder imports from its own level or below;
 // `allowTypeImports` marks where a type-only import is harmless (erased at build time, nothing
-// runs). The launcher, on top, may import any folder, and only scripts and tests import it: what
+// runs). The launcher, on top, may import any folder, and only scripts, the harness and tests import it: what
 // production runs (the API, the workers, the CLI) never loads the local launcher's code.
 const RULE = '@typescript-eslint/no-restricted-imports';
 const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
@@ -24,7 +24,7 @@ const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { pat
 /** Not even a type from the launcher: production code has no reason to know it. */
 const NO_LAUNCHER = {
   regex: folders('launcher'),
-  message: "launcher/ is npm start's local launcher, on top of every layer: only scripts and tests import it",
+  message: "launcher/ is npm start's local launcher, on top of every layer: only scripts, the harness and tests import it",
 };
 
 module.exports = tseslint.config(

@@ -7,10 +7,12 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(content-disposition|cookie)/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testSequencer: '<rootDir>/test/sequencer.js',
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.data/'],
   maxWorkers: 1,
   workerIdleMemoryLimit: '10MB',
   testTimeout: 60_000,
   verbose: true,
-  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/shared-system-reporter.js', '<rootDir>/test/summary-reporter.js'],
 };

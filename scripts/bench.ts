@@ -12,8 +12,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from '../src/db/pool';
 import { recordWorkflowId } from '../src/contracts/names';
 import { countActions, type ActionCount } from './bench/actions';
-import { createScratchDb } from './scratch-db';
-import { api, startSystem, submit, waitFor, type System } from './system';
+import { createScratchDb } from '../harness/scratch-db';
+import { api, startSystem, submit, waitFor, type System } from '../harness/system';
 
 const { values: args } = parseArgs({
   options: {

@@ -16,8 +16,8 @@ import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../src/contracts
 import { defaultWork } from '../src/stages/work';
 import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { stateQuery } from '../src/contracts/record.messages';
-import { createScratchDb } from './scratch-db';
-import { api, startSystem, submit, waitFor, type System } from './system';
+import { createScratchDb } from '../harness/scratch-db';
+import { api, startSystem, submit, waitFor, type System } from '../harness/system';
 
 const OUT = path.join(path.resolve(__dirname, '..', '..'), 'test', 'histories');
 const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -10,7 +10,7 @@ import { ensurePostgres } from '../src/launcher/postgres';
 import { formatReport } from './chaos/report';
 import { runChaos, type ChaosReport } from './chaos/run';
 import { FAULT_KINDS, type FaultKind } from './chaos/schedule';
-import { createScratchDb } from './scratch-db';
+import { createScratchDb } from '../harness/scratch-db';
 
 const { values: args } = parseArgs({
   options: {

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Pool } from '../src/db/pool';
 import { verifyInvariants, violations } from '../src/db/verify';
-import { createScratchDb } from './scratch-db';
-import { api, startSystem, submit, type Accepted } from './system';
+import { createScratchDb } from '../harness/scratch-db';
+import { api, startSystem, submit, type Accepted } from '../harness/system';
 
 export interface OverloadOptions {
   url: string;

@@ -14,8 +14,8 @@ import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { devServerArgs } from '../src/launcher/dev-server-args';
 import { waitForServer } from '../src/temporal/setup';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, WORKFLOW_TASK_QUEUE } from '../src/contracts/names';
-import { createScratchDb } from './scratch-db';
-import { freePort } from './system';
+import { createScratchDb } from '../harness/scratch-db';
+import { freePort } from '../harness/system';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,10 +1,16 @@
 // Once per `npm test`: make sure Postgres answers (local, else embedded) and the Temporal CLI
-// exists (built once into its cache), and hand both to the test files through the environment.
+// exists (built once into its cache), and hand both to the test files through the environment, with
+// what the files of this run share: the name of the template every test database is copied from
+// (migrated by the first file that needs one), the folder where the shared system is recorded, the
+// admin token and this process's pid (test/global-teardown.ts stops and drops what they created).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { ensurePostgres } from '../src/launcher/postgres';
+import { templateName } from '../harness/scratch-db';
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig({ ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL });
@@ -14,6 +20,10 @@ export default async function globalSetup(): Promise<void> {
     log: (line) => process.stderr.write(`[test setup] ${line}\n`),
   });
   process.env.TEST_DATABASE_URL = pg.databaseUrl;
+  process.env.TEST_TEMPLATE_DB = templateName('test');
+  process.env.HARNESS_SHARED_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-shared-'));
+  process.env.HARNESS_ADMIN_TOKEN = randomBytes(24).toString('hex');
+  process.env.HARNESS_RUN_PID = String(process.pid);
   process.env.TEMPORAL_CLI = await ensureTemporalCli({
     explicit: process.env.TEMPORAL_CLI,
     cacheDir: config.TEMPORAL_CLI_CACHE,

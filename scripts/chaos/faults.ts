@@ -2,7 +2,7 @@
 // at all: a SIGKILLed worker or API is restarted by the supervisor on its own; a paused Temporal
 // server is resumed).
 import type { Pool } from '../../src/db/pool';
-import { api, type System } from '../system';
+import { api, type System } from '../../harness/system';
 import type { PlannedFault } from './schedule';
 
 export interface Injected {

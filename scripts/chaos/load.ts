@@ -1,7 +1,7 @@
 // Continuous submissions from several sources while chaos runs. Remembers every record the API
 // accepted (202), so that the end of the run can tell whether any of them was lost.
 import { randomBytes } from 'node:crypto';
-import { submit, type System } from '../system';
+import { submit, type System } from '../../harness/system';
 
 export interface Load {
   /** `${sourceId}\n${clientId}` of every record answered 202. */

@@ -2,7 +2,7 @@
 // from a seeded schedule, then everything healed, drained and checked from the tables.
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../../src/db/pool';
-import { api, startSystem, waitFor, type System } from '../system';
+import { api, startSystem, waitFor, type System } from '../../harness/system';
 import { inject, type Injected } from './faults';
 import { startLoad } from './load';
 import { checkRun, type RunCheck } from './check';

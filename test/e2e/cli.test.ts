@@ -5,16 +5,15 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
-import { freePort, startSystem, waitFor, type System } from '../helpers/system';
+import { freePort, sharedSystem, waitFor, type SharedSystem } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 
-let db: TestDb;
-let sys: System;
+let sys: SharedSystem;
+let db: SharedSystem['db'];
 let dir: string;
 
 interface Run {
@@ -46,18 +45,20 @@ function write(name: string, text: string): string {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-e2e-'));
-  db = await createTestDb('e2e_cli');
-  sys = await startSystem({ databaseUrl: db.url, env: { ACTIVITY_TIMEOUT_MS: '3000' } });
+  // ACTIVITY_TIMEOUT_MS 3000 (SHARED_ENV).
+  sys = await sharedSystem();
+  db = sys.db;
 });
 afterAll(async () => {
-  await sys?.stop();
-  await db?.drop();
+  await sys?.release();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the pipeline CLI against the running system', () => {
-  const jsonlSource = uniqueSource('cli-jsonl');
-  const csvSource = uniqueSource('cli-csv');
+  // This file's sources on the shared system, which verify is told to judge (--source-prefix).
+  const prefix = uniqueSource('cli');
+  const jsonlSource = `${prefix}-jsonl`;
+  const csvSource = `${prefix}-csv`;
 
   it('submits a JSONL file in batches with a summary, then finds the same ids as duplicates', async () => {
     const lines = Array.from({ length: 25 }, (_, i) =>
@@ -119,7 +120,7 @@ describe('the pipeline CLI against the running system', () => {
   });
 
   it('verifies the invariants from Postgres (exit 0), and fails on a broken order or, with --drained, an open record (exit 1)', async () => {
-    const ok = await cli(['verify', '--drained']);
+    const ok = await cli(['verify', '--drained', '--source-prefix', prefix]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/result\s+OK/);
     expect(ok.stdout).toMatch(/records\s+delivered 37/);

@@ -8,27 +8,26 @@ import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contra
 import { defaultWork } from '../../src/stages/work';
 import { countActions } from '../../scripts/bench/actions';
 import { stateQuery } from '../../src/contracts/record.messages';
-import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, sharedSystem, submit, waitFor, type SharedSystem } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
-let db: TestDb;
-let sys: System;
+let sys: SharedSystem;
+let db: SharedSystem['db'];
 let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  db = await createTestDb('e2e_gate');
-  sys = await startSystem({ databaseUrl: db.url, env: { ACTIVITY_TIMEOUT_MS: '3000', GATE_NUDGE_SECONDS: '3', RELAY_INTERVAL_MS: '500' } });
+  // ACTIVITY_TIMEOUT_MS 3000, GATE_NUDGE_SECONDS 3, RELAY_INTERVAL_MS 500 (SHARED_ENV).
+  sys = await sharedSystem();
+  db = sys.db;
   connection = await Connection.connect({ address: sys.temporalAddress });
   client = new Client({ connection, namespace: 'pipeline-east' });
 });
 afterAll(async () => {
   await connection?.close();
-  await sys?.stop();
-  await db?.drop();
+  await sys?.release();
 });
 
 const count = async (table: string, sources: string[]) =>

@@ -2,25 +2,25 @@
 // processes. Records go in over HTTP; the invariants are read from the tables.
 import { Client, Connection } from '@temporalio/client';
 import { recordWorkflowId } from '../../src/contracts/names';
-import { createTestDb, type TestDb } from '../helpers/db';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { api, startSystem, submit, SUPERVISOR, waitFor, type System } from '../helpers/system';
+import { api, sharedSystem, submit, SUPERVISOR, waitFor, type SharedSystem } from '../helpers/system';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
 
-let db: TestDb;
-let sys: System;
+let sys: SharedSystem;
+let db: SharedSystem['db'];
 
+// The shared system (ACTIVITY_TIMEOUT_MS 3000, STAGE_DELAY_MS 10: SHARED_ENV), which the last test
+// stops: the run orders this file last of those that share it (test/sequencer.js).
 beforeAll(async () => {
-  db = await createTestDb('e2e_pipeline');
-  sys = await startSystem({ databaseUrl: db.url, env: { ACTIVITY_TIMEOUT_MS: '3000', STAGE_DELAY_MS: '10' } });
+  sys = await sharedSystem();
+  db = sys.db;
 });
 afterAll(async () => {
-  await sys?.stop();
-  await db?.drop();
+  await sys?.release();
 });
 
 async function submitAll(sources: string[], batches: number, perBatch: number): Promise<void> {

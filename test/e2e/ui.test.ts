@@ -8,17 +8,15 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { canonicalJson, contentHash } from '../../src/stages/work';
 import { recordWorkflowId, STAGES } from '../../src/contracts/names';
-import { createTestDb, type TestDb } from '../helpers/db';
 import { uniqueSource } from '../helpers/records';
-import { api, freePort, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, sharedSystem, submit, waitFor, type SharedSystem } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 
-let db: TestDb;
-let sys: System;
+let sys: SharedSystem;
 let browser: Browser;
 let page: Page;
 
@@ -44,10 +42,9 @@ beforeAll(async () => {
     throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const uiPort = await freePort();
-  ui = `http://127.0.0.1:${uiPort}`;
-  db = await createTestDb('e2e_ui');
-  sys = await startSystem({ databaseUrl: db.url, env: { TEMPORAL_UI_PORT: String(uiPort) } });
+  // The shared system serves the Web UI on a port of its own.
+  sys = await sharedSystem();
+  ui = `http://127.0.0.1:${sys.env.TEMPORAL_UI_PORT}`;
   const res = await submit(
     sys.url,
     source,
@@ -63,8 +60,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await sys?.stop();
-  await db?.drop();
+  await sys?.release();
 });
 
 const listUrl = (query: string) => `${ui}/namespaces/pipeline-east/workflows?query=${encodeURIComponent(query)}`;

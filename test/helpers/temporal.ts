@@ -4,7 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SA } from '../../src/contracts/names';
 import { devServerArgs } from '../../src/launcher/dev-server-args';
 import { waitForServer } from '../../src/temporal/setup';
-import { freePort } from '../../scripts/system';
+import { freePort } from '../../harness/system';
 
 /** The CLI the global setup found or built (test/global-setup.ts, ensureTemporalCli). */
 function temporalCli(): string {

@@ -14,8 +14,11 @@ function projectRoot(dir = __dirname): string {
 }
 export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'launcher', 'main.js');
 
-/** The admin token of every system this process starts; api() sends it unless told otherwise. */
-export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex');
+/**
+ * The admin token of every system this process starts; api() sends it unless told otherwise. A test
+ * run sets HARNESS_ADMIN_TOKEN once (test/global-setup.ts): its files share one system.
+ */
+export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? process.env.HARNESS_ADMIN_TOKEN ?? randomBytes(24).toString('hex');
 
 /**
  * A free port below the kernel's ephemeral range. A port found by listening on 0 is itself
@@ -47,7 +50,7 @@ export async function freePortRange(n: number): Promise<number> {
 }
 
 /** The last lines of each process log, so that a CI failure to start says why. */
-function logTails(dataDir: string, lines = 15): string {
+export function logTails(dataDir: string, lines = 15): string {
   const dir = path.join(dataDir, 'logs');
   if (!fs.existsSync(dir)) return '';
   return fs
@@ -74,12 +77,18 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export async function startSystem(opts: { databaseUrl: string; env?: Record<string, string> }): Promise<System> {
+export interface StartOptions {
+  databaseUrl: string;
+  env?: Record<string, string>;
+}
+
+/** The environment of a system on free ports, with its own data folder (created here). */
+export async function systemEnv(opts: StartOptions): Promise<NodeJS.ProcessEnv> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-e2e-'));
   const port = await freePort();
   // servers topology: west's dev server listens on TEMPORAL_PORT + 1.
   const temporalPort = await freePortRange(2);
-  const env: NodeJS.ProcessEnv = {
+  return {
     ...process.env,
     PORT: String(port),
     TEMPORAL_PORT: String(temporalPort),
@@ -93,43 +102,71 @@ export async function startSystem(opts: { databaseUrl: string; env?: Record<stri
     ADMIN_TOKEN,
     ...opts.env,
   };
+}
+
+const UP = 'The record pipeline is up.';
+const BOOT_TIMEOUT_MS = 180_000;
+
+/** Resolves once the supervisor's output says the system is up; rejects, with its logs, if it exits first. */
+export function waitUntilUp(proc: ChildProcess, output: () => string, dataDir: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => {
+      if (output().includes(UP)) done();
+    }, 100);
+    const timer = setTimeout(
+      () => fail(new Error(`system not up within ${BOOT_TIMEOUT_MS / 1000} s:\n${output()}${logTails(dataDir)}`)),
+      BOOT_TIMEOUT_MS,
+    );
+    const exited = (code: number | null) =>
+      fail(new Error(`supervisor exited (${code}) before it was up:\n${output()}${logTails(dataDir)}`));
+    proc.once('exit', exited);
+    function done() {
+      clearInterval(check);
+      clearTimeout(timer);
+      proc.off('exit', exited);
+      resolve();
+    }
+    function fail(err: Error) {
+      clearInterval(check);
+      clearTimeout(timer);
+      proc.off('exit', exited);
+      reject(err);
+    }
+  });
+}
+
+/** The supervisor's view of its workers (GET /v1/admin/workers). */
+export async function listWorkers(url: string): Promise<WorkerInfo[]> {
+  const res = await fetch(`${url}/v1/admin/workers`, { headers: authHeader(ADMIN_TOKEN) });
+  return ((await res.json()) as { workers: WorkerInfo[] }).workers;
+}
+
+/** The pid of the API process, a child of the supervisor `supervisorPid`. */
+export async function findApiPid(supervisorPid: number): Promise<number> {
+  const ps = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(supervisorPid)]);
+  const line = ps.stdout.split('\n').find((l) => l.includes('pipeline-api'));
+  if (!line) throw new Error('the API process is not running');
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+export async function startSystem(opts: StartOptions): Promise<System> {
+  const env = await systemEnv(opts);
+  const dataDir = env.DATA_DIR!;
   const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`system not up within 180 s:\n${out}${logTails(dataDir)}`)), 180_000);
-    const check = () => {
-      if (out.includes('The record pipeline is up.')) {
-        clearTimeout(timer);
-        proc.stdout.off('data', check);
-        resolve();
-      }
-    };
-    proc.stdout.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`supervisor exited (${code}) before it was up:\n${out}${logTails(dataDir)}`));
-    });
-  });
+  const url = `http://127.0.0.1:${env.PORT}`;
+  await waitUntilUp(proc, () => out, dataDir);
   return {
     url,
-    temporalAddress: `127.0.0.1:${temporalPort}`,
+    temporalAddress: `127.0.0.1:${env.TEMPORAL_PORT}`,
     env,
     dataDir,
     proc,
     output: () => out,
-    async workers() {
-      const res = await fetch(`${url}/v1/admin/workers`, { headers: authHeader(ADMIN_TOKEN) });
-      return ((await res.json()) as { workers: WorkerInfo[] }).workers;
-    },
-    async apiPid() {
-      const ps = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(proc.pid)]);
-      const line = ps.stdout.split('\n').find((l) => l.includes('pipeline-api'));
-      if (!line) throw new Error('the API process is not running');
-      return Number(line.trim().split(/\s+/)[0]);
-    },
+    workers: () => listWorkers(url),
+    apiPid: () => findApiPid(proc.pid!),
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
