@@ -1,0 +1,171 @@
+// The backlog: sources x records submitted at once, drained while the bench looks every second at
+// deliveries, open record workflows in Temporal, records waiting in Postgres for their start window,
+// and CPU. Optionally the Temporal dev server is SIGKILLed half way (the supervisor restarts it on
+// its own, on the same SQLite file); then every record must still be delivered once and in order.
+import { verifyInvariants, violations } from '../../src/db/verify';
+import { RECORD_WORKFLOW_TYPE } from '../../src/contracts/names';
+import { cpuSnapshot, cpuUsed, temporalPids, type CpuSnapshot } from './cpu';
+import { api } from '../system';
+import { deliveredCount, sourceIds, submitBulk, type Bench } from './pipeline';
+import { intervals, steadiness, type IntervalRow, type Sample, type Steadiness } from './stats';
+
+export interface Kill {
+  atS: number;
+  deliveredBefore: number;
+  /** When the supervisor's new server process was seen. */
+  restartedAtS: number | null;
+  /** The longest time without a delivery after the kill, and when deliveries resumed. */
+  gapS: number;
+  resumedAtS: number;
+  beforePerS: number;
+  /** From the kill to the end, the outage included. */
+  afterPerS: number;
+  /** From the resumption to the end. */
+  afterResumePerS: number;
+}
+
+export interface Backlog {
+  records: number;
+  seconds: number;
+  perS: number;
+  firstDeliveryS: number;
+  /** The longest time without a delivery, outside a kill's outage. */
+  longestPauseS: number;
+  rows: IntervalRow[];
+  steady: Steadiness;
+  peakOpen: number | null;
+  peakWaiting: number;
+  temporalCpuPerRecord: number;
+  projectCpuPerRecord: number;
+  kill: Kill | null;
+  activeRegion: string;
+  violations: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runBacklog(
+  b: Bench,
+  opts: { sources: number; perSource: number; intervalS: number; kill: boolean },
+): Promise<Backlog> {
+  const label = opts.kill ? 'backlog-kill' : 'backlog';
+  const ids = sourceIds(label, opts.sources);
+  const total = opts.sources * opts.perSource;
+  const started = Date.now();
+  const startedAt = new Date(started);
+  const since = () => (Date.now() - started) / 1000;
+  const samples: Sample[] = [];
+  let kill: Omit<Kill, 'gapS' | 'resumedAtS' | 'beforePerS' | 'afterPerS' | 'afterResumePerS'> | null = null;
+  let killedPid = 0;
+  let prevCpu: CpuSnapshot | undefined;
+  let cpu = { temporal: 0, project: 0 };
+  let done = false;
+
+  const openWorkflows = async () => {
+    const list = ids.map((s) => `'${s}'`).join(', ');
+    const query = `WorkflowType = '${RECORD_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND SourceId IN (${list})`;
+    try {
+      return (await b.client.connection.withDeadline(Date.now() + 2000, () => b.client.workflow.count(query))).count;
+    } catch {
+      return null; // the server is down or slow: a gap in the column, not a failure
+    }
+  };
+  const sample = async () => {
+    const t = since();
+    const delivered = await deliveredCount(b.pool, ids);
+    const { rows } = await b.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status = 'accepted'`,
+      [ids],
+    );
+    try {
+      const snap = await cpuSnapshot(b.sys, b.pool, b.dbName);
+      if (prevCpu) {
+        const used = cpuUsed(prevCpu, snap);
+        cpu = { temporal: cpu.temporal + used.temporal, project: cpu.project + used.project + used.postgres };
+      }
+      prevCpu = snap;
+    } catch {
+      // the API did not answer (its region probe may wait on a dead server): CPU counted at the next look
+    }
+    samples.push({
+      t,
+      delivered,
+      waiting: rows[0].n,
+      openWorkflows: await openWorkflows(),
+      temporalCpuS: cpu.temporal,
+      projectCpuS: cpu.project,
+    });
+    process.stdout.write(`\r  ${label}: ${delivered}/${total} delivered, ${t.toFixed(0)} s   `);
+    if (opts.kill && !kill && delivered >= total / 2) {
+      const [pid] = await temporalPids(b.sys);
+      process.kill(pid, 'SIGKILL');
+      killedPid = pid;
+      kill = { atS: since(), deliveredBefore: delivered, restartedAtS: null };
+      process.stdout.write(`\n  SIGKILL the Temporal dev server (pid ${pid}) at ${kill.atS.toFixed(1)} s, ${delivered} delivered\n`);
+    } else if (kill && kill.restartedAtS === null) {
+      const pids = await temporalPids(b.sys).catch(() => []);
+      if (pids.some((p) => p !== killedPid)) kill.restartedAtS = since();
+    }
+    return delivered;
+  };
+
+  const sampler = (async () => {
+    while (!done) {
+      const t0 = Date.now();
+      if ((await sample()) === total) return;
+      if (Date.now() - started > b.timeoutMs) throw new Error(`backlog not drained within ${b.timeoutMs / 1000} s`);
+      await sleep(Math.max(0, 1000 - (Date.now() - t0)));
+    }
+  })();
+  try {
+    await submitBulk(b, ids, opts.perSource);
+    await sampler;
+  } finally {
+    done = true;
+  }
+  process.stdout.write('\n');
+
+  // Deliveries in time order, seconds from the start: the first, the last, and the pauses between them.
+  const { rows: times } = await b.pool.query<{ t: number }>(
+    `SELECT extract(epoch FROM delivered_at - $2::timestamptz)::float8 AS t FROM deliveries WHERE source_id = ANY($1) ORDER BY delivered_at`,
+    [ids, startedAt],
+  );
+  const ts = times.map((r) => Number(r.t));
+  const pauses = ts.slice(1).map((t, i) => ({ from: ts[i], to: t, s: t - ts[i] }));
+  const rows = intervals(samples, opts.intervalS);
+  const seconds = ts[ts.length - 1];
+  let k: Kill | null = null;
+  if (kill) {
+    const { atS, deliveredBefore } = kill as Kill;
+    const outage = pauses.filter((p) => p.to > atS).reduce((a, p) => (p.s > a.s ? p : a), { from: atS, to: atS, s: 0 });
+    const after = total - deliveredBefore;
+    k = {
+      ...(kill as Kill),
+      gapS: outage.s,
+      resumedAtS: outage.to,
+      beforePerS: deliveredBefore / atS,
+      afterPerS: after / (seconds - atS),
+      afterResumePerS: ts.filter((t) => t >= outage.to).length / Math.max(seconds - outage.to, 1e-9),
+    };
+  }
+  const inOutage = (r: IntervalRow) => k !== null && r.toS > k.atS && r.fromS < k.resumedAtS;
+  const opens = samples.map((s) => s.openWorkflows).filter((n): n is number => n !== null);
+  const report = await verifyInvariants(b.pool, { sources: ids, expectDrained: true });
+  const regions = await api<{ active: string; epoch: number }>(`${b.sys.url}/v1/admin/regions`, 'GET');
+  return {
+    records: total,
+    seconds,
+    perS: total / seconds,
+    firstDeliveryS: ts[0],
+    longestPauseS: Math.max(0, ...pauses.filter((p) => !k || p.to <= k.atS || p.from >= k.resumedAtS).map((p) => p.s)),
+    rows,
+    steady: steadiness(rows, inOutage),
+    peakOpen: opens.length ? Math.max(...opens) : null,
+    peakWaiting: Math.max(...samples.map((s) => s.waiting)),
+    temporalCpuPerRecord: cpu.temporal / total,
+    projectCpuPerRecord: cpu.project / total,
+    kill: k,
+    activeRegion: `${regions.body.active} (epoch ${regions.body.epoch})`,
+    violations: [...violations(report), ...(ts.length === total ? [] : [`${ts.length} deliveries of ${total} records`])],
+  };
+}
