@@ -6,6 +6,7 @@
 // and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
 // A quick look: --sources 2 --records 20 --hot 20 --bare 20 --idle 3 --submits 50 --sustained-s 10 --backlog 30 --backlog-sources 3
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runBacklog } from './bench/backlog';
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
     /** yes: a second backlog run with the Temporal server SIGKILLed half way. */
     kill: { type: 'string', default: 'yes' },
     'interval-s': { type: 'string', default: '5' },
-    'timeout-s': { type: 'string', default: '900' },
+    'timeout-s': { type: 'string', default: '1800' },
   },
 });
 const n = (name: keyof typeof args) => Number(args[name]);
@@ -46,6 +47,12 @@ const TIMEOUT_MS = n('timeout-s') * 1000;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ');
+  const loadAtStart = load();
   const db = await createScratchDb('bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   say(`starting the system (database ${db.name})`);
   const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
@@ -124,6 +131,10 @@ async function main() {
       backlogShape: shape,
     };
     for (const line of report(results)) say(line);
+    say('');
+    say(
+      `machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load()}`,
+    );
   } finally {
     clearTimeout(guard);
     await bare?.stop();
