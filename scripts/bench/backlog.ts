@@ -3,7 +3,7 @@
 // and CPU. Optionally the Temporal dev server is SIGKILLed half way (the supervisor restarts it on
 // its own, on the same SQLite file); then every record must still be delivered once and in order.
 import { verifyInvariants, violations } from '../../src/db/verify';
-import { RECORD_WORKFLOW_TYPE } from '../../src/contracts/names';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId } from '../../src/contracts/names';
 import { cpuSnapshot, cpuUsed, temporalPids, type CpuSnapshot } from './cpu';
 import { api } from '../system';
 import { deliveredCount, sourceIds, submitBulk, type Bench } from './pipeline';
@@ -22,6 +22,10 @@ export interface Kill {
   afterPerS: number;
   /** From the resumption to the end. */
   afterResumePerS: number;
+  /** The restarted server still knows a workflow that completed before the kill (its SQLite state survived). */
+  historySurvived: boolean;
+  /** Repairs the API's reconciler made during the run (0: Temporal's own state carried the drain on). */
+  reconcilerRepairs: number;
 }
 
 export interface Backlog {
@@ -44,6 +48,25 @@ export interface Backlog {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function reconcilerRepairs(b: Bench): Promise<number> {
+  const res = await api<{ repairedTotal: Record<string, number> }>(`${b.sys.url}/v1/admin/reconcile`, 'GET');
+  return Object.values(res.body.repairedTotal).reduce((a, n) => a + n, 0);
+}
+
+/** Whether Temporal still has the workflow of the sources' first delivered record. */
+async function firstWorkflowKnown(b: Bench, ids: string[]): Promise<boolean> {
+  const { rows } = await b.pool.query<{ source_id: string; seq: number }>(
+    'SELECT source_id, seq FROM deliveries WHERE source_id = ANY($1) ORDER BY id LIMIT 1',
+    [ids],
+  );
+  try {
+    const d = await b.client.workflow.getHandle(recordWorkflowId(rows[0].source_id, Number(rows[0].seq))).describe();
+    return d.status.name === 'COMPLETED';
+  } catch {
+    return false;
+  }
+}
+
 export async function runBacklog(
   b: Bench,
   opts: { sources: number; perSource: number; intervalS: number; kill: boolean },
@@ -55,11 +78,12 @@ export async function runBacklog(
   const startedAt = new Date(started);
   const since = () => (Date.now() - started) / 1000;
   const samples: Sample[] = [];
-  let kill: Omit<Kill, 'gapS' | 'resumedAtS' | 'beforePerS' | 'afterPerS' | 'afterResumePerS'> | null = null;
-  let killedPid = 0;
+  // Set by the sampler when it kills the server (an object, so that TypeScript sees it change).
+  const killed: { at: Pick<Kill, 'atS' | 'deliveredBefore' | 'restartedAtS'> | null; pid: number } = { at: null, pid: 0 };
   let prevCpu: CpuSnapshot | undefined;
   let cpu = { temporal: 0, project: 0 };
   let done = false;
+  const repairsBefore = await reconcilerRepairs(b);
 
   const openWorkflows = async () => {
     const list = ids.map((s) => `'${s}'`).join(', ');
@@ -96,15 +120,17 @@ export async function runBacklog(
       projectCpuS: cpu.project,
     });
     process.stdout.write(`\r  ${label}: ${delivered}/${total} delivered, ${t.toFixed(0)} s   `);
+    const kill = killed.at;
     if (opts.kill && !kill && delivered >= total / 2) {
       const [pid] = await temporalPids(b.sys);
+      if (!pid) throw new Error('no Temporal dev server run by the supervisor to kill');
       process.kill(pid, 'SIGKILL');
-      killedPid = pid;
-      kill = { atS: since(), deliveredBefore: delivered, restartedAtS: null };
-      process.stdout.write(`\n  SIGKILL the Temporal dev server (pid ${pid}) at ${kill.atS.toFixed(1)} s, ${delivered} delivered\n`);
+      killed.pid = pid;
+      killed.at = { atS: since(), deliveredBefore: delivered, restartedAtS: null };
+      process.stdout.write(`\n  SIGKILL the Temporal dev server (pid ${pid}) at ${killed.at.atS.toFixed(1)} s, ${delivered} delivered\n`);
     } else if (kill && kill.restartedAtS === null) {
       const pids = await temporalPids(b.sys).catch(() => []);
-      if (pids.some((p) => p !== killedPid)) kill.restartedAtS = since();
+      if (pids.some((p) => p !== killed.pid)) kill.restartedAtS = since();
     }
     return delivered;
   };
@@ -117,6 +143,7 @@ export async function runBacklog(
       await sleep(Math.max(0, 1000 - (Date.now() - t0)));
     }
   })();
+  sampler.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
   try {
     await submitBulk(b, ids, opts.perSource);
     await sampler;
@@ -135,17 +162,19 @@ export async function runBacklog(
   const rows = intervals(samples, opts.intervalS);
   const seconds = ts[ts.length - 1];
   let k: Kill | null = null;
-  if (kill) {
-    const { atS, deliveredBefore } = kill as Kill;
+  if (killed.at) {
+    const { atS, deliveredBefore } = killed.at;
     const outage = pauses.filter((p) => p.to > atS).reduce((a, p) => (p.s > a.s ? p : a), { from: atS, to: atS, s: 0 });
     const after = total - deliveredBefore;
     k = {
-      ...(kill as Kill),
+      ...killed.at,
       gapS: outage.s,
       resumedAtS: outage.to,
       beforePerS: deliveredBefore / atS,
       afterPerS: after / (seconds - atS),
       afterResumePerS: ts.filter((t) => t >= outage.to).length / Math.max(seconds - outage.to, 1e-9),
+      historySurvived: await firstWorkflowKnown(b, ids),
+      reconcilerRepairs: (await reconcilerRepairs(b)) - repairsBefore,
     };
   }
   const inOutage = (r: IntervalRow) => k !== null && r.toS > k.atS && r.fromS < k.resumedAtS;

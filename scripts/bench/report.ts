@@ -47,15 +47,21 @@ function runsTable(r: Results): string[] {
 
 const submitFigure = (s: SubmitTimes) => `p50 ${f(s.p50, 1)} ms, p99 ${f(s.p99, 1)} ms, max ${f(s.max, 1)} ms`;
 
+const steadyFigure = (x: Backlog) =>
+  x.steady.medianPerS > 0
+    ? `first interval ${f(x.steady.firstVsMedian, 2)} x the median rate (${f(x.steady.medianPerS)}/s), slowest ${f(x.steady.minVsMedian, 2)} x`
+    : 'too few intervals to judge (a larger --backlog or a shorter --interval-s)';
+
 function backlogLines(name: string, x: Backlog): string[] {
   const k = x.kill;
   return [
     `${name}: ${x.records} records in ${f(x.seconds)} s = ${f(x.perS)}/s; first delivery after ${f(x.firstDeliveryS, 2)} s; longest pause between deliveries ${f(x.longestPauseS, 2)} s${k ? ' (outside the outage)' : ''}`,
-    `  steady: first interval ${f(x.steady.firstVsMedian, 2)} x the median rate (${f(x.steady.medianPerS)}/s), slowest ${f(x.steady.minVsMedian, 2)} x${k ? ' (intervals of the outage left out)' : ''}; at most ${x.peakOpen ?? '-'} record workflows open, up to ${x.peakWaiting} records waiting in Postgres for their start window`,
+    `  steady: ${steadyFigure(x)}${k ? ' (intervals of the outage left out)' : ''}; at most ${x.peakOpen ?? '-'} record workflows open, up to ${x.peakWaiting} records waiting in Postgres for their start window`,
     `  CPU s per record: Temporal server ${f(x.temporalCpuPerRecord, 4)}, project + Postgres ${f(x.projectCpuPerRecord, 4)}; active region after: ${x.activeRegion}; invariants: ${x.violations.length ? x.violations.join('; ') : 'every record delivered once, in order, nothing open'}`,
     ...(k
       ? [
           `  SIGKILL at ${f(k.atS)} s (${k.deliveredBefore} delivered); new server process seen at ${k.restartedAtS === null ? '-' : `${f(k.restartedAtS)} s`}; deliveries paused ${f(k.gapS, 1)} s, resumed at ${f(k.resumedAtS)} s; rate before ${f(k.beforePerS)}/s, after ${f(k.afterPerS)}/s with the outage, ${f(k.afterResumePerS)}/s from the resumption`,
+          `  the restarted server ${k.historySurvived ? 'still knew' : 'had lost'} the workflows completed before the kill (state in its SQLite file); reconciler repairs during the run: ${k.reconcilerRepairs}`,
         ]
       : []),
     '| from s | to s | delivered | per s | open workflows (max) | waiting in Postgres | Temporal CPU % | project + Postgres CPU % |',
@@ -96,7 +102,7 @@ function targets(r: Results): Target[] {
   t.push({
     target: `backlog (${r.backlogShape}) drains steadily from the first second`,
     figure: b
-      ? `${f(b.perS)}/s; first interval ${f(b.steady.firstVsMedian, 2)} x median, slowest ${f(b.steady.minVsMedian, 2)} x; ≤ ${b.peakOpen ?? '-'} open workflows, ≤ ${b.peakWaiting} waiting in Postgres; Temporal ${f(b.temporalCpuPerRecord, 4)} CPU s/record`
+      ? `${f(b.perS)}/s; ${steadyFigure(b)}; ≤ ${b.peakOpen ?? '-'} open workflows, ≤ ${b.peakWaiting} waiting in Postgres; Temporal ${f(b.temporalCpuPerRecord, 4)} CPU s/record`
       : '',
     met: b ? b.steady.steady && b.violations.length === 0 : null,
   });
