@@ -164,7 +164,11 @@ export async function runBacklog(
   let k: Kill | null = null;
   if (killed.at) {
     const { atS, deliveredBefore } = killed.at;
-    const outage = pauses.filter((p) => p.to > atS).reduce((a, p) => (p.s > a.s ? p : a), { from: atS, to: atS, s: 0 });
+    // The outage: the longest pause around the kill and the restart (not a later one of the drain).
+    const windowEnd = (killed.at.restartedAtS ?? atS) + 10;
+    const outage = pauses
+      .filter((p) => p.to > atS && p.from < windowEnd)
+      .reduce((a, p) => (p.s > a.s ? p : a), { from: atS, to: atS, s: 0 });
     const after = total - deliveredBefore;
     k = {
       ...killed.at,
