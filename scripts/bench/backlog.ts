@@ -1,0 +1,204 @@
+// The backlog: sources x records submitted at once, drained while the bench looks every second at
+// deliveries, open record workflows in Temporal, records waiting in Postgres for their start window,
+// and CPU. Optionally the Temporal dev server is SIGKILLed half way (the supervisor restarts it on
+// its own, on the same SQLite file); then every record must still be delivered once and in order.
+import { verifyInvariants, violations } from '../../src/db/verify';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId } from '../../src/contracts/names';
+import { cpuSnapshot, cpuUsed, temporalPids, type CpuSnapshot } from './cpu';
+import { api } from '../../harness/system';
+import { deliveredCount, sourceIds, submitBulk, type Bench } from './pipeline';
+import { intervals, steadiness, type IntervalRow, type Sample, type Steadiness } from './stats';
+
+export interface Kill {
+  atS: number;
+  deliveredBefore: number;
+  /** When the supervisor's new server process was seen. */
+  restartedAtS: number | null;
+  /** The longest time without a delivery after the kill, and when deliveries resumed. */
+  gapS: number;
+  resumedAtS: number;
+  beforePerS: number;
+  /** From the kill to the end, the outage included. */
+  afterPerS: number;
+  /** From the resumption to the end. */
+  afterResumePerS: number;
+  /** The restarted server still knows a workflow that completed before the kill (its SQLite state survived). */
+  historySurvived: boolean;
+  /** Repairs the API's reconciler made during the run (0: Temporal's own state carried the drain on). */
+  reconcilerRepairs: number;
+}
+
+export interface Backlog {
+  records: number;
+  seconds: number;
+  perS: number;
+  firstDeliveryS: number;
+  /** The longest time without a delivery, outside a kill's outage. */
+  longestPauseS: number;
+  rows: IntervalRow[];
+  steady: Steadiness;
+  peakOpen: number | null;
+  peakWaiting: number;
+  temporalCpuPerRecord: number;
+  projectCpuPerRecord: number;
+  kill: Kill | null;
+  activeRegion: string;
+  violations: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function reconcilerRepairs(b: Bench): Promise<number> {
+  const res = await api<{ repairedTotal: Record<string, number> }>(`${b.sys.url}/v1/admin/reconcile`, 'GET');
+  return Object.values(res.body.repairedTotal).reduce((a, n) => a + n, 0);
+}
+
+/** Whether Temporal still has the workflow of the sources' first delivered record. */
+async function firstWorkflowKnown(b: Bench, ids: string[]): Promise<boolean> {
+  const { rows } = await b.pool.query<{ source_id: string; seq: number }>(
+    'SELECT source_id, seq FROM deliveries WHERE source_id = ANY($1) ORDER BY id LIMIT 1',
+    [ids],
+  );
+  try {
+    const d = await b.client.workflow.getHandle(recordWorkflowId(rows[0].source_id, Number(rows[0].seq))).describe();
+    return d.status.name === 'COMPLETED';
+  } catch {
+    return false;
+  }
+}
+
+export async function runBacklog(
+  b: Bench,
+  opts: { sources: number; perSource: number; intervalS: number; kill: boolean },
+): Promise<Backlog> {
+  const label = opts.kill ? 'backlog-kill' : 'backlog';
+  const ids = sourceIds(label, opts.sources);
+  const total = opts.sources * opts.perSource;
+  const started = Date.now();
+  const startedAt = new Date(started);
+  const since = () => (Date.now() - started) / 1000;
+  const samples: Sample[] = [];
+  // Set by the sampler when it kills the server (an object, so that TypeScript sees it change).
+  const killed: { at: Pick<Kill, 'atS' | 'deliveredBefore' | 'restartedAtS'> | null; pid: number } = { at: null, pid: 0 };
+  let prevCpu: CpuSnapshot | undefined;
+  let cpu = { temporal: 0, project: 0 };
+  let done = false;
+  const repairsBefore = await reconcilerRepairs(b);
+
+  const openWorkflows = async () => {
+    const list = ids.map((s) => `'${s}'`).join(', ');
+    const query = `WorkflowType = '${RECORD_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND SourceId IN (${list})`;
+    try {
+      return (await b.client.connection.withDeadline(Date.now() + 2000, () => b.client.workflow.count(query))).count;
+    } catch {
+      return null; // the server is down or slow: a gap in the column, not a failure
+    }
+  };
+  const sample = async () => {
+    const t = since();
+    const delivered = await deliveredCount(b.pool, ids);
+    const { rows } = await b.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status = 'accepted'`,
+      [ids],
+    );
+    try {
+      const snap = await cpuSnapshot(b.sys, b.pool, b.dbName);
+      if (prevCpu) {
+        const used = cpuUsed(prevCpu, snap);
+        cpu = { temporal: cpu.temporal + used.temporal, project: cpu.project + used.project + used.postgres };
+      }
+      prevCpu = snap;
+    } catch {
+      // the API did not answer (its region probe may wait on a dead server): CPU counted at the next look
+    }
+    samples.push({
+      t,
+      delivered,
+      waiting: rows[0].n,
+      openWorkflows: await openWorkflows(),
+      temporalCpuS: cpu.temporal,
+      projectCpuS: cpu.project,
+    });
+    process.stdout.write(`\r  ${label}: ${delivered}/${total} delivered, ${t.toFixed(0)} s   `);
+    const kill = killed.at;
+    if (opts.kill && !kill && delivered >= total / 2) {
+      const [pid] = await temporalPids(b.sys);
+      if (!pid) throw new Error('no Temporal dev server run by the supervisor to kill');
+      process.kill(pid, 'SIGKILL');
+      killed.pid = pid;
+      killed.at = { atS: since(), deliveredBefore: delivered, restartedAtS: null };
+      process.stdout.write(`\n  SIGKILL the Temporal dev server (pid ${pid}) at ${killed.at.atS.toFixed(1)} s, ${delivered} delivered\n`);
+    } else if (kill && kill.restartedAtS === null) {
+      const pids = await temporalPids(b.sys).catch(() => []);
+      if (pids.some((p) => p !== killed.pid)) kill.restartedAtS = since();
+    }
+    return delivered;
+  };
+
+  const sampler = (async () => {
+    while (!done) {
+      const t0 = Date.now();
+      if ((await sample()) === total) return;
+      if (Date.now() - started > b.timeoutMs) throw new Error(`backlog not drained within ${b.timeoutMs / 1000} s`);
+      await sleep(Math.max(0, 1000 - (Date.now() - t0)));
+    }
+  })();
+  sampler.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+  try {
+    await submitBulk(b, ids, opts.perSource);
+    await sampler;
+  } finally {
+    done = true;
+  }
+  process.stdout.write('\n');
+
+  // Deliveries in time order, seconds from the start: the first, the last, and the pauses between them.
+  const { rows: times } = await b.pool.query<{ t: number }>(
+    `SELECT extract(epoch FROM delivered_at - $2::timestamptz)::float8 AS t FROM deliveries WHERE source_id = ANY($1) ORDER BY delivered_at`,
+    [ids, startedAt],
+  );
+  const ts = times.map((r) => Number(r.t));
+  const pauses = ts.slice(1).map((t, i) => ({ from: ts[i], to: t, s: t - ts[i] }));
+  const rows = intervals(samples, opts.intervalS);
+  const seconds = ts[ts.length - 1];
+  let k: Kill | null = null;
+  if (killed.at) {
+    const { atS, deliveredBefore } = killed.at;
+    // The outage: the longest pause around the kill and the restart (not a later one of the drain).
+    const windowEnd = (killed.at.restartedAtS ?? atS) + 10;
+    const outage = pauses
+      .filter((p) => p.to > atS && p.from < windowEnd)
+      .reduce((a, p) => (p.s > a.s ? p : a), { from: atS, to: atS, s: 0 });
+    const after = total - deliveredBefore;
+    k = {
+      ...killed.at,
+      gapS: outage.s,
+      resumedAtS: outage.to,
+      beforePerS: deliveredBefore / atS,
+      afterPerS: after / (seconds - atS),
+      afterResumePerS: ts.filter((t) => t >= outage.to).length / Math.max(seconds - outage.to, 1e-9),
+      historySurvived: await firstWorkflowKnown(b, ids),
+      reconcilerRepairs: (await reconcilerRepairs(b)) - repairsBefore,
+    };
+  }
+  const inOutage = (r: IntervalRow) => k !== null && r.toS > k.atS && r.fromS < k.resumedAtS;
+  const opens = samples.map((s) => s.openWorkflows).filter((n): n is number => n !== null);
+  const report = await verifyInvariants(b.pool, { sources: ids, expectDrained: true });
+  const regions = await api<{ active: string; epoch: number }>(`${b.sys.url}/v1/admin/regions`, 'GET');
+  return {
+    records: total,
+    seconds,
+    perS: total / seconds,
+    firstDeliveryS: ts[0],
+    longestPauseS: Math.max(0, ...pauses.filter((p) => !k || p.to <= k.atS || p.from >= k.resumedAtS).map((p) => p.s)),
+    rows,
+    steady: steadiness(rows, inOutage),
+    peakOpen: opens.length ? Math.max(...opens) : null,
+    peakWaiting: Math.max(...samples.map((s) => s.waiting)),
+    temporalCpuPerRecord: cpu.temporal / total,
+    projectCpuPerRecord: cpu.project / total,
+    kill: k,
+    activeRegion: `${regions.body.active} (epoch ${regions.body.epoch})`,
+    violations: [...violations(report), ...(ts.length === total ? [] : [`${ts.length} deliveries of ${total} records`])],
+  };
+}

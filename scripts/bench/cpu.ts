@@ -1,0 +1,60 @@
+// CPU seconds of the system's processes from /proc/<pid>/stat (utime + stime, all threads): the
+// project's (supervisor, API, workers), the bench database's Postgres backends, the Temporal server.
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import type { Pool } from '../../src/db/pool';
+import { api, type System } from '../../harness/system';
+
+const TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function ticks(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // fields 14 and 15: utime, stime
+  } catch {
+    return 0; // gone
+  }
+}
+
+export type CpuSnapshot = { project: Map<number, number>; postgres: Map<number, number>; temporal: Map<number, number> };
+
+export interface CpuUse {
+  project: number;
+  postgres: number;
+  temporal: number;
+}
+
+/** The pids of the Temporal dev servers the supervisor runs (after a kill: the restarted one). */
+export async function temporalPids(sys: System): Promise<number[]> {
+  const regions = await api<{ servers?: { pid: number | null }[] }>(`${sys.url}/v1/admin/regions`, 'GET');
+  return [...new Set((regions.body.servers ?? []).map((x) => x.pid).filter((p): p is number => p !== null))];
+}
+
+export async function cpuSnapshot(sys: System, pool: Pool, dbName: string): Promise<CpuSnapshot> {
+  const workers = (await sys.workers()).map((w) => w.pid).filter((p): p is number => p !== null);
+  const project = [sys.proc.pid!, await sys.apiPid(), ...workers];
+  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName]);
+  const snap = (pids: number[]) => new Map([...new Set(pids)].map((p) => [p, ticks(p)] as const));
+  return { project: snap(project), postgres: snap(rows.map((r) => r.pid)), temporal: snap(await temporalPids(sys)) };
+}
+
+/** Seconds used between two snapshots; a pid first seen in `after` counts all its CPU (it started in between). */
+export function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
+  const used = (b: Map<number, number>, a: Map<number, number>) => {
+    let t = 0;
+    for (const [pid, v] of a) t += v - (b.get(pid) ?? 0);
+    return t / TICKS_PER_S;
+  };
+  return {
+    project: used(before.project, after.project),
+    postgres: used(before.postgres, after.postgres),
+    temporal: used(before.temporal, after.temporal),
+  };
+}

@@ -1,0 +1,93 @@
+// Record-by-record publishers on one kept-alive connection: the submit latency while the pipeline
+// works, and a sustained load at a fixed rate (a share of the capacity measured in the same run).
+import { deliveredCount, latencies, sourceIds, waitDelivered, type Bench, type Latency } from './pipeline';
+import { KeptAliveClient } from './kept-alive';
+import { percentile } from './stats';
+
+export interface SubmitTimes {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Connections the requests used (1: every request on the kept-alive one). */
+  connections: number;
+  /** Records delivered while the submits ran. */
+  deliveredMeanwhile: number;
+  seconds: number;
+}
+
+function summary(ms: number[], connections: number, deliveredMeanwhile: number, seconds: number): SubmitTimes {
+  return {
+    count: ms.length,
+    p50: percentile(ms, 0.5),
+    p99: percentile(ms, 0.99),
+    max: Math.max(...ms),
+    connections,
+    deliveredMeanwhile,
+    seconds,
+  };
+}
+
+/** `count` records, one per request, back to back over `sources` sources; then waits for their delivery. */
+export async function runSubmitLatency(b: Bench, count: number, sources: number): Promise<SubmitTimes> {
+  const ids = sourceIds('submit', sources);
+  const http = new KeptAliveClient(b.sys.url);
+  const ms: number[] = [];
+  const started = Date.now();
+  try {
+    for (let i = 0; i < count; i++) {
+      const r = await http.submitOne(ids[i % sources], `r${i}`, { amount: i, note: 'submit' });
+      if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
+      ms.push(r.ms);
+    }
+  } finally {
+    http.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const meanwhile = await deliveredCount(b.pool, ids);
+  await waitDelivered(b, ids, count, 'submits', started);
+  return summary(ms, http.connections, meanwhile, seconds);
+}
+
+export interface Sustained extends Latency {
+  targetPerS: number;
+  submittedPerS: number;
+  records: number;
+  /** Submitted but not delivered when the load stopped. */
+  behindAtEnd: number;
+  submits: SubmitTimes;
+}
+
+/** Records at `perS` for `seconds`, one per request, round-robin over `sources`; accept -> delivered once all are in. */
+export async function runSustained(b: Bench, perS: number, seconds: number, sources: number): Promise<Sustained> {
+  const ids = sourceIds('sustained', sources);
+  const http = new KeptAliveClient(b.sys.url);
+  const ms: number[] = [];
+  const started = Date.now();
+  let i = 0;
+  try {
+    while (Date.now() - started < seconds * 1000) {
+      const due = started + (i * 1000) / perS;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      const r = await http.submitOne(ids[i % sources], `r${i}`, { amount: i, note: 'sustained' });
+      if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
+      ms.push(r.ms);
+      i += 1;
+      if (i % 50 === 0) process.stdout.write(`\r  sustained: ${i} submitted, ${((Date.now() - started) / 1000).toFixed(0)} s   `);
+    }
+  } finally {
+    http.close();
+  }
+  const loadS = (Date.now() - started) / 1000;
+  process.stdout.write('\n');
+  const delivered = await deliveredCount(b.pool, ids);
+  await waitDelivered(b, ids, i, 'sustained drain', started);
+  return {
+    ...(await latencies(b.pool, ids)),
+    targetPerS: perS,
+    submittedPerS: i / loadS,
+    records: i,
+    behindAtEnd: i - delivered,
+    submits: summary(ms, http.connections, delivered, loadS),
+  };
+}

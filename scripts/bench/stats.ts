@@ -1,0 +1,113 @@
+// The bench's pure arithmetic: percentiles, a drain's per-interval rows from its samples, whether
+// a drain was steady, and issue 13's targets beside their figures. Unit-tested in test/unit/bench-stats.test.ts.
+
+/** The p-quantile (0..1) with linear interpolation between ranks, as Postgres' percentile_cont. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = p * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return s[lo] + (s[hi] - s[lo]) * (rank - lo);
+}
+
+export const median = (xs: readonly number[]) => percentile(xs, 0.5);
+
+/** One look at a draining backlog: seconds since the submit began, and counters at that moment. */
+export interface Sample {
+  t: number;
+  delivered: number;
+  /** Record workflows running in Temporal (null: the server did not answer). */
+  openWorkflows: number | null;
+  /** Accepted records whose workflow is not started yet: the backlog kept in Postgres. */
+  waiting: number;
+  /** CPU seconds used since the first sample. */
+  temporalCpuS: number;
+  projectCpuS: number;
+}
+
+export interface IntervalRow {
+  fromS: number;
+  toS: number;
+  delivered: number;
+  perS: number;
+  /** The most open workflows seen in the interval (null: never answered). */
+  maxOpen: number | null;
+  waitingAtEnd: number;
+  /** CPU used in the interval, in % of one core. */
+  temporalCpuPct: number;
+  projectCpuPct: number;
+}
+
+/** Cuts samples into intervals of `everyS` seconds (the last one may be shorter). */
+export function intervals(samples: readonly Sample[], everyS: number): IntervalRow[] {
+  const rows: IntervalRow[] = [];
+  let start = 0;
+  while (start < samples.length - 1) {
+    const a = samples[start];
+    let end = start + 1;
+    while (end < samples.length - 1 && samples[end].t < a.t + everyS - 1e-9) end += 1;
+    const b = samples[end];
+    const dt = b.t - a.t;
+    const opens = samples
+      .slice(start + 1, end + 1)
+      .map((s) => s.openWorkflows)
+      .filter((n): n is number => n !== null);
+    rows.push({
+      fromS: a.t,
+      toS: b.t,
+      delivered: b.delivered - a.delivered,
+      perS: dt > 0 ? (b.delivered - a.delivered) / dt : 0,
+      maxOpen: opens.length ? Math.max(...opens) : null,
+      waitingAtEnd: b.waiting,
+      temporalCpuPct: dt > 0 ? (100 * (b.temporalCpuS - a.temporalCpuS)) / dt : 0,
+      projectCpuPct: dt > 0 ? (100 * (b.projectCpuS - a.projectCpuS)) / dt : 0,
+    });
+    start = end;
+  }
+  return rows;
+}
+
+export interface Steadiness {
+  /** The first interval's rate over the median rate of the full intervals. */
+  firstVsMedian: number;
+  /** The slowest full interval's rate over the median. */
+  minVsMedian: number;
+  medianPerS: number;
+  steady: boolean;
+}
+
+/**
+ * A drain is steady when its first interval already runs at ≥ 0.8 x the median rate (no slow
+ * start) and no interval drops below 0.5 x the median. The last interval is left out (it ends with
+ * the drain's last record: the tail, not the rate), and so are `exclude`d ones (an outage on purpose).
+ */
+export function steadiness(rows: readonly IntervalRow[], exclude: (r: IntervalRow) => boolean = () => false): Steadiness {
+  const rates = rows
+    .slice(0, -1)
+    .filter((r) => !exclude(r))
+    .map((r) => r.perS);
+  const med = median(rates);
+  if (!rates.length || !(med > 0)) return { firstVsMedian: 0, minVsMedian: 0, medianPerS: 0, steady: false };
+  const firstVsMedian = rates[0] / med;
+  const minVsMedian = Math.min(...rates) / med;
+  return { firstVsMedian, minVsMedian, medianPerS: med, steady: firstVsMedian >= 0.8 && minVsMedian >= 0.5 };
+}
+
+/** A target beside its figure; met is null when only reported (no bound) or not measured. */
+export interface Target {
+  target: string;
+  figure: string;
+  met: boolean | null;
+}
+
+/** Whether `value`, rounded as printed (`decimals`), is at most (or at least) `bound`. */
+export function within(value: number, bound: number, decimals: number, way: 'max' | 'min'): boolean {
+  const shown = Number(value.toFixed(decimals));
+  return way === 'max' ? shown <= bound : shown >= bound;
+}
+
+export function targetTable(targets: readonly Target[]): string[] {
+  const status = (t: Target) => (t.met === null ? (t.figure ? 'reported' : 'not measured') : t.met ? 'met' : 'not met');
+  return ['| target | figure | status |', '|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.figure || '-'} | ${status(t)} |`)];
+}

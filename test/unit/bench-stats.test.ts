@@ -1,0 +1,92 @@
+import { intervals, percentile, steadiness, targetTable, within, type Sample } from '../../scripts/bench/stats';
+
+const sample = (t: number, delivered: number, extra: Partial<Sample> = {}): Sample => ({
+  t,
+  delivered,
+  openWorkflows: 10,
+  waiting: 0,
+  temporalCpuS: t * 0.5,
+  projectCpuS: t * 0.25,
+  ...extra,
+});
+
+describe('bench statistics', () => {
+  it('interpolates percentiles between ranks, as percentile_cont does', () => {
+    expect(percentile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(percentile([10, 20, 30, 40, 50], 0.99)).toBeCloseTo(49.6);
+    expect(percentile([5], 0.99)).toBe(5);
+    expect(percentile([3, 1, 2], 0)).toBe(1);
+    expect(percentile([], 0.5)).toBeNaN();
+  });
+
+  it('cuts samples into intervals with their rates, peaks and CPU', () => {
+    const samples = [0, 1, 2, 3, 4, 5, 6, 7].map((t) =>
+      sample(t, t * 10, { openWorkflows: t === 2 ? null : 40 - t, waiting: 100 - t * 10 }),
+    );
+    const rows = intervals(samples, 3);
+    expect(rows.map((r) => [r.fromS, r.toS, r.delivered, r.perS])).toEqual([
+      [0, 3, 30, 10],
+      [3, 6, 30, 10],
+      [6, 7, 10, 10],
+    ]);
+    expect(rows[0].maxOpen).toBe(39); // the null (no answer) is not a peak
+    expect(rows[1].waitingAtEnd).toBe(40);
+    expect(rows[0].temporalCpuPct).toBeCloseTo(50);
+    expect(rows[0].projectCpuPct).toBeCloseTo(25);
+  });
+
+  it('takes late samples as they come: an interval ends at the first sample past its length', () => {
+    const rows = intervals([sample(0, 0), sample(1.2, 5), sample(2.6, 12), sample(3.1, 20)], 2);
+    expect(rows.map((r) => [r.fromS, r.toS, r.delivered])).toEqual([
+      [0, 2.6, 12],
+      [2.6, 3.1, 8],
+    ]);
+  });
+
+  it('calls a drain steady only without a slow start or a dip, leaving out the tail and an outage', () => {
+    const row = (fromS: number, perS: number) => ({
+      fromS,
+      toS: fromS + 5,
+      delivered: perS * 5,
+      perS,
+      maxOpen: 1,
+      waitingAtEnd: 0,
+      temporalCpuPct: 0,
+      projectCpuPct: 0,
+    });
+    const steady = [row(0, 19), row(5, 20), row(10, 21), row(15, 2)];
+    expect(steadiness(steady)).toMatchObject({ steady: true, medianPerS: 20 });
+    expect(steadiness(steady).firstVsMedian).toBeCloseTo(0.95);
+    const slowStart = [row(0, 5), row(5, 20), row(10, 20), row(15, 20), row(20, 3)];
+    expect(steadiness(slowStart)).toMatchObject({ steady: false, firstVsMedian: 0.25 });
+    const dip = [row(0, 20), row(5, 8), row(10, 20), row(15, 20), row(20, 3)];
+    expect(steadiness(dip)).toMatchObject({ steady: false, minVsMedian: 0.4 });
+    expect(steadiness(dip, (r) => r.fromS === 5).steady).toBe(true);
+    expect(steadiness([row(0, 20)]).steady).toBe(false); // nothing but the tail: not judged steady
+  });
+
+  it('judges a bound on the figure as printed', () => {
+    expect(within(7.0000001, 7, 2, 'max')).toBe(true);
+    expect(within(7.006, 7, 2, 'max')).toBe(false);
+    expect(within(0.849, 0.85, 2, 'min')).toBe(true);
+    expect(within(0.844, 0.85, 2, 'min')).toBe(false);
+  });
+
+  it('prints every target with its figure and status', () => {
+    expect(
+      targetTable([
+        { target: 'a ≤ 7', figure: '7.00', met: true },
+        { target: 'b ≥ 1', figure: '0.5', met: false },
+        { target: 'c', figure: '0.1 vs 0.2', met: null },
+        { target: 'd', figure: '', met: null },
+      ]),
+    ).toEqual([
+      '| target | figure | status |',
+      '|---|---|---|',
+      '| a ≤ 7 | 7.00 | met |',
+      '| b ≥ 1 | 0.5 | not met |',
+      '| c | 0.1 vs 0.2 | reported |',
+      '| d | - | not measured |',
+    ]);
+  });
+});
