@@ -119,9 +119,13 @@ export class WorkflowStarter {
   /** Starts the workflows of records just accepted (called after the checkpoint commit). */
   async startRecords(sourceId: string, seqs: number[], by: StartedBy = 'submit'): Promise<StartReport> {
     if (!seqs.length) return { started: 0, failed: 0 };
-    return this.start(
-      seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })),
-      by,
+    // In line with the relay passes: a recovery pass that read a record at its old epoch (before
+    // this start's markStarted) would start it again with TERMINATE_EXISTING and end this run.
+    return this.serial(() =>
+      this.start(
+        seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })),
+        by,
+      ),
     );
   }
 
@@ -139,7 +143,12 @@ export class WorkflowStarter {
    * second start (TERMINATE_EXISTING, the record's epoch being older) would end the first's run.
    */
   relayOnce(limit = 1000, by: StartedBy = 'relay'): Promise<StartReport> {
-    const pass = this.relayTail.then(() => this.relayPass(limit, by));
+    return this.serial(() => this.relayPass(limit, by));
+  }
+
+  /** Runs fn after every start queued before it: starts and their markStarted never interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const pass = this.relayTail.then(fn);
     this.relayTail = pass.catch(() => undefined);
     return pass;
   }
