@@ -126,7 +126,7 @@ export const EnvSchema = Type.Object({
   START_WINDOW: Int(
     4,
     0,
-    "a record's workflow is started only once the record is at most this far past its source's inbound watermark (the rest wait in Postgres and start as inbound moves); `0`: every record is started when accepted",
+    "a record's workflow is started only once the record is at most this far past its source's last delivered record, so at most this many of a source's workflows are open (the rest wait in Postgres and start as records are delivered); `0`: every record is started when accepted",
   ),
   GATE_WAIT_AHEAD: Int(
     4,

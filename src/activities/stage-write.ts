@@ -1,11 +1,10 @@
-// The transactional heart of a stage: fence, fault, gate, read input, work, write, advance.
+// The heart of a stage: fence, fault, gate, read input, work, write, advance (one SQL function for the write).
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../contracts/failures';
 import { STAGES, type Stage } from '../contracts/names';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { Watermarks } from '../contracts/gate';
-import { skippedRunEnd } from '../db/skipped-run';
-import { notifyGate, readWatermarks, registerWaiter, stageTable, takeWaiter } from '../db/stages';
+import { stageTable } from '../db/stages';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
 
@@ -34,7 +33,7 @@ export interface StageResult {
  * Returns whether the stage's dependency is down (injected fault): the caller fails only when it
  * would call it, so a record whose gate is closed waits for its predecessor, not for the fault.
  */
-export async function checkFence(c: PoolClient, region: string, stage: Stage | null, epoch: number): Promise<{ faulted: boolean }> {
+export async function checkFence(c: Pool | PoolClient, region: string, stage: Stage | null, epoch: number): Promise<{ faulted: boolean }> {
   const { rows } = await c.query<{ active: boolean; epoch: number; faulted: boolean }>(
     `SELECT r.active, r.epoch,
             EXISTS (SELECT 1 FROM faults f WHERE f.region = r.name AND f.stage = $2) AS faulted
@@ -42,13 +41,7 @@ export async function checkFence(c: PoolClient, region: string, stage: Stage | n
     [region, stage ?? ''],
   );
   const row = rows[0];
-  if (!row || !row.active || row.epoch !== epoch) {
-    throw ApplicationFailure.create({
-      type: FailureType.Fenced,
-      nonRetryable: true,
-      message: `region ${region} at epoch ${epoch} is no longer the active writer${row ? ` (the pipeline is at epoch ${row.epoch}, ${region} ${row.active ? 'active' : 'standby'})` : ''}`,
-    });
-  }
+  if (!row || !row.active || row.epoch !== epoch) throw fenced(region, epoch, row);
   return { faulted: row.faulted };
 }
 
@@ -57,21 +50,6 @@ function dependencyDown(stage: Stage, region: string): ApplicationFailure {
     type: FailureType.DependencyUnavailable,
     message: `${stage} dependency in ${region} is unavailable`,
   });
-}
-
-/**
- * Moves the stage watermark from seq-1 to seq, and past any run of skipped records right after it;
- * wakes fast-path waiters on commit. `wake`: the record now first in line registered for a signal.
- */
-export async function advance(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<{ watermark: number; wake: boolean }> {
-  const wm = await skippedRunEnd(c, sourceId, seq);
-  await c.query(
-    `UPDATE watermarks SET watermark = $3, updated_at = now(), nudged_at = NULL
-      WHERE source_id = $1 AND stage = $2 AND watermark < $3`,
-    [sourceId, stage, wm],
-  );
-  await notifyGate(c, sourceId, stage, wm);
-  return { watermark: wm, wake: await takeWaiter(c, sourceId, stage, wm) };
 }
 
 /**
@@ -113,80 +91,111 @@ export async function runStage(deps: StageWriteDeps, stage: Stage, task: StageTa
   return countIfFenced(deps, stage, writeStage(deps, stage, task, holdUpTo));
 }
 
-async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
-  const { sourceId, seq, epoch } = task;
-  return withTransaction(deps.pool, async (c) => {
-    const { faulted } = await checkFence(c, deps.region, stage, epoch);
-    // Tests only: a writer that passed its fence and stalls here (paused) is the zombie that
-    // failover must fence; the lock FOR SHARE taken by the check is still held.
-    if (deps.txDelayMs) await new Promise((resolve) => setTimeout(resolve, deps.txDelayMs));
-    const gate = await c.query<{ watermark: number }>('SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $2 FOR UPDATE', [
-      sourceId,
-      stage,
-    ]);
-    const rec = await c.query<{ record_id: string; payload: JsonObject; status: string; accepted_at: Date }>(
-      'SELECT record_id, payload, status, accepted_at FROM records WHERE source_id = $1 AND seq = $2 FOR UPDATE',
-      [sourceId, seq],
-    );
-    if (!gate.rows[0] || !rec.rows[0]) {
-      throw ApplicationFailure.create({
-        type: FailureType.RecordMissing,
-        nonRetryable: true,
-        message: `no checkpoint for ${sourceId}#${seq}`,
-      });
-    }
-    const wm = gate.rows[0].watermark;
-    const record = rec.rows[0];
-    if (record.status === 'skipped') return { outcome: 'skipped', watermarks: await readWatermarks(c, sourceId) };
-    if (wm >= seq) return { outcome: 'already', watermarks: await readWatermarks(c, sourceId) };
-    if (wm < seq - 1) {
-      const registered = seq - 1 - wm > holdUpTo;
-      if (registered) await registerWaiter(c, sourceId, stage, seq);
-      return { outcome: 'waiting', watermarks: await readWatermarks(c, sourceId), registered };
-    }
+/** What `stage_write` (migration 0007) answers; `open`: the gate is open but no output was given. */
+interface StageWriteRow {
+  outcome: StageOutcome | 'fenced' | 'missing' | 'open';
+  watermarks: Watermarks;
+  wake: boolean;
+  registered: boolean;
+  fence_active: boolean | null;
+  fence_epoch: number | null;
+}
 
-    if (faulted) throw dependencyDown(stage, deps.region);
-    const input = await stageInput(c, stage, sourceId, seq, record.payload);
-    const output = await deps.work[stage](input, {
-      sourceId,
-      seq,
-      recordId: record.record_id,
-      acceptedAt: record.accepted_at.toISOString(),
-    });
-    await c.query(
-      `INSERT INTO ${stageTable(stage)} (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (source_id, seq) DO NOTHING`,
-      [sourceId, seq, deps.region, epoch, output],
-    );
-    if (stage === 'outbound') {
-      await c.query(
-        `INSERT INTO deliveries (source_id, seq, region, epoch, output) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (source_id, seq) DO NOTHING`,
-        [sourceId, seq, deps.region, epoch, output],
-      );
-      await c.query(`UPDATE records SET status = 'delivered', finished_at = now() WHERE source_id = $1 AND seq = $2`, [sourceId, seq]);
-    } else if (record.status !== 'processing') {
-      await c.query(
-        `UPDATE records SET status = 'processing', blocked_stage = NULL, blocked_reason = NULL
-          WHERE source_id = $1 AND seq = $2`,
-        [sourceId, seq],
-      );
-    }
-    const { wake } = await advance(c, sourceId, stage, seq);
-    return { outcome: 'done', watermarks: await readWatermarks(c, sourceId), wake };
+/** What a stage attempt reads first, without locks: the record, its gate, its input, the fault. */
+interface StageRead {
+  record_id: string;
+  status: string;
+  accepted_at: Date;
+  watermark: number;
+  input: JsonObject | null;
+  faulted: boolean;
+}
+
+const READ_SQL = Object.fromEntries(
+  STAGES.map((stage, i) => [
+    stage,
+    `SELECT r.record_id, r.status, r.accepted_at, w.watermark,
+            ${i === 0 ? 'r.payload' : `(SELECT p.output FROM ${stageTable(STAGES[i - 1])} p WHERE p.source_id = r.source_id AND p.seq = r.seq)`} AS input,
+            EXISTS (SELECT 1 FROM faults f WHERE f.region = $3 AND f.stage = $4) AS faulted
+       FROM records r JOIN watermarks w ON w.source_id = r.source_id AND w.stage = $4
+      WHERE r.source_id = $1 AND r.seq = $2`,
+  ]),
+) as Record<Stage, string>;
+
+/**
+ * Two round trips on the happy path: a read without locks (the input of a stage never changes once
+ * written), the work, then `stage_write`, which re-checks fence, gate and record under their locks
+ * and writes in one statement. With txDelayMs (tests) the same runs in a transaction held open
+ * after a fence check, the zombie that failover must fence.
+ */
+async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
+  if (!deps.txDelayMs) return attemptStage(deps.pool, deps, stage, task, holdUpTo);
+  return withTransaction(deps.pool, async (c) => {
+    await checkFence(c, deps.region, stage, task.epoch);
+    await new Promise((resolve) => setTimeout(resolve, deps.txDelayMs));
+    return attemptStage(c, deps, stage, task, holdUpTo);
   });
 }
 
-async function stageInput(c: PoolClient, stage: Stage, sourceId: string, seq: number, payload: JsonObject) {
-  const index = STAGES.indexOf(stage);
-  if (index === 0) return payload;
-  const prev = STAGES[index - 1];
-  const { rows } = await c.query<{ output: JsonObject }>(`SELECT output FROM ${stageTable(prev)} WHERE source_id = $1 AND seq = $2`, [
+async function attemptStage(db: Pool | PoolClient, deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
+  const { sourceId, seq, epoch } = task;
+  const call = async (output: JsonObject | null): Promise<StageWriteRow> => {
+    const { rows } = await db.query<StageWriteRow>('SELECT * FROM stage_write($1, $2, $3, $4, $5, $6, $7)', [
+      deps.region,
+      stage,
+      sourceId,
+      seq,
+      epoch,
+      output,
+      holdUpTo,
+    ]);
+    const row = rows[0];
+    if (row.outcome === 'fenced') {
+      throw fenced(deps.region, epoch, row.fence_epoch === null ? undefined : { active: !!row.fence_active, epoch: row.fence_epoch });
+    }
+    if (row.outcome === 'missing') throw missing(sourceId, seq);
+    return row;
+  };
+  const { rows } = await db.query<StageRead>(READ_SQL[stage], [sourceId, seq, deps.region, stage]);
+  const read = rows[0];
+  if (!read) throw missing(sourceId, seq);
+  // Skipped, already done or behind a closed gate as read: the write decides under its locks.
+  if (read.status === 'skipped' || read.watermark !== seq - 1) {
+    const row = await call(null);
+    if (row.outcome !== 'open') return answer(row);
+  }
+  if (read.faulted) {
+    // The fence first, as before: a fenced region's record is superseded, not failing on a fault.
+    await checkFence(db, deps.region, stage, epoch);
+    throw dependencyDown(stage, deps.region);
+  }
+  if (read.input === null) throw new Error(`${STAGES[STAGES.indexOf(stage) - 1]} output of ${sourceId}#${seq} is missing`);
+  const output = await deps.work[stage](read.input, {
     sourceId,
     seq,
-  ]);
-  if (!rows[0]) throw new Error(`${prev} output of ${sourceId}#${seq} is missing`);
-  return rows[0].output;
+    recordId: read.record_id,
+    acceptedAt: read.accepted_at.toISOString(),
+  });
+  return answer(await call(output));
+}
+
+function answer(row: StageWriteRow): StageWrite {
+  const outcome = row.outcome as StageOutcome;
+  if (outcome === 'waiting') return { outcome, watermarks: row.watermarks, registered: row.registered };
+  if (outcome === 'done') return { outcome, watermarks: row.watermarks, wake: row.wake };
+  return { outcome, watermarks: row.watermarks };
+}
+
+function fenced(region: string, epoch: number, row: { active: boolean; epoch: number } | undefined): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.Fenced,
+    nonRetryable: true,
+    message: `region ${region} at epoch ${epoch} is no longer the active writer${row ? ` (the pipeline is at epoch ${row.epoch}, ${region} ${row.active ? 'active' : 'standby'})` : ''}`,
+  });
+}
+
+function missing(sourceId: string, seq: number): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.RecordMissing, nonRetryable: true, message: `no checkpoint for ${sourceId}#${seq}` });
 }
 
 /**

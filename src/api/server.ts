@@ -10,6 +10,7 @@ import { buildApp } from './app';
 import { WorkflowStarter } from './starter';
 import { StartWindow } from './start-window';
 import { GateListener } from '../db/gate-listener';
+import { WINDOW_STAGE } from '../contracts/gate';
 import { RegionRouter } from './region-router';
 import { Reconciler } from './reconciler';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
@@ -50,7 +51,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
   });
   const gate =
     config.START_WINDOW > 0
-      ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', logger })
+      ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: 'pipeline-api', stages: [WINDOW_STAGE], logger })
       : undefined;
   const window = gate ? new StartWindow(gate, starter, logger) : undefined;
   const reconciler = new Reconciler({

@@ -1,6 +1,7 @@
-// Moves each source's start window: when a record passes inbound (a NOTIFY on the gate channel),
-// the never-started records the new inbound watermark lets in get their workflows. The relay's
+// Moves each source's start window: when a record passes WINDOW_STAGE (a NOTIFY on its gate
+// channel), the never-started records the new watermark lets in get their workflows. The relay's
 // pass does the same every RELAY_INTERVAL_MS, so a lost notice costs latency, never a record.
+import { WINDOW_STAGE } from '../contracts/gate';
 import type { GateListener } from '../db/gate-listener';
 import type { Logger } from '../logger';
 import type { WorkflowStarter } from './starter';
@@ -17,7 +18,7 @@ export class StartWindow {
   ) {
     this.unsubscribe = listener.subscribe((notice) => {
       // A reconnect (null) is left to the relay: it starts whatever the windows let in.
-      if (notice?.t === 'inbound') this.kick(notice.s);
+      if (notice?.t === WINDOW_STAGE) this.kick(notice.s);
     });
   }
 

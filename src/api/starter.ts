@@ -6,7 +6,7 @@ import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
 import { readIdentities, unstartedInWindow } from '../db/queries';
 import { markStarted, pendingStarts, type PendingStart } from '../db/relay-queries';
-import { firstUnfinishedStage, type Watermarks } from '../contracts/gate';
+import { firstUnfinishedStage, WINDOW_STAGE, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
@@ -184,7 +184,7 @@ export class WorkflowStarter {
     }
     const window = this.opts.startWindow ?? 0;
     // A never-started record past its source's window waits in Postgres (StartWindow starts it).
-    const due = records.filter((r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.inbound ?? 0) + window);
+    const due = records.filter((r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window);
     const started: PendingRecord[] = [];
     let failed = 0;
     await inOrderLimited(due, this.opts.concurrency, async (rec) => {

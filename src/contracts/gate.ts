@@ -5,6 +5,13 @@ import { STAGES, type Stage } from './names';
 /** Per stage: every seq <= watermark has finished that stage (or was skipped). */
 export type Watermarks = Partial<Record<Stage, number>>;
 
+/**
+ * The stage whose watermark a source's start window counts from. From the last delivered record, a
+ * window of n keeps at most n of the source's workflows open; counted from inbound, the records
+ * past inbound and not yet delivered came on top (8 to 10 open with a window of 4).
+ */
+export const WINDOW_STAGE: Stage = 'outbound';
+
 /** Knowledge only grows: the higher of the two watermarks per stage. */
 export function mergeWatermarks(a: Watermarks, b: Watermarks | undefined): Watermarks {
   if (!b) return a;

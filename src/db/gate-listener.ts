@@ -1,10 +1,10 @@
-// The gate's fast path: one LISTEN connection per worker process wakes the stage activities that
+// The gate's fast path: one LISTEN connection per worker process (on its stage's channel) wakes the stage activities that
 // wait in this process for a predecessor's commit, so that the usual hand-off between two records
 // of a source costs Temporal nothing (no signal, no second attempt).
 import pg from 'pg';
 import type { Stage } from '../contracts/names';
 import type { Logger } from '../logger';
-import { GATE_CHANNEL, type GateNotice } from './stages';
+import { gateChannel, type GateNotice } from './stages';
 
 interface Waiter {
   atLeast: number;
@@ -14,6 +14,8 @@ interface Waiter {
 export interface GateListenerOptions {
   connectionString: string;
   applicationName: string;
+  /** The stages whose notices this process needs (its own stage; the API's start window: inbound). */
+  stages: readonly Stage[];
   logger?: Logger;
   /** Backoff before reconnecting a lost LISTEN connection. */
   reconnectMs?: number;
@@ -105,7 +107,7 @@ export class GateListener {
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${GATE_CHANNEL}`);
+      for (const stage of this.opts.stages) await client.query(`LISTEN ${gateChannel(stage)}`);
       this.client = client;
       this.opts.logger?.debug('gate listener connected');
       // Notices sent while no connection listened are lost: whoever waits reads Postgres again.

@@ -1,5 +1,6 @@
 // Read queries behind the API's GET routes.
 import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
+import { WINDOW_STAGE } from '../contracts/gate';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -103,14 +104,14 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
   return new Map(rows.map((r) => [r.source_id, r]));
 }
 
-/** Never-started records of a source at most `window` past its inbound watermark, in seq order. */
+/** Never-started records of a source at most `window` past its WINDOW_STAGE watermark, in seq order. */
 export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<number[]> {
   const { rows } = await pool.query<{ seq: number }>(
     `SELECT r.seq FROM records r
-       JOIN watermarks w ON w.source_id = r.source_id AND w.stage = 'inbound'
+       JOIN watermarks w ON w.source_id = r.source_id AND w.stage = $3
       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.watermark + $2
       ORDER BY r.seq`,
-    [sourceId, window],
+    [sourceId, window, WINDOW_STAGE],
   );
   return rows.map((r) => r.seq);
 }

@@ -1,4 +1,5 @@
 // The relay and the gate's sweeper: which records to start, which are marked started, which to nudge.
+import { WINDOW_STAGE } from '../contracts/gate';
 import type { Pool } from './pool';
 
 export interface NudgeTarget {
@@ -43,9 +44,9 @@ export async function pendingStarts(pool: Pool, epoch: number, limit: number, st
         AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
         -- and never-started ones to their source's start window
         AND (epoch IS NOT NULL OR $3 = 0 OR seq <= $3 + (SELECT w.watermark FROM watermarks w
-               WHERE w.source_id = records.source_id AND w.stage = 'inbound'))
+               WHERE w.source_id = records.source_id AND w.stage = $4))
       ORDER BY source_id, seq LIMIT $2`,
-    [epoch, limit, startWindow],
+    [epoch, limit, startWindow, WINDOW_STAGE],
   );
   return rows;
 }

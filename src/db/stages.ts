@@ -25,10 +25,15 @@ export async function readWatermarks(db: Pool | PoolClient, sourceId: string): P
   return out;
 }
 
-/** The channel a stage write's commit wakes fast-path gate waiters on, in every worker process. */
-export const GATE_CHANNEL = 'pipeline_gate';
+/**
+ * The channel a stage write's commit wakes fast-path gate waiters on. One per stage: a process
+ * hears only the stages it waits on (a stage worker its own, the API inbound), not every write.
+ */
+export function gateChannel(stage: Stage): string {
+  return `pipeline_gate_${stage}`;
+}
 
-/** A stage's new watermark, as sent on GATE_CHANNEL (short keys: NOTIFY payloads are small). */
+/** A stage's new watermark, as sent on its gateChannel (short keys: NOTIFY payloads are small). */
 export interface GateNotice {
   s: string;
   t: Stage;
@@ -38,25 +43,5 @@ export interface GateNotice {
 /** Delivered when the transaction commits, never if it rolls back. */
 export async function notifyGate(c: PoolClient, sourceId: string, stage: Stage, watermark: number): Promise<void> {
   const notice: GateNotice = { s: sourceId, t: stage, w: watermark };
-  await c.query('SELECT pg_notify($1, $2)', [GATE_CHANNEL, JSON.stringify(notice)]);
-}
-
-/**
- * Registers `seq` as waiting at `stage` for a signal (the slow path). Called under the watermark
- * row's lock, like takeWaiter: the registration and the predecessor's advance never miss each other.
- */
-export async function registerWaiter(c: PoolClient, sourceId: string, stage: Stage, seq: number): Promise<void> {
-  await c.query('INSERT INTO gate_waiters (source_id, stage, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [sourceId, stage, seq]);
-}
-
-/**
- * After the watermark moved to `watermark`: drops the registrations it settled, and says whether
- * the record now first in line (watermark + 1) registered, so that it needs the gate signal.
- */
-export async function takeWaiter(c: PoolClient, sourceId: string, stage: Stage, watermark: number): Promise<boolean> {
-  const { rows } = await c.query<{ seq: number }>(
-    'DELETE FROM gate_waiters WHERE source_id = $1 AND stage = $2 AND seq <= $3 RETURNING seq',
-    [sourceId, stage, watermark + 1],
-  );
-  return rows.some((r) => r.seq === watermark + 1);
+  await c.query('SELECT pg_notify($1, $2)', [gateChannel(stage), JSON.stringify(notice)]);
 }

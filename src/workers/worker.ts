@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       gate =
         config.GATE_WAIT_MS > 0
-          ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, logger })
+          ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, stages: [role], logger })
           : undefined;
       const acts = createStageActivities({
         pool,

@@ -6,7 +6,7 @@ import { createStageActivities, type StageResult, type StageTask } from '../../s
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { GateListener } from '../../src/db/gate-listener';
 import type { GateMessage } from '../../src/contracts/record.messages';
-import type { Stage } from '../../src/contracts/names';
+import { STAGES, type Stage } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let db: TestDb;
@@ -15,7 +15,7 @@ let signals: Array<{ sourceId: string; seq: number; message: GateMessage }>;
 
 beforeAll(async () => {
   db = await createTestDb('gatefast');
-  gate = await GateListener.start({ connectionString: db.url, applicationName: 'gate-fast-path-test', reconnectMs: 100 });
+  gate = await GateListener.start({ connectionString: db.url, applicationName: 'gate-fast-path-test', stages: STAGES, reconnectMs: 100 });
 });
 afterAll(async () => {
   await gate.close();
