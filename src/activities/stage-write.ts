@@ -137,7 +137,13 @@ async function writeStage(deps: StageWriteDeps, stage: Stage, task: StageTask, h
   });
 }
 
-async function attemptStage(db: Pool | PoolClient, deps: StageWriteDeps, stage: Stage, task: StageTask, holdUpTo: number): Promise<StageWrite> {
+async function attemptStage(
+  db: Pool | PoolClient,
+  deps: StageWriteDeps,
+  stage: Stage,
+  task: StageTask,
+  holdUpTo: number,
+): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
   const call = async (output: JsonObject | null): Promise<StageWriteRow> => {
     const { rows } = await db.query<StageWriteRow>('SELECT * FROM stage_write($1, $2, $3, $4, $5, $6, $7)', [
@@ -195,7 +201,11 @@ function fenced(region: string, epoch: number, row: { active: boolean; epoch: nu
 }
 
 function missing(sourceId: string, seq: number): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.RecordMissing, nonRetryable: true, message: `no checkpoint for ${sourceId}#${seq}` });
+  return ApplicationFailure.create({
+    type: FailureType.RecordMissing,
+    nonRetryable: true,
+    message: `no checkpoint for ${sourceId}#${seq}`,
+  });
 }
 
 /**

@@ -184,7 +184,9 @@ export class WorkflowStarter {
     }
     const window = this.opts.startWindow ?? 0;
     // A never-started record past its source's window waits in Postgres (StartWindow starts it).
-    const due = records.filter((r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window);
+    const due = records.filter(
+      (r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window,
+    );
     const started: PendingRecord[] = [];
     let failed = 0;
     await inOrderLimited(due, this.opts.concurrency, async (rec) => {
