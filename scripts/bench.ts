@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runBacklog } from './bench/backlog';
 import { bareIdleLatency, runBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
-import { cpuSnapshot, cpuUsed } from './bench/cpu';
+import { cpuSnapshot, cpuUsed, snapPids, temporalPids, used } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
@@ -80,7 +80,12 @@ async function main() {
     say(
       `bare Temporal: ${n('bare')} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
     );
+    const bareBefore = { worker: snapPids([bare.pid]), temporal: snapPids(await temporalPids(sys)) };
     const bareRate = await runBare(client, n('bare'));
+    const bareCpu = {
+      worker: used(bareBefore.worker, snapPids([bare.pid])),
+      temporal: used(bareBefore.temporal, snapPids(await temporalPids(sys))),
+    };
     await new Promise((r) => setTimeout(r, 2000));
     say(`idle latency: ${n('idle')} lone records, one at a time`);
     const idle = await pipelineIdleLatency(b, n('idle'));
@@ -122,7 +127,7 @@ async function main() {
       sources: n('sources'),
       many,
       hot,
-      bare: { count: n('bare'), perS: bareRate },
+      bare: { count: n('bare'), perS: bareRate, cpu: bareCpu },
       idle: { count: n('idle'), p50: idle, bareP50: bareIdle },
       submits,
       sustained,

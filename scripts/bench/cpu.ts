@@ -37,21 +37,25 @@ export async function temporalPids(sys: System): Promise<number[]> {
   return [...new Set((regions.body.servers ?? []).map((x) => x.pid).filter((p): p is number => p !== null))];
 }
 
+/** The CPU ticks of each of these processes so far. */
+export const snapPids = (pids: number[]): Map<number, number> => new Map([...new Set(pids)].map((p) => [p, ticks(p)] as const));
+
+/** Seconds used between two snapshots of pids; a pid first seen in `after` counts all its CPU (it started in between). */
+export function used(before: Map<number, number>, after: Map<number, number>): number {
+  let t = 0;
+  for (const [pid, v] of after) t += v - (before.get(pid) ?? 0);
+  return t / TICKS_PER_S;
+}
+
 export async function cpuSnapshot(sys: System, pool: Pool, dbName: string): Promise<CpuSnapshot> {
   const workers = (await sys.workers()).map((w) => w.pid).filter((p): p is number => p !== null);
   const project = [sys.proc.pid!, await sys.apiPid(), ...workers];
   const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName]);
-  const snap = (pids: number[]) => new Map([...new Set(pids)].map((p) => [p, ticks(p)] as const));
-  return { project: snap(project), postgres: snap(rows.map((r) => r.pid)), temporal: snap(await temporalPids(sys)) };
+  return { project: snapPids(project), postgres: snapPids(rows.map((r) => r.pid)), temporal: snapPids(await temporalPids(sys)) };
 }
 
-/** Seconds used between two snapshots; a pid first seen in `after` counts all its CPU (it started in between). */
+/** Seconds used between two snapshots. */
 export function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
-  const used = (b: Map<number, number>, a: Map<number, number>) => {
-    let t = 0;
-    for (const [pid, v] of a) t += v - (b.get(pid) ?? 0);
-    return t / TICKS_PER_S;
-  };
   return {
     project: used(before.project, after.project),
     postgres: used(before.postgres, after.postgres),

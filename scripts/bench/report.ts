@@ -12,7 +12,8 @@ export interface Results {
   sources: number;
   many: Measured;
   hot: Measured;
-  bare: { count: number; perS: number };
+  /** cpu: seconds of the bare worker process and of the Temporal server during the bare run. */
+  bare: { count: number; perS: number; cpu: { worker: number; temporal: number } };
   idle: { count: number; p50: number; bareP50: number };
   submits: SubmitTimes | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
@@ -42,6 +43,7 @@ function runsTable(r: Results): string[] {
     '|---|---|---|---|---|',
     cpuRow(`${r.sources} sources`, r.many),
     cpuRow('1 hot source', r.hot),
+    `| bare Temporal | ${f(r.bare.cpu.worker / r.bare.count, 4)} (its worker) | | ${f(r.bare.cpu.worker / r.bare.count, 4)} | ${f(r.bare.cpu.temporal / r.bare.count, 4)} |`,
   ];
 }
 
@@ -132,7 +134,7 @@ function targets(r: Results): Target[] {
   ] as const) {
     t.push({
       target: `CPU s per record, project + Postgres vs Temporal server (${name})`,
-      figure: `${f((x.cpu.project + x.cpu.postgres) / x.records, 4)} vs ${f(x.cpu.temporal / x.records, 4)}`,
+      figure: `${f((x.cpu.project + x.cpu.postgres) / x.records, 4)} vs ${f(x.cpu.temporal / x.records, 4)} (bare Temporal: its worker ${f(r.bare.cpu.worker / r.bare.count, 4)}, the server ${f(r.bare.cpu.temporal / r.bare.count, 4)})`,
       met: null,
     });
   }
