@@ -119,19 +119,19 @@ export const EnvSchema = Type.Object({
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10, 'longest backoff between stage retries'),
   WORKER_RESTART_MAX_MS: Int(30_000, 10, 'longest backoff before the supervisor restarts a dead process'),
   GATE_WAIT_MS: Int(
-    3_000,
+    5_000,
     0,
     'how long a stage attempt whose predecessor has not finished the stage waits in its activity for that commit (woken by Postgres NOTIFY) before its workflow waits for a signal instead; at most half of `ACTIVITY_TIMEOUT_MS`; `0`: always the signal',
   ),
   START_WINDOW: Int(
     4,
     0,
-    "a record's workflow is started only once the record is at most this far past its source's last delivered record, so at most this many of a source's workflows are open (the rest wait in Postgres and start as records are delivered); `0`: every record is started when accepted",
+    "a record's workflow is started only once the record is at most this far past its source's inbound watermark (the rest wait in Postgres and start as inbound moves); `0`: every record is started when accepted",
   ),
   GATE_WAIT_AHEAD: Int(
-    4,
+    12,
     1,
-    'a stage attempt waits in its activity only behind at most this many unfinished earlier records of its source; further behind, it waits for a signal (a waiting activity holds a worker slot)',
+    "a stage attempt waits in its activity only behind at most this many unfinished earlier records of its source (the start window keeps about 8 to 10 open); further behind, or with half of its worker's 100 activity slots waiting already, it waits for a signal (a waiting activity holds a worker slot)",
   ),
   STAGE_DELAY_MS: Int(0, 0, 'simulated work time per stage activity (demos, tests)'),
   STAGE_TX_DELAY_MS: Int(

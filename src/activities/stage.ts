@@ -29,6 +29,11 @@ export interface StageActivityDeps {
   gateWaitMs?: number;
   /** Waits in process only behind at most this many unfinished earlier records (bounds held slots). */
   gateWaitAhead?: number;
+  /**
+   * At most this many attempts of this process wait in process at once; further ones register for
+   * the signal at once, so waiting attempts never hold all of the worker's slots.
+   */
+  gateWaitSlots?: number;
 }
 
 export function createStageActivities(deps: StageActivityDeps) {
@@ -70,15 +75,24 @@ export function createStageActivities(deps: StageActivityDeps) {
   /**
    * Runs the stage; while the gate is closed and the record is close behind (gateWaitAhead), waits
    * in process for the predecessor's commit, up to gateWaitMs (and half the activity's timeout).
-   * A record further behind, or one still waiting at the bound, registers for the signal instead:
-   * a waiting activity holds a worker slot, and a long queue of them would starve the records
-   * they wait for.
+   * A record further behind, one still waiting at the bound, or one that finds gateWaitSlots
+   * attempts waiting already, registers for the signal instead: a waiting activity holds a worker
+   * slot, and a long queue of them would starve the records they wait for.
    */
+  let waiting = 0;
   const attempt = async (stage: Stage, task: StageTask): Promise<StageWrite> => {
     const gate = deps.gate;
     const budget = Math.min(deps.gateWaitMs ?? 0, activityTimeoutMs() / 2);
-    if (!gate || budget <= 0) return write(stage, task);
-    const deadline = Date.now() + budget;
+    if (!gate || budget <= 0 || waiting >= (deps.gateWaitSlots ?? Infinity)) return write(stage, task);
+    waiting += 1;
+    try {
+      return await waitAndWrite(gate, stage, task, Date.now() + budget);
+    } finally {
+      waiting -= 1;
+    }
+  };
+
+  const waitAndWrite = async (gate: GateListener, stage: Stage, task: StageTask, deadline: number): Promise<StageWrite> => {
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0) return write(stage, task);

@@ -6,11 +6,12 @@ import { STAGES, type Stage } from './names';
 export type Watermarks = Partial<Record<Stage, number>>;
 
 /**
- * The stage whose watermark a source's start window counts from. From the last delivered record, a
- * window of n keeps at most n of the source's workflows open; counted from inbound, the records
- * past inbound and not yet delivered came on top (8 to 10 open with a window of 4).
+ * The stage whose watermark a source's start window counts from. Inbound: while a later stage is
+ * down, inbound goes on taking a source's records in (the queue pipeline's behaviour), so the
+ * records past inbound and not yet delivered come on top of the window (8 to 10 open with 4).
+ * Counted from delivery, a window of n would keep n open, and inbound would stop with the stage.
  */
-export const WINDOW_STAGE: Stage = 'outbound';
+export const WINDOW_STAGE: Stage = 'inbound';
 
 /** Knowledge only grows: the higher of the two watermarks per stage. */
 export function mergeWatermarks(a: Watermarks, b: Watermarks | undefined): Watermarks {

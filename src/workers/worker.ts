@@ -19,6 +19,9 @@ export const WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bund
 /** The same workflow code with Temporal's OpenTelemetry workflow interceptors: used only when tracing is on. */
 export const TRACED_WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workflow-bundle-traced.js');
 
+/** A stage worker's activity slots (the SDK's default); at most half of them wait at the gate. */
+const ACTIVITY_SLOTS = 100;
+
 async function main(): Promise<void> {
   const [region, role] = process.argv.slice(2);
   if (!region || !isRegion(region) || !WORKER_ROLES.includes(role as WorkerRole)) {
@@ -64,10 +67,16 @@ async function main(): Promise<void> {
         gate,
         gateWaitMs: config.GATE_WAIT_MS,
         gateWaitAhead: config.GATE_WAIT_AHEAD,
+        gateWaitSlots: ACTIVITY_SLOTS / 2,
       });
       // Only this stage's activity: one task queue, like one container.
       const activity = tracingActivityInterceptors();
-      worker = await Worker.create({ ...common, activities: { [role]: acts[role] }, ...(activity ? { interceptors: { activity } } : {}) });
+      worker = await Worker.create({
+        ...common,
+        activities: { [role]: acts[role] },
+        maxConcurrentActivityTaskExecutions: ACTIVITY_SLOTS,
+        ...(activity ? { interceptors: { activity } } : {}),
+      });
     } else {
       throw new Error(`unknown role ${role}`);
     }

@@ -25,13 +25,14 @@ beforeEach(() => {
   signals = [];
 });
 
-function activities(gateWaitMs: number) {
+function activities(gateWaitMs: number, gateWaitSlots?: number) {
   return createStageActivities({
     pool: db.pool,
     region: 'east',
     gate,
     gateWaitMs,
     gateWaitAhead: 2,
+    gateWaitSlots,
     notify: async (sourceId, seq, message) => {
       signals.push({ sourceId, seq, message });
       return 'sent';
@@ -40,8 +41,7 @@ function activities(gateWaitMs: number) {
 }
 
 /** One activity call in its own mock context (a context is shared by every run of one environment). */
-function run(gateWaitMs: number, stage: Stage, task: StageTask): Promise<StageResult> {
-  const acts = activities(gateWaitMs);
+function run(gateWaitMs: number, stage: Stage, task: StageTask, acts = activities(gateWaitMs)): Promise<StageResult> {
   return new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 }).run<
     [StageTask],
     StageResult,
@@ -100,6 +100,23 @@ describe('the gate fast path', () => {
     expect(await run(30_000, 'inbound', task('far', 4))).toMatchObject({ outcome: 'waiting' });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await waiters('far')).toEqual([{ stage: 'inbound', seq: 4 }]);
+  });
+
+  it('registers at once when gateWaitSlots attempts of its process wait already', async () => {
+    await submit('slots', 3);
+    const acts = activities(30_000, 1);
+    // 2 waits in process and takes the one slot; 3 (close enough behind to wait) finds it taken.
+    const second = run(30_000, 'inbound', task('slots', 2), acts);
+    await sleep(300);
+    const started = Date.now();
+    expect(await run(30_000, 'inbound', task('slots', 3), acts)).toMatchObject({ outcome: 'waiting' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await waiters('slots')).toEqual([{ stage: 'inbound', seq: 3 }]);
+    expect((await run(30_000, 'inbound', task('slots', 1), acts)).outcome).toBe('done');
+    expect((await second).outcome).toBe('done');
+    // 2's commit signals 3, the registered waiter; the slot is free again.
+    expect(signals.map((s) => s.seq)).toEqual([3]);
+    expect((await run(30_000, 'inbound', task('slots', 3), acts)).outcome).toBe('done');
   });
 
   it('wakes its waiters to read Postgres again when the LISTEN connection dies, and listens again', async () => {
