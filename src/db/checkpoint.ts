@@ -1,6 +1,5 @@
 // The checkpoint: accepting records into Postgres with gap-free per-source seqs.
-import { STAGES } from '../contracts/names';
-import { withTransaction, type Pool, type PoolClient } from './pool';
+import type { Pool } from './pool';
 
 export interface IncomingRecord {
   id: string;
@@ -21,8 +20,8 @@ export type TraceOf = (seq: number) => string | null;
 export type CheckpointResult = { ok: true; records: AcceptedRecord[]; newSeqs: number[] } | { ok: false; conflicts: string[] };
 
 /**
- * In one transaction: lock the source, find ids already accepted, assign the next seqs to the new
- * ones and insert them. Nothing is written if any id conflicts.
+ * In one statement (checkpoint_records): lock the source, find ids already accepted, assign the
+ * next seqs to the new ones and insert them. Nothing is written if any id conflicts.
  */
 export async function checkpointRecords(
   pool: Pool,
@@ -40,80 +39,41 @@ export async function checkpointRecords(
   }
   if (conflicts.size) return { ok: false, conflicts: [...conflicts] };
 
+  const unique = [...firstById.values()];
+  let rows: { seqs: number[]; fresh: boolean[] }[];
   try {
-    return await withTransaction(pool, (c) => insertBatch(c, sourceId, items, firstById, traceOf));
+    ({ rows } = await pool.query<{ seqs: number[]; fresh: boolean[] }>('SELECT seqs, fresh FROM checkpoint_records($1, $2, $3, $4)', [
+      sourceId,
+      unique.map((u) => u.id),
+      unique.map((u) => JSON.stringify(u.payload)),
+      unique.map((u) => u.hash),
+    ]));
   } catch (err) {
-    if (err instanceof ConflictError) return { ok: false, conflicts: err.ids };
+    const e = err as { code?: string; detail?: string };
+    if (e.code === ID_CONFLICT) return { ok: false, conflicts: JSON.parse(e.detail ?? '[]') as string[] };
     throw err;
   }
-}
-
-class ConflictError extends Error {
-  constructor(readonly ids: string[]) {
-    super('conflicting ids');
-  }
-}
-
-async function insertBatch(
-  c: PoolClient,
-  sourceId: string,
-  items: IncomingRecord[],
-  firstById: Map<string, IncomingRecord>,
-  traceOf: TraceOf | undefined,
-): Promise<CheckpointResult> {
-  const conflicts = new Set<string>();
-  {
-    const created = await c.query('INSERT INTO sources (source_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1', [sourceId]);
-    if (created.rowCount) {
-      await c.query('INSERT INTO watermarks (source_id, stage) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [sourceId, STAGES]);
-    }
-    const { rows: src } = await c.query<{ last_seq: number }>('SELECT last_seq FROM sources WHERE source_id = $1 FOR UPDATE', [sourceId]);
-    const ids = [...firstById.keys()];
-    const { rows: existing } = await c.query<{ record_id: string; seq: number; payload_hash: string }>(
-      'SELECT record_id, seq, payload_hash FROM records WHERE source_id = $1 AND record_id = ANY($2::text[])',
-      [sourceId, ids],
+  const { seqs, fresh } = rows[0];
+  const seqOf = new Map(unique.map((u, i) => [u.id, seqs[i]]));
+  const newSeqs = seqs.filter((_, i) => fresh[i]);
+  if (traceOf && newSeqs.length) {
+    // Tracing on: each new record's trace context, stored before anything can start its workflow
+    // (the relay leaves records this young to the submit path, which starts them after this).
+    await pool.query(
+      'UPDATE records r SET traceparent = t.tp FROM unnest($2::bigint[], $3::text[]) AS t (seq, tp) WHERE r.source_id = $1 AND r.seq = t.seq',
+      [sourceId, newSeqs, newSeqs.map((seq) => traceOf(seq))],
     );
-    const known = new Map(existing.map((r) => [r.record_id, r]));
-    for (const r of existing) if (firstById.get(r.record_id)!.hash !== r.payload_hash) conflicts.add(r.record_id);
-    if (conflicts.size) throw new ConflictError([...conflicts]);
-
-    let next = src[0].last_seq;
-    const seqOf = new Map<string, number>();
-    const fresh: { seq: number; item: IncomingRecord }[] = [];
-    for (const id of ids) {
-      const prior = known.get(id);
-      if (prior) {
-        seqOf.set(id, prior.seq);
-      } else {
-        next += 1;
-        seqOf.set(id, next);
-        fresh.push({ seq: next, item: firstById.get(id)! });
-      }
-    }
-    if (fresh.length) {
-      await c.query(
-        `INSERT INTO records (source_id, seq, record_id, payload, payload_hash, traceparent)
-         SELECT $1, s, r, p, h, tp FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[], $6::text[]) AS t(s, r, p, h, tp)`,
-        [
-          sourceId,
-          fresh.map((f) => f.seq),
-          fresh.map((f) => f.item.id),
-          fresh.map((f) => JSON.stringify(f.item.payload)),
-          fresh.map((f) => f.item.hash),
-          fresh.map((f) => traceOf?.(f.seq) ?? null),
-        ],
-      );
-      await c.query('UPDATE sources SET last_seq = $2 WHERE source_id = $1', [sourceId, next]);
-    }
-    // A repeat inside the batch, or an id accepted by an earlier request, is a duplicate.
-    const freshSeqs = new Set(fresh.map((f) => f.seq));
-    const seen = new Set<string>();
-    const records = items.map((item) => {
-      const seq = seqOf.get(item.id)!;
-      const duplicate = !freshSeqs.has(seq) || seen.has(item.id);
-      seen.add(item.id);
-      return { id: item.id, seq, duplicate };
-    });
-    return { ok: true, records, newSeqs: fresh.map((f) => f.seq) };
   }
+  // A repeat inside the batch, or an id accepted by an earlier request, is a duplicate.
+  const freshIds = new Set(unique.filter((_, i) => fresh[i]).map((u) => u.id));
+  const seen = new Set<string>();
+  const records = items.map((item) => {
+    const duplicate = !freshIds.has(item.id) || seen.has(item.id);
+    seen.add(item.id);
+    return { id: item.id, seq: seqOf.get(item.id)!, duplicate };
+  });
+  return { ok: true, records, newSeqs };
 }
+
+/** The SQLSTATE checkpoint_records (migration 0008) raises for ids accepted with another payload. */
+const ID_CONFLICT = 'PC409';
