@@ -209,15 +209,16 @@ describe('the gate', () => {
 
   it('delivers in order records that continued as new while they waited', async () => {
     const src = uniqueSource('can');
-    await checkpointOnly(src, 8);
+    await checkpointOnly(src, 16);
     // Started last to first with a tiny history limit: every record waits at several stages, and
-    // a wait past the limit continues as new (carrying what it knows of the watermarks).
-    for (let seq = 8; seq >= 1; seq--) await start(src, seq, 12);
+    // a wait past the limit continues as new (carrying what it knows of the watermarks). The last
+    // ones are more than GATE_WAIT_AHEAD (12) behind: they wait for signals from the start.
+    for (let seq = 16; seq >= 1; seq--) await start(src, seq, 12);
     await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [
       src,
     ]);
-    await waitFor('8 delivered', async () => (await deliveredCount(db.pool, [src])) === 8, 120_000);
-    await expectAllDelivered(db.pool, [src], 8);
+    await waitFor('16 delivered', async () => (await deliveredCount(db.pool, [src])) === 16, 120_000);
+    await expectAllDelivered(db.pool, [src], 16);
     const continued = await client.workflow.count(`SourceId = "${src}" AND ExecutionStatus = "ContinuedAsNew"`);
     expect(continued.count).toBeGreaterThan(0);
   });
