@@ -13,7 +13,8 @@ export interface Results {
   many: Measured;
   hot: Measured;
   /** cpu: seconds of the bare worker process and of the Temporal server during the bare run. */
-  bare: { count: number; perS: number; cpu: { worker: number; temporal: number } };
+  /** perS: the mean of the runs before and after the pipeline's; cpu: per run, of the bare worker and the server. */
+  bare: { count: number; perS: number; runs: number[]; cpu: { worker: number; temporal: number } };
   idle: { count: number; p50: number; bareP50: number };
   submits: SubmitTimes | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
@@ -34,7 +35,7 @@ function runsTable(r: Results): string[] {
     '|---|---|---|---|---|---|---|---|',
     row(`${r.sources} sources`, r.many),
     row('1 hot source', r.hot),
-    `| bare Temporal (one worker process, own task queue, 5 empty activities) | ${r.bare.count} | | ${f(r.bare.perS)} | | | | 6 (start + 5 activities) |`,
+    `| bare Temporal (one worker process, own task queue, 5 empty activities; before and after the pipeline) | ${r.bare.count} | | ${f(r.bare.perS)} (${r.bare.runs.map((x) => f(x)).join(' and ')}) | | | | 6 (start + 5 activities) |`,
     '',
     `idle latency, accept -> delivered p50 (${r.idle.count} lone records): ${f(r.idle.p50 * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${r.idle.count} lone, start -> result): ${f(r.idle.bareP50 * 1000, 0)} ms`,
     '',
