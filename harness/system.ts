@@ -167,15 +167,18 @@ export async function startSystem(opts: StartOptions): Promise<System> {
     output: () => out,
     workers: () => listWorkers(url),
     apiPid: () => findApiPid(proc.pid!),
-    async stop() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const killer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(killer);
-    },
+    stop: () => stopProcess(proc, 30_000),
   };
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it exited. */
+export async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const killer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(killer);
 }
 
 const authHeader = (token: string | null): Record<string, string> => (token === null ? {} : { authorization: `Bearer ${token}` });

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { median } from './stats';
+import { stopProcess } from '../../harness/system';
 
 export const BARE_TASK_QUEUE = 'bench-bare';
 
@@ -29,14 +30,7 @@ export async function startBareWorker(address: string, namespace: string) {
   });
   return {
     pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(killer);
-    },
+    stop: () => stopProcess(child, 15_000),
   };
 }
 
