@@ -39,11 +39,35 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'bad_request', message: err.message });
     }
+    if (databaseUnavailable(err)) {
+      request.log.warn({ err: err.message }, 'database unavailable');
+      return reply.status(503).header('retry-after', '1').send({
+        error: 'database_unavailable',
+        message: 'the database cannot take this request right now; nothing was written; retry shortly',
+      });
+    }
     // Internals stay in the log, not in the answer.
     request.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+}
+
+/**
+ * Postgres out of reach or out of connections: class 08 (connection), 53300 (too many clients),
+ * 57P01-57P03 (shutting down, starting up), a refused or reset socket, or the pool's own connect
+ * timeout. A statement that fails so is rolled back, so the caller may retry.
+ */
+function databaseUnavailable(err: { code?: string; message?: string }): boolean {
+  const code = err.code ?? '';
+  return (
+    code.startsWith('08') ||
+    code === '53300' ||
+    /^57P0[123]$/.test(code) ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    /timeout exceeded when trying to connect|Connection terminated/.test(err.message ?? '')
   );
 }
