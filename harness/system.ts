@@ -80,6 +80,8 @@ export interface System {
 export interface StartOptions {
   databaseUrl: string;
   env?: Record<string, string>;
+  /** Node options of the supervisor, which its forked children inherit (--cpu-prof, say). */
+  nodeArgs?: string[];
 }
 
 /** The environment of a system on free ports, with its own data folder (created here). */
@@ -152,7 +154,7 @@ export async function findApiPid(supervisorPid: number): Promise<number> {
 export async function startSystem(opts: StartOptions): Promise<System> {
   const env = await systemEnv(opts);
   const dataDir = env.DATA_DIR!;
-  const proc = spawn(process.execPath, [SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), SUPERVISOR], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));

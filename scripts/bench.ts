@@ -15,6 +15,7 @@ import { cpuSnapshot, cpuUsed, snapPids, temporalPids, used } from './bench/cpu'
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
+import { pairedRatios } from './bench/stats';
 import { createScratchDb } from '../harness/scratch-db';
 import { api, startSystem, waitFor } from '../harness/system';
 
@@ -23,6 +24,8 @@ const { values: args } = parseArgs({
     sources: { type: 'string', default: '10' },
     records: { type: 'string', default: '100' },
     hot: { type: 'string', default: '300' },
+    /** 10-source runs, each between two bare runs; the ratio to bare is their median. */
+    pairs: { type: 'string', default: '3' },
     bare: { type: 'string', default: '400' },
     idle: { type: 'string', default: '20' },
     batch: { type: 'string', default: '100' },
@@ -77,21 +80,33 @@ async function main() {
     // minutes, and the ratio uses the mean of the two.
     const bareRun = async (when: string, worker: number) => {
       say(
-        `bare Temporal (${when}): ${n('bare')} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
+        `bare Temporal (run ${when}): ${n('bare')} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
       );
       const before = { worker: snapPids([worker]), temporal: snapPids(await temporalPids(sys)) };
       const perS = await runBare(client, n('bare'));
       const cpu = { worker: used(before.worker, snapPids([worker])), temporal: used(before.temporal, snapPids(await temporalPids(sys))) };
       return { perS, cpu };
     };
-    const bare1 = await bareRun('before', bare.pid);
-    say(`many sources: ${n('sources')} x ${n('records')} records`);
-    const many = await measured(() => runPipeline(b, 'many', n('sources'), n('records')));
+    // The 10-source run against bare Temporal, interleaved (bare, pipeline, bare, ..., bare): the
+    // ratio is the median of each pipeline run against the bare runs around it.
+    const pairs = n('pairs');
+    const bares = [await bareRun(`1 of ${pairs + 1}`, bare.pid)];
+    const manys: Measured[] = [];
+    for (let i = 1; i <= pairs; i++) {
+      say(`many sources (${i} of ${pairs}): ${n('sources')} x ${n('records')} records`);
+      manys.push(await measured(() => runPipeline(b, 'many', n('sources'), n('records'))));
+      bares.push(await bareRun(`${i + 1} of ${pairs + 1}`, bare.pid));
+    }
+    const paired = pairedRatios(
+      manys.map((m) => m.deliveredPerS),
+      bares.map((x) => x.perS),
+    );
+    const many = manys[paired.index];
     say(`one hot source: ${n('hot')} records`);
     const hot = await measured(() => runPipeline(b, 'hot', 1, n('hot')));
-    const bare2 = await bareRun('after', bare.pid);
-    const bareRate = (bare1.perS + bare2.perS) / 2;
-    const bareCpu = { worker: (bare1.cpu.worker + bare2.cpu.worker) / 2, temporal: (bare1.cpu.temporal + bare2.cpu.temporal) / 2 };
+    const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+    const bareRate = mean(bares.map((x) => x.perS));
+    const bareCpu = { worker: mean(bares.map((x) => x.cpu.worker)), temporal: mean(bares.map((x) => x.cpu.temporal)) };
     await new Promise((r) => setTimeout(r, 2000));
     say(`idle latency: ${n('idle')} lone records, one at a time`);
     const idle = await pipelineIdleLatency(b, n('idle'));
@@ -133,7 +148,8 @@ async function main() {
       sources: n('sources'),
       many,
       hot,
-      bare: { count: n('bare'), perS: bareRate, runs: [bare1.perS, bare2.perS], cpu: bareCpu },
+      bare: { count: n('bare'), perS: bareRate, runs: bares.map((x) => x.perS), cpu: bareCpu },
+      paired: { manyPerS: manys.map((m) => m.deliveredPerS), ratios: paired.ratios, median: paired.median },
       idle: { count: n('idle'), p50: idle, bareP50: bareIdle },
       submits,
       sustained,

@@ -13,6 +13,21 @@ export function percentile(xs: readonly number[], p: number): number {
 
 export const median = (xs: readonly number[]) => percentile(xs, 0.5);
 
+/**
+ * Pipeline runs interleaved with bare runs (bare, pipeline, bare, pipeline, ..., bare): each
+ * pipeline run against the mean of the bare runs just before and after it, so that the machine's
+ * drift within minutes hits both sides of a ratio alike. Returns each ratio, the median ratio and
+ * the index of the run it came from (for an even count, the lower of the two middle ones).
+ */
+export function pairedRatios(pipeline: readonly number[], bare: readonly number[]): { ratios: number[]; median: number; index: number } {
+  if (bare.length !== pipeline.length + 1)
+    throw new Error(`${pipeline.length} pipeline runs need ${pipeline.length + 1} bare runs around them`);
+  const ratios = pipeline.map((x, i) => x / ((bare[i] + bare[i + 1]) / 2));
+  const order = ratios.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0]);
+  const index = order[Math.floor((order.length - 1) / 2)][1];
+  return { ratios, median: median(ratios), index };
+}
+
 /** One look at a draining backlog: seconds since the submit began, and counters at that moment. */
 export interface Sample {
   t: number;

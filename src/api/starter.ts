@@ -45,6 +45,13 @@ export interface RecordIdentity {
   traceparent?: string | null;
 }
 
+/** What the submit path already knows when it starts the records it just accepted. */
+export interface KnownStart {
+  region: RegionRow;
+  watermarks: Watermarks;
+  identities: Map<number, RecordIdentity>;
+}
+
 /** Which path starts a record's workflow (a span attribute of its start). */
 export type StartedBy = 'submit' | 'window' | 'relay' | 'recovery' | 'reconciler';
 
@@ -116,8 +123,12 @@ export class WorkflowStarter {
 
   constructor(private readonly opts: StarterOptions) {}
 
-  /** Starts the workflows of records just accepted (called after the checkpoint commit). */
-  async startRecords(sourceId: string, seqs: number[], by: StartedBy = 'submit'): Promise<StartReport> {
+  /**
+   * Starts the workflows of records just accepted (called after the checkpoint commit). With the
+   * checkpoint's start context (region, watermarks) and the records' identities, no read is needed
+   * before the starts.
+   */
+  async startRecords(sourceId: string, seqs: number[], by: StartedBy = 'submit', known?: KnownStart): Promise<StartReport> {
     if (!seqs.length) return { started: 0, failed: 0 };
     // In line with the relay passes: a recovery pass that read a record at its old epoch (before
     // this start's markStarted) would start it again with TERMINATE_EXISTING and end this run.
@@ -125,6 +136,9 @@ export class WorkflowStarter {
       this.start(
         seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })),
         by,
+        known?.region,
+        undefined,
+        known && { sourceId, watermarks: known.watermarks, identities: known.identities },
       ),
     );
   }
@@ -165,6 +179,7 @@ export class WorkflowStarter {
     by: StartedBy,
     known?: RegionRow,
     onStarted?: (rec: PendingRecord) => void,
+    read?: { sourceId: string; watermarks: Watermarks; identities: Map<number, RecordIdentity> },
   ): Promise<StartReport> {
     const { pool, temporal, logger } = this.opts;
     const region = known ?? (await activeRegion(pool));
@@ -178,9 +193,10 @@ export class WorkflowStarter {
     const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
     const identities = new Map<string, RecordIdentity>();
     for (const sourceId of new Set(records.map((r) => r.source_id))) {
-      watermarks.set(sourceId, await readWatermarks(pool, sourceId));
       const seqs = records.filter((r) => r.source_id === sourceId).map((r) => r.seq);
-      for (const [seq, id] of await readIdentities(pool, sourceId, seqs)) identities.set(`${sourceId}:${seq}`, id);
+      const given = read?.sourceId === sourceId ? read : undefined;
+      watermarks.set(sourceId, given?.watermarks ?? (await readWatermarks(pool, sourceId)));
+      for (const [seq, id] of given?.identities ?? (await readIdentities(pool, sourceId, seqs))) identities.set(`${sourceId}:${seq}`, id);
     }
     const window = this.opts.startWindow ?? 0;
     // A never-started record past its source's window waits in Postgres (StartWindow starts it).

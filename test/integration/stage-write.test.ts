@@ -94,6 +94,22 @@ describe('stage write', () => {
     expect(d.rows[0].output).toMatchObject({ key: 'b:1', recordId: 'r1' });
   });
 
+  it("returns, with the checkpoint, what the new records' starts need: the active region, the watermarks and their identities", async () => {
+    const first = await checkpointRecords(db.pool, 'ctx', [{ id: 'x1', payload: { amount: 1 }, hash: 'hx1' }]);
+    // A new source: its watermark rows are created by this very statement, so none are read yet.
+    expect(first).toMatchObject({ ok: true, context: { region: { name: 'east', active: true, epoch: 1 }, watermarks: {} } });
+    expect((await runStage(deps, 'inbound', task('ctx', 1))).outcome).toBe('done');
+    const second = await checkpointRecords(db.pool, 'ctx', [
+      { id: 'x1', payload: { amount: 1 }, hash: 'hx1' },
+      { id: 'x2', payload: { amount: 2 }, hash: 'hx2' },
+    ]);
+    if (!second.ok) throw new Error('conflict');
+    expect(second.context?.watermarks).toEqual({ inbound: 1, preprocess: 0, core: 0, postprocess: 0, outbound: 0 });
+    // Only the record this call inserted, as the workflow's start shows it (no trace: tracing is off).
+    expect(second.fresh).toEqual([{ seq: 2, recordId: 'x2', payloadHash: 'hx2', traceparent: null }]);
+    expect(second.newSeqs).toEqual([2]);
+  });
+
   it('fences a writer whose epoch is not the active one, and a region that is not active', async () => {
     await submit('c', 1);
     await expect(runStage(deps, 'inbound', task('c', 1, 2))).rejects.toMatchObject({ type: 'Fenced', nonRetryable: true });

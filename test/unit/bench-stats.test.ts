@@ -1,4 +1,4 @@
-import { intervals, percentile, steadiness, targetTable, within, type Sample } from '../../scripts/bench/stats';
+import { intervals, pairedRatios, percentile, steadiness, targetTable, within, type Sample } from '../../scripts/bench/stats';
 
 const sample = (t: number, delivered: number, extra: Partial<Sample> = {}): Sample => ({
   t,
@@ -17,6 +17,17 @@ describe('bench statistics', () => {
     expect(percentile([5], 0.99)).toBe(5);
     expect(percentile([3, 1, 2], 0)).toBe(1);
     expect(percentile([], 0.5)).toBeNaN();
+  });
+
+  it('compares each pipeline run with the bare runs just before and after it, and takes the median', () => {
+    // bare 10, pipeline 8, bare 14, pipeline 6, bare 10, pipeline 11, bare 12
+    const r = pairedRatios([8, 6, 11], [10, 14, 10, 12]);
+    expect(r.ratios.map((x) => Number(x.toFixed(3)))).toEqual([0.667, 0.5, 1]);
+    expect(r.median).toBeCloseTo(0.667, 3);
+    expect(r.index).toBe(0);
+    // Two runs: the median is their mean, and the run shown is the lower one.
+    expect(pairedRatios([9, 6], [10, 10, 10])).toMatchObject({ median: 0.75, index: 1 });
+    expect(() => pairedRatios([8, 6], [10, 14])).toThrow('2 pipeline runs need 3 bare runs');
   });
 
   it('cuts samples into intervals with their rates, peaks and CPU', () => {

@@ -63,8 +63,14 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
           );
         }
         // Committed: start the workflows without holding the answer; the relay covers failures.
+        const known = result.context && {
+          ...result.context,
+          identities: new Map(
+            result.fresh.map((r) => [r.seq, { recordId: r.recordId, payloadHash: r.payloadHash, traceparent: r.traceparent }]),
+          ),
+        };
         app.starter
-          .startRecords(sourceId, result.newSeqs)
+          .startRecords(sourceId, result.newSeqs, 'submit', known ?? undefined)
           .catch((err) => request.log.warn({ sourceId, err: (err as Error).message }, 'workflow start deferred to the relay'));
         return reply.status(202).send({ records: result.records });
       }),
