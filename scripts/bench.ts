@@ -5,7 +5,7 @@
 // CPU per record from /proc; issue 13's targets beside the figures. Loopback only, bounded in count
 // and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
-// A quick look: --sources 2 --records 20 --hot 20 --bare 20 --idle 3 --submits 50 --sustained-s 10 --backlog 30 --backlog-sources 3
+// A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --sustained-s 10 --backlog 30 --backlog-sources 3
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
