@@ -173,6 +173,12 @@ export async function startSystem(opts: StartOptions): Promise<System> {
   };
 }
 
+/** Stops a system a script started and removes its data folder (its logs and Temporal's SQLite file). */
+export async function stopAndRemove(sys: System): Promise<void> {
+  await sys.stop();
+  fs.rmSync(sys.dataDir, { recursive: true, force: true });
+}
+
 /** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it exited. */
 export async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;

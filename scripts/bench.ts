@@ -17,7 +17,7 @@ import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
 import { pairedRatios } from './bench/stats';
 import { createScratchDb } from '../harness/scratch-db';
-import { api, startSystem, waitFor } from '../harness/system';
+import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
 
 const { values: args } = parseArgs({
   options: {
@@ -166,7 +166,7 @@ async function main() {
     clearTimeout(guard);
     await bare?.stop();
     await connection.close();
-    await sys.stop();
+    await stopAndRemove(sys);
     await db.drop();
   }
 }

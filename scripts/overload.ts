@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { Pool } from '../src/db/pool';
 import { verifyInvariants, violations } from '../src/db/verify';
 import { createScratchDb } from '../harness/scratch-db';
-import { api, startSystem, submit, type Accepted } from '../harness/system';
+import { api, startSystem, stopAndRemove, submit, type Accepted } from '../harness/system';
 
 export interface OverloadOptions {
   url: string;
@@ -179,7 +179,7 @@ async function main() {
     );
     process.exitCode = problems.length ? 1 : 0;
   } finally {
-    await sys.stop();
+    await stopAndRemove(sys);
     await db.drop();
   }
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createScratchDb } from '../harness/scratch-db';
-import { api, startSystem, waitFor } from '../harness/system';
+import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
 import { runBare, startBareWorker } from './bench/bare';
 import { snapPids, temporalPids, used } from './bench/cpu';
 import { runPipeline, type Bench } from './bench/pipeline';
@@ -104,7 +104,7 @@ async function main() {
   } finally {
     await bare.stop();
     await connection.close();
-    await sys.stop();
+    await stopAndRemove(sys);
     await db.drop();
   }
 }
