@@ -187,13 +187,16 @@ export async function sharedSystem(o: SharedSystemOptions): Promise<SharedSystem
   };
 }
 
+/** The lines of one of the run's lists (databases, data folders); none if it was never written. */
+const recorded = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
 /** End of the run: stops the shared system, drops every database it used and removes its data folders. */
 export async function stopSharedSystem(stateDir: string, serverUrl: string): Promise<void> {
   await stopRecorded(stateDir);
-  const names = fs.existsSync(databasesFile(stateDir)) ? fs.readFileSync(databasesFile(stateDir), 'utf8').split('\n').filter(Boolean) : [];
-  if (!process.env.KEEP_TEST_DB) for (const name of names) await dropDatabase(serverUrl, name);
-  // The systems' data folders (logs, Temporal's SQLite file) go too, unless kept for a post-mortem.
-  const dataDirs = fs.existsSync(dataDirsFile(stateDir)) ? fs.readFileSync(dataDirsFile(stateDir), 'utf8').split('\n').filter(Boolean) : [];
-  if (!process.env.KEEP_TEST_DB) for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+  if (!process.env.KEEP_TEST_DB) {
+    for (const name of recorded(databasesFile(stateDir))) await dropDatabase(serverUrl, name);
+    // The systems' data folders (logs, Temporal's SQLite file) go too, unless kept for a post-mortem.
+    for (const dir of recorded(dataDirsFile(stateDir))) fs.rmSync(dir, { recursive: true, force: true });
+  }
   fs.rmSync(stateDir, { recursive: true, force: true });
 }

@@ -10,8 +10,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runBacklog } from './bench/backlog';
-import { bareIdleLatency, runBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
-import { cpuSnapshot, cpuUsed, snapPids, temporalPids, used } from './bench/cpu';
+import { bareIdleLatency, measureBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
+import { cpuSnapshot, cpuUsed } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
@@ -76,19 +76,15 @@ async function main() {
       const r = await what();
       return { ...r, cpu: cpuUsed(before, await cpuSnapshot(sys, db.pool, db.name)) };
     };
-    // Bare Temporal before and after the pipeline's runs: this shared machine's speed drifts within
-    // minutes, and the ratio uses the mean of the two.
-    const bareRun = async (when: string, worker: number) => {
+    const bareRun = (when: string, worker: number) => {
       say(
         `bare Temporal (run ${when}): ${n('bare')} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
       );
-      const before = { worker: snapPids([worker]), temporal: snapPids(await temporalPids(sys)) };
-      const perS = await runBare(client, n('bare'));
-      const cpu = { worker: used(before.worker, snapPids([worker])), temporal: used(before.temporal, snapPids(await temporalPids(sys))) };
-      return { perS, cpu };
+      return measureBare(sys, client, worker, n('bare'));
     };
-    // The 10-source run against bare Temporal, interleaved (bare, pipeline, bare, ..., bare): the
-    // ratio is the median of each pipeline run against the bare runs around it.
+    // The 10-source run against bare Temporal, interleaved (bare, pipeline, bare, ..., bare): this
+    // shared machine's speed drifts within minutes, so each pipeline run is compared with the bare
+    // runs around it, and the ratio is the median of those.
     const pairs = n('pairs');
     const bares = [await bareRun(`1 of ${pairs + 1}`, bare.pid)];
     const manys: Measured[] = [];

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createScratchDb } from '../harness/scratch-db';
 import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
-import { runBare, startBareWorker } from './bench/bare';
+import { measureBare, runBare, startBareWorker } from './bench/bare';
 import { snapPids, temporalPids, used } from './bench/cpu';
 import { runPipeline, type Bench } from './bench/pipeline';
 import type { Pool } from '../src/db/pool';
@@ -81,10 +81,10 @@ async function main() {
     const pipe = new Map([...procs].map(([k, pids]) => [k, (used(before.get(k) ?? new Map(), snapPids(pids)) * 1000) / total]));
 
     say(`bare Temporal: ${n('bare')} workflows`);
-    const bareBefore = { worker: snapPids([bare.pid]), temporal: snapPids(await temporalPids(sys)) };
-    const barePerS = await runBare(client, n('bare'));
-    const bareWorker = (used(bareBefore.worker, snapPids([bare.pid])) * 1000) / n('bare');
-    const bareServer = (used(bareBefore.temporal, snapPids(await temporalPids(sys))) * 1000) / n('bare');
+    const bareRun = await measureBare(sys, client, bare.pid, n('bare'));
+    const barePerS = bareRun.perS;
+    const bareWorker = (bareRun.cpu.worker * 1000) / n('bare');
+    const bareServer = (bareRun.cpu.temporal * 1000) / n('bare');
 
     say('');
     say('| process | idle, ms CPU per s | pipeline, ms CPU per record |');

@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { median } from './stats';
-import { stopProcess } from '../../harness/system';
+import { snapPids, temporalPids, used } from './cpu';
+import { stopProcess, type System } from '../../harness/system';
 
 export const BARE_TASK_QUEUE = 'bench-bare';
 
@@ -53,6 +54,14 @@ export async function runBare(client: Client, count: number): Promise<number> {
   );
   process.stdout.write('\n');
   return count / ((Date.now() - started) / 1000);
+}
+
+/** One bare run with the CPU seconds it took its worker process and the Temporal server. */
+export async function measureBare(sys: System, client: Client, workerPid: number, count: number) {
+  const before = { worker: snapPids([workerPid]), temporal: snapPids(await temporalPids(sys)) };
+  const perS = await runBare(client, count);
+  const cpu = { worker: used(before.worker, snapPids([workerPid])), temporal: used(before.temporal, snapPids(await temporalPids(sys))) };
+  return { perS, cpu };
 }
 
 /** A lone bare workflow on the idle server, `count` times one after another (after one warm-up): p50 seconds. */

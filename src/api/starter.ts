@@ -4,6 +4,7 @@
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
+import type { StartContext } from '../db/checkpoint';
 import { readIdentities, unstartedInWindow } from '../db/queries';
 import { markStarted, pendingStarts, type PendingStart } from '../db/relay-queries';
 import { firstUnfinishedStage, WINDOW_STAGE, type Watermarks } from '../contracts/gate';
@@ -46,11 +47,7 @@ export interface RecordIdentity {
 }
 
 /** What the submit path already knows when it starts the records it just accepted. */
-export interface KnownStart {
-  region: RegionRow;
-  watermarks: Watermarks;
-  identities: Map<number, RecordIdentity>;
-}
+export type KnownStart = StartContext & { identities: Map<number, RecordIdentity> };
 
 /** Which path starts a record's workflow (a span attribute of its start). */
 export type StartedBy = 'submit' | 'window' | 'relay' | 'recovery' | 'reconciler';
@@ -179,7 +176,7 @@ export class WorkflowStarter {
     by: StartedBy,
     known?: RegionRow,
     onStarted?: (rec: PendingRecord) => void,
-    read?: { sourceId: string; watermarks: Watermarks; identities: Map<number, RecordIdentity> },
+    read?: Omit<KnownStart, 'region'> & { sourceId: string },
   ): Promise<StartReport> {
     const { pool, temporal, logger } = this.opts;
     const region = known ?? (await activeRegion(pool));

@@ -104,7 +104,7 @@ export async function checkpointRecords(
       ? { region: { name: row.region, namespace: row.namespace, active: true, epoch: row.epoch }, watermarks: row.watermarks }
       : null;
   // A repeat inside the batch, or an id accepted by an earlier request, is a duplicate.
-  const freshIds = new Set(unique.filter((_, i) => fresh[i]).map((u) => u.id));
+  const freshIds = new Set(inserted.map((r) => r.recordId));
   const seen = new Set<string>();
   const records = items.map((item) => {
     const duplicate = !freshIds.has(item.id) || seen.has(item.id);
