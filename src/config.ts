@@ -118,6 +118,13 @@ export const EnvSchema = Type.Object({
   ACTIVITY_TIMEOUT_MS: Int(10_000, 100, "start-to-close timeout of a stage activity (a killed worker's task is retried after it)"),
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10, 'longest backoff between stage retries'),
   WORKER_RESTART_MAX_MS: Int(30_000, 10, 'longest backoff before the supervisor restarts a dead process'),
+  WORKER_NICE: Type.Integer({
+    default: 10,
+    minimum: 0,
+    maximum: 19,
+    description:
+      '`npm start`: niceness of the worker processes and the Temporal dev servers the launcher starts (through `nice`, where there is one). On one host they share the CPU with the API: under load the API answers first, and a submit stays fast while they are busy; `0`: the same priority as the API',
+  }),
   GATE_WAIT_MS: Int(
     5_000,
     0,

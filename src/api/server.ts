@@ -8,6 +8,7 @@ import { prepareDatabase } from '../db/prepare';
 import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
 import { WorkflowStarter } from './starter';
+import { ThreadStartExecutor } from './start-executor';
 import { StartWindow } from './start-window';
 import { GateListener } from '../db/gate-listener';
 import { WINDOW_STAGE } from '../contracts/gate';
@@ -38,6 +39,8 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     temporal,
     logger,
     concurrency: config.START_CONCURRENCY,
+    // Its own thread (and Temporal connection): a burst of starts never delays a submit's answer.
+    executor: new ThreadStartExecutor(),
     relayIntervalMs: config.RELAY_INTERVAL_MS,
     nudgeAfterSeconds: config.GATE_NUDGE_SECONDS,
     sweeper: config.SWEEPER === 'on',

@@ -12,9 +12,10 @@ import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
-import { inRecordTrace, recordAttributes } from '../telemetry/spans';
+import { recordAttributes } from '../telemetry/spans';
+import { InlineStartExecutor, type StartExecutor, type StartJob, type StartOutcome } from './start-executor';
 import { sweepOnce } from './sweeper';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
+import { recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
 
 export interface StarterOptions {
   pool: Pool;
@@ -25,6 +26,8 @@ export interface StarterOptions {
   /** Nudge a record first in line at a stage this long without progress (the gate's fallback). */
   nudgeAfterSeconds: number;
   workflowDefaults: Pick<RecordWorkflowInput, 'activityTimeoutMs' | 'retryMaxIntervalMs' | 'historyLimit'>;
+  /** Where the starts are issued (default: in this thread, with `temporal`). */
+  executor?: StartExecutor;
   /** Run the sweeper (the gate's fallback nudge) in the relay loop. */
   sweeper?: boolean;
   /**
@@ -55,15 +58,6 @@ export type StartedBy = 'submit' | 'window' | 'relay' | 'recovery' | 'reconciler
 export interface StartReport {
   started: number;
   failed: number;
-}
-
-/** Runs fn over items with at most `limit` in flight, issuing them in order. */
-async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(lanes);
 }
 
 /** How a record's workflow is started: id, input, conflict policy, search attributes. */
@@ -117,8 +111,11 @@ export class WorkflowStarter {
   private running: Promise<unknown> = Promise.resolve();
   private relayTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private readonly executor: StartExecutor;
 
-  constructor(private readonly opts: StarterOptions) {}
+  constructor(private readonly opts: StarterOptions) {
+    this.executor = opts.executor ?? new InlineStartExecutor(opts.temporal);
+  }
 
   /**
    * Starts the workflows of records just accepted (called after the checkpoint commit). With the
@@ -178,15 +175,8 @@ export class WorkflowStarter {
     onStarted?: (rec: PendingRecord) => void,
     read?: Omit<KnownStart, 'region'> & { sourceId: string },
   ): Promise<StartReport> {
-    const { pool, temporal, logger } = this.opts;
+    const { pool, logger } = this.opts;
     const region = known ?? (await activeRegion(pool));
-    let client;
-    try {
-      client = await temporal.client(region.name);
-    } catch (err) {
-      logger.warn({ region: region.name, err: (err as Error).message }, 'temporal unreachable; the relay will start these later');
-      return { started: 0, failed: records.length };
-    }
     const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
     const identities = new Map<string, RecordIdentity>();
     for (const sourceId of new Set(records.map((r) => r.source_id))) {
@@ -200,25 +190,38 @@ export class WorkflowStarter {
     const due = records.filter(
       (r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window,
     );
+    const jobs: StartJob[] = due.map((rec) => {
+      const identity = identities.get(`${rec.source_id}:${rec.seq}`);
+      return {
+        options: recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity),
+        traceparent: identity?.traceparent,
+        attrs: {
+          ...recordAttributes({ sourceId: rec.source_id, seq: rec.seq, region: region.name, epoch: region.epoch }),
+          'pipeline.started_by': by,
+        },
+      };
+    });
+    let outcomes: StartOutcome[];
+    try {
+      outcomes = await this.executor.start(region.name, jobs, this.opts.concurrency);
+    } catch (err) {
+      logger.warn({ region: region.name, err: (err as Error).message }, 'temporal unreachable; the relay will start these later');
+      return { started: 0, failed: records.length };
+    }
     const started: PendingRecord[] = [];
     let failed = 0;
-    await inOrderLimited(due, this.opts.concurrency, async (rec) => {
-      const identity = identities.get(`${rec.source_id}:${rec.seq}`);
-      const options = recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity);
-      const attrs = recordAttributes({ sourceId: rec.source_id, seq: rec.seq, region: region.name, epoch: region.epoch });
-      try {
-        await inRecordTrace(identity?.traceparent, { ...attrs, 'pipeline.started_by': by }, () =>
-          client.workflow.start(RECORD_WORKFLOW_TYPE, options),
-        );
+    due.forEach((rec, i) => {
+      const why = outcomes[i];
+      if (why === null) {
         started.push(rec);
         onStarted?.(rec);
-      } catch (err) {
-        failed += 1;
-        logger.warn(
-          { sourceId: rec.source_id, seq: rec.seq, workflowId: options.workflowId, region: region.name, err: (err as Error).message },
-          'workflow start failed; the relay will retry',
-        );
+        return;
       }
+      failed += 1;
+      logger.warn(
+        { sourceId: rec.source_id, seq: rec.seq, workflowId: jobs[i].options.workflowId, region: region.name, err: why },
+        'workflow start failed; the relay will retry',
+      );
     });
     await markStarted(this.opts.pool, started, region);
     return { started: started.length, failed };
@@ -279,5 +282,6 @@ export class WorkflowStarter {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await this.executor.close();
   }
 }

@@ -73,6 +73,7 @@ export function workerSpecs(
           waitForReady: true,
           maxBackoffMs: c.WORKER_RESTART_MAX_MS,
           stopTimeoutMs: 5_000,
+          nice: c.WORKER_NICE,
         },
       });
     }

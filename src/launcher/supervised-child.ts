@@ -19,6 +19,8 @@ export interface ChildSpec {
   maxBackoffMs: number;
   /** Grace period between SIGTERM and SIGKILL. */
   stopTimeoutMs?: number;
+  /** Run it at this niceness (through the `nice` program; 0 or unset: as the supervisor). */
+  nice?: number;
 }
 
 export interface ChildInfo {
@@ -29,6 +31,15 @@ export interface ChildInfo {
 }
 
 const HEALTHY_AFTER_MS = 30_000;
+
+const NICE_PATHS = ['/usr/bin/nice', '/bin/nice'];
+
+/** The `nice` program and its arguments for a niceness > 0; undefined where there is none (Windows). */
+export function niceProgram(nice: number | undefined, paths = NICE_PATHS): { program: string; args: string[] } | undefined {
+  if (!nice) return undefined;
+  const program = paths.find((p) => fs.existsSync(p));
+  return program ? { program, args: ['-n', String(nice)] } : undefined;
+}
 
 export class SupervisedChild extends EventEmitter {
   private proc: ChildProcess | undefined;
@@ -85,9 +96,18 @@ export class SupervisedChild extends EventEmitter {
   private spawnOnce(): void {
     const out = fs.openSync(this.spec.logFile, 'a');
     const stdio: ('ignore' | number | 'ipc')[] = ['ignore', out, out];
+    // Through `nice`, which execs the program: the pid, the signals and the IPC channel stay the
+    // child's own, and every thread it ever starts has the lower priority.
+    const nice = niceProgram(this.spec.nice);
     const proc = this.spec.script
-      ? fork(this.spec.script, this.spec.args, { env: this.spec.env, stdio: [...stdio, 'ipc'] })
-      : spawn(this.spec.command!, this.spec.args, { env: this.spec.env, stdio });
+      ? fork(this.spec.script, this.spec.args, {
+          env: this.spec.env,
+          stdio: [...stdio, 'ipc'],
+          ...(nice && { execPath: nice.program, execArgv: [...nice.args, process.execPath, ...process.execArgv] }),
+        })
+      : nice
+        ? spawn(nice.program, [...nice.args, this.spec.command!, ...this.spec.args], { env: this.spec.env, stdio })
+        : spawn(this.spec.command!, this.spec.args, { env: this.spec.env, stdio });
     fs.closeSync(out);
     this.proc = proc;
     this.startedAt = Date.now();

@@ -72,6 +72,7 @@ export async function startTemporal(
         logFile: logFile(c.dataDir, name),
         waitForReady: false,
         maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+        nice: c.WORKER_NICE,
       });
       for (const region of server.regions) servers.push({ region, address, child });
       say(`temporal: starting the dev server for ${server.regions.join(' and ')} on ${address} (state in ${dbFile})`);

@@ -1,0 +1,123 @@
+// Where the workflow starts are issued. In a worker thread of the API process (npm start): the
+// gRPC and protobuf work of a burst of starts then never stands between a submit and its 202.
+// In this thread (tests, apps built in-process): the same starts, the same order.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Attributes } from '@opentelemetry/api';
+import type { Client } from '@temporalio/client';
+import type { TemporalClients } from '../temporal/clients';
+import { inRecordTrace } from '../telemetry/spans';
+import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
+import type { recordStartOptions } from './starter';
+
+/** One workflow start: its options, and the trace it belongs to. */
+export interface StartJob {
+  options: ReturnType<typeof recordStartOptions>;
+  traceparent?: string | null;
+  attrs: Attributes;
+}
+
+/** Per job, in order: null when started, else why not. */
+export type StartOutcome = string | null;
+
+export interface StartExecutor {
+  /** Starts the jobs in `region`, at most `concurrency` in flight, issued in order. Rejects when the region's server can't be reached. */
+  start(region: string, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** Runs fn over items with at most `limit` in flight, issuing them in order. */
+export async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+/** Issues the starts with one client; a failed start is an outcome, not an error. */
+export async function issueStarts(client: Client, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
+  const outcomes: StartOutcome[] = jobs.map(() => 'not issued');
+  await inOrderLimited(jobs, concurrency, async (job, i) => {
+    try {
+      await inRecordTrace(job.traceparent, job.attrs, () => client.workflow.start(RECORD_WORKFLOW_TYPE, job.options));
+      outcomes[i] = null;
+    } catch (err) {
+      outcomes[i] = (err as Error).message;
+    }
+  });
+  return outcomes;
+}
+
+/** Starts in this thread, with the process's clients. */
+export class InlineStartExecutor implements StartExecutor {
+  constructor(private readonly temporal: TemporalClients) {}
+
+  async start(region: string, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
+    return issueStarts(await this.temporal.client(region), jobs, concurrency);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Messages between the API's thread and the start thread. */
+export type ToStartThread = { type: 'start'; id: number; region: string; jobs: StartJob[]; concurrency: number } | { type: 'close' };
+export type FromStartThread = { type: 'done'; id: number; outcomes: StartOutcome[] } | { type: 'failed'; id: number; error: string };
+
+/**
+ * Starts in a worker thread with its own Temporal clients (configured from the same environment).
+ * A thread that dies fails the starts it held (the relay starts them again) and is replaced on
+ * the next start.
+ */
+export class ThreadStartExecutor implements StartExecutor {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (o: StartOutcome[]) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly script = path.join(__dirname, 'start-thread.js')) {}
+
+  start(region: string, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
+    if (!jobs.length) return Promise.resolve([]);
+    const worker = this.thread();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ type: 'start', id, region, jobs, concurrency } satisfies ToStartThread);
+    });
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.script);
+    worker.on('message', (msg: FromStartThread) => {
+      const waiting = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      if (msg.type === 'done') waiting?.resolve(msg.outcomes);
+      else waiting?.reject(new Error(msg.error));
+    });
+    const gone = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const [, waiting] of this.pending) waiting.reject(new Error(`the start thread ${why}`));
+      this.pending.clear();
+    };
+    worker.on('error', (err) => gone(`failed: ${err.message}`));
+    worker.on('exit', (code) => gone(`exited (${code})`));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Lets the thread close its connections and end (starts in flight finish first). */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage({ type: 'close' } satisfies ToStartThread);
+    const killer = setTimeout(() => void worker.terminate(), 10_000);
+    await exited;
+    clearTimeout(killer);
+  }
+}

@@ -1,0 +1,32 @@
+// The start thread of the API process (see start-executor.ts): workflow starts issued with its
+// own Temporal clients, traced as the API.
+import { parentPort } from 'node:worker_threads';
+import { startTracing, stopTracing } from '../telemetry/tracing';
+import { loadConfig } from '../config';
+import { TemporalClients } from '../temporal/clients';
+import { issueStarts, type FromStartThread, type ToStartThread } from './start-executor';
+
+startTracing('record-pipeline-api');
+const port = parentPort!;
+const clients = new TemporalClients(loadConfig().regions);
+const inFlight = new Set<Promise<void>>();
+
+port.on('message', (msg: ToStartThread) => {
+  if (msg.type === 'close') {
+    void Promise.all(inFlight)
+      .then(() => clients.close())
+      .then(stopTracing)
+      .finally(() => process.exit(0)); // in a worker thread: ends this thread
+    return;
+  }
+  const run = clients
+    .client(msg.region)
+    .then((client) => issueStarts(client, msg.jobs, msg.concurrency))
+    .then(
+      (outcomes): FromStartThread => ({ type: 'done', id: msg.id, outcomes }),
+      (err): FromStartThread => ({ type: 'failed', id: msg.id, error: (err as Error).message }),
+    )
+    .then((reply) => port.postMessage(reply));
+  inFlight.add(run);
+  void run.finally(() => inFlight.delete(run));
+});
