@@ -70,7 +70,7 @@ async function main() {
   }, TIMEOUT_MS * 4);
   try {
     await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
-    bare = await startBareWorker(sys.temporalAddress, NAMESPACE);
+    bare = await startBareWorker(sys.temporalAddress, NAMESPACE, sys.env);
     const measured = async (what: () => ReturnType<typeof runPipeline>): Promise<Measured> => {
       const before = await cpuSnapshot(sys, db.pool, db.name);
       const r = await what();

@@ -60,7 +60,7 @@ async function main() {
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const client = new Client({ connection, namespace: NAMESPACE });
   const b: Bench = { sys, pool: db.pool, client, dbName: db.name, timeoutMs: 600_000, batch: 100 };
-  const bare = await startBareWorker(sys.temporalAddress, NAMESPACE);
+  const bare = await startBareWorker(sys.temporalAddress, NAMESPACE, sys.env);
   try {
     await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
     // Warm up both: the first records pay for connections and JIT.
