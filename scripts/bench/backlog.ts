@@ -192,7 +192,7 @@ export async function runBacklog(
     firstDeliveryS: ts[0],
     longestPauseS: Math.max(0, ...pauses.filter((p) => !k || p.to <= k.atS || p.from >= k.resumedAtS).map((p) => p.s)),
     rows,
-    steady: steadiness(rows, inOutage),
+    steady: steadiness(rows, inOutage, ts[0]),
     peakOpen: opens.length ? Math.max(...opens) : null,
     peakWaiting: Math.max(...samples.map((s) => s.waiting)),
     temporalCpuPerRecord: cpu.temporal / total,

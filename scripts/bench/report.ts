@@ -53,7 +53,11 @@ const submitFigure = (s: SubmitTimes) => `p50 ${f(s.p50, 1)} ms, p99 ${f(s.p99, 
 
 const steadyFigure = (x: Backlog) =>
   x.steady.medianPerS > 0
-    ? `first interval ${f(x.steady.firstVsMedian, 2)} x the median rate (${f(x.steady.medianPerS)}/s), slowest ${f(x.steady.minVsMedian, 2)} x`
+    ? `first interval ${f(x.steady.firstVsMedian, 2)} x the median rate (${f(x.steady.medianPerS)}/s)${
+        x.steady.firstFromDeliveryVsMedian === null
+          ? ''
+          : ` (${f(x.steady.firstFromDeliveryVsMedian, 2)} x counted from the first delivery)`
+      }, slowest ${f(x.steady.minVsMedian, 2)} x`
     : 'too few intervals to judge (a larger --backlog or a shorter --interval-s)';
 
 function backlogLines(name: string, x: Backlog): string[] {

@@ -86,6 +86,12 @@ export function intervals(samples: readonly Sample[], everyS: number): IntervalR
 export interface Steadiness {
   /** The first interval's rate over the median rate of the full intervals. */
   firstVsMedian: number;
+  /**
+   * The first interval's rate counted from the first delivery, over the median: what is left of
+   * the slow start once the first record's own trip through the stages is taken out (reported,
+   * not judged; null without a first delivery inside the first interval).
+   */
+  firstFromDeliveryVsMedian: number | null;
   /** The slowest full interval's rate over the median. */
   minVsMedian: number;
   medianPerS: number;
@@ -97,16 +103,30 @@ export interface Steadiness {
  * start) and no interval drops below 0.5 x the median. The last interval is left out (it ends with
  * the drain's last record: the tail, not the rate), and so are `exclude`d ones (an outage on purpose).
  */
-export function steadiness(rows: readonly IntervalRow[], exclude: (r: IntervalRow) => boolean = () => false): Steadiness {
-  const rates = rows
-    .slice(0, -1)
-    .filter((r) => !exclude(r))
-    .map((r) => r.perS);
+export function steadiness(
+  rows: readonly IntervalRow[],
+  exclude: (r: IntervalRow) => boolean = () => false,
+  firstDeliveryS?: number,
+): Steadiness {
+  const full = rows.slice(0, -1).filter((r) => !exclude(r));
+  const rates = full.map((r) => r.perS);
   const med = median(rates);
-  if (!rates.length || !(med > 0)) return { firstVsMedian: 0, minVsMedian: 0, medianPerS: 0, steady: false };
+  if (!rates.length || !(med > 0))
+    return { firstVsMedian: 0, firstFromDeliveryVsMedian: null, minVsMedian: 0, medianPerS: 0, steady: false };
   const firstVsMedian = rates[0] / med;
   const minVsMedian = Math.min(...rates) / med;
-  return { firstVsMedian, minVsMedian, medianPerS: med, steady: firstVsMedian >= 0.8 && minVsMedian >= 0.5 };
+  const first = full[0];
+  const fromDelivery =
+    firstDeliveryS !== undefined && firstDeliveryS >= first.fromS && firstDeliveryS < first.toS
+      ? first.delivered / (first.toS - firstDeliveryS) / med
+      : null;
+  return {
+    firstVsMedian,
+    firstFromDeliveryVsMedian: fromDelivery,
+    minVsMedian,
+    medianPerS: med,
+    steady: firstVsMedian >= 0.8 && minVsMedian >= 0.5,
+  };
 }
 
 /** A target beside its figure; met is null when only reported (no bound) or not measured. */

@@ -10,6 +10,17 @@ const sample = (t: number, delivered: number, extra: Partial<Sample> = {}): Samp
   ...extra,
 });
 
+const row = (fromS: number, perS: number) => ({
+  fromS,
+  toS: fromS + 5,
+  delivered: perS * 5,
+  perS,
+  maxOpen: 1,
+  waitingAtEnd: 0,
+  temporalCpuPct: 0,
+  projectCpuPct: 0,
+});
+
 describe('bench statistics', () => {
   it('interpolates percentiles between ranks, as percentile_cont does', () => {
     expect(percentile([1, 2, 3, 4], 0.5)).toBe(2.5);
@@ -55,16 +66,6 @@ describe('bench statistics', () => {
   });
 
   it('calls a drain steady only without a slow start or a dip, leaving out the tail and an outage', () => {
-    const row = (fromS: number, perS: number) => ({
-      fromS,
-      toS: fromS + 5,
-      delivered: perS * 5,
-      perS,
-      maxOpen: 1,
-      waitingAtEnd: 0,
-      temporalCpuPct: 0,
-      projectCpuPct: 0,
-    });
     const steady = [row(0, 19), row(5, 20), row(10, 21), row(15, 2)];
     expect(steadiness(steady)).toMatchObject({ steady: true, medianPerS: 20 });
     expect(steadiness(steady).firstVsMedian).toBeCloseTo(0.95);
@@ -74,6 +75,17 @@ describe('bench statistics', () => {
     expect(steadiness(dip)).toMatchObject({ steady: false, minVsMedian: 0.4 });
     expect(steadiness(dip, (r) => r.fromS === 5).steady).toBe(true);
     expect(steadiness([row(0, 20)]).steady).toBe(false); // nothing but the tail: not judged steady
+  });
+
+  it('reports the first interval counted from the first delivery, beside the judged figure', () => {
+    // 5 s at 12/s, the first delivery at 2 s: 36 delivered in 3 s is the median rate.
+    const fill = [row(0, 7.2), row(5, 12), row(10, 12), row(15, 12), row(20, 3)];
+    const s = steadiness(fill, () => false, 2);
+    expect(s).toMatchObject({ steady: false, medianPerS: 12 });
+    expect(s.firstVsMedian).toBeCloseTo(0.6);
+    expect(s.firstFromDeliveryVsMedian).toBeCloseTo(1);
+    expect(steadiness(fill).firstFromDeliveryVsMedian).toBeNull();
+    expect(steadiness(fill, () => false, 6).firstFromDeliveryVsMedian).toBeNull(); // not inside the first interval
   });
 
   it('judges a bound on the figure as printed', () => {
