@@ -8,22 +8,18 @@ import { median } from './stats';
 import { snapPids, temporalPids, used } from './cpu';
 import { stopProcess, type System } from '../../harness/system';
 import { loadConfig } from '../../src/config';
-import { niceProgram } from '../../src/launcher/supervised-child';
+import { niceCommand, niceProgram } from '../../src/launcher/supervised-child';
 
 export const BARE_TASK_QUEUE = 'bench-bare';
 
-/** The bare worker: a child process of its own serving BARE_TASK_QUEUE. */
 /**
- * The bare worker process, at the niceness the system's own workers run at (`WORKER_NICE` of its
- * environment): like for like beside them, on the same dev server.
+ * The bare worker: a child process of its own serving BARE_TASK_QUEUE, at the niceness the system's
+ * own workers run at (`WORKER_NICE` of its environment): like for like beside them.
  */
 export async function startBareWorker(address: string, namespace: string, systemEnv: NodeJS.ProcessEnv) {
   const script = path.join(__dirname, 'bare-worker.js');
-  const nice = niceProgram(loadConfig(systemEnv).WORKER_NICE);
-  const argv = [process.execPath, script, address, namespace, BARE_TASK_QUEUE];
-  const child = nice
-    ? spawn(nice.program, [...nice.args, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = niceCommand(niceProgram(loadConfig(systemEnv).WORKER_NICE), process.execPath, [script, address, namespace, BARE_TASK_QUEUE]);
+  const child = spawn(line.command, line.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {

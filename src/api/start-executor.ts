@@ -40,7 +40,7 @@ export async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T,
 
 /** Issues the starts with one client; a failed start is an outcome, not an error. */
 export async function issueStarts(client: Client, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
-  const outcomes: StartOutcome[] = jobs.map(() => 'not issued');
+  const outcomes = new Array<StartOutcome>(jobs.length);
   await inOrderLimited(jobs, concurrency, async (job, i) => {
     try {
       await inRecordTrace(job.traceparent, job.attrs, () => client.workflow.start(RECORD_WORKFLOW_TYPE, job.options));

@@ -205,7 +205,10 @@ export class WorkflowStarter {
     try {
       outcomes = await this.executor.start(region.name, jobs, this.opts.concurrency);
     } catch (err) {
-      logger.warn({ region: region.name, err: (err as Error).message }, 'temporal unreachable; the relay will start these later');
+      logger.warn(
+        { region: region.name, err: (err as Error).message },
+        'workflow starts not issued (Temporal unreachable, or the start thread gone); the relay will start these later',
+      );
       return { started: 0, failed: records.length };
     }
     const started: PendingRecord[] = [];

@@ -41,6 +41,11 @@ export function niceProgram(nice: number | undefined, paths = NICE_PATHS): { pro
   return program ? { program, args: ['-n', String(nice)] } : undefined;
 }
 
+/** The command line that runs `command args` through `nice` (as it is without one). */
+export function niceCommand(nice: ReturnType<typeof niceProgram>, command: string, args: string[]): { command: string; args: string[] } {
+  return nice ? { command: nice.program, args: [...nice.args, command, ...args] } : { command, args };
+}
+
 export class SupervisedChild extends EventEmitter {
   private proc: ChildProcess | undefined;
   private state: ChildState = 'stopped';
@@ -99,15 +104,17 @@ export class SupervisedChild extends EventEmitter {
     // Through `nice`, which execs the program: the pid, the signals and the IPC channel stay the
     // child's own, and every thread it ever starts has the lower priority.
     const nice = niceProgram(this.spec.nice);
-    const proc = this.spec.script
-      ? fork(this.spec.script, this.spec.args, {
-          env: this.spec.env,
-          stdio: [...stdio, 'ipc'],
-          ...(nice && { execPath: nice.program, execArgv: [...nice.args, process.execPath, ...process.execArgv] }),
-        })
-      : nice
-        ? spawn(nice.program, [...nice.args, this.spec.command!, ...this.spec.args], { env: this.spec.env, stdio })
-        : spawn(this.spec.command!, this.spec.args, { env: this.spec.env, stdio });
+    let proc: ChildProcess;
+    if (this.spec.script) {
+      proc = fork(this.spec.script, this.spec.args, {
+        env: this.spec.env,
+        stdio: [...stdio, 'ipc'],
+        ...(nice && { execPath: nice.program, execArgv: [...nice.args, process.execPath, ...process.execArgv] }),
+      });
+    } else {
+      const line = niceCommand(nice, this.spec.command!, this.spec.args);
+      proc = spawn(line.command, line.args, { env: this.spec.env, stdio });
+    }
     fs.closeSync(out);
     this.proc = proc;
     this.startedAt = Date.now();

@@ -23,6 +23,16 @@ afterEach(async () => {
 });
 
 const base = () => ({ env: process.env, logFile: path.join(dir, 'out.log'), maxBackoffMs: 1_000, stopTimeoutMs: 5_000 });
+/** A spawned node that idles, at `nice` (unset: the supervisor's own). */
+const sleeper = (nice?: number) =>
+  new SupervisedChild({
+    ...base(),
+    name: 'sleeper',
+    command: process.execPath,
+    args: ['-e', 'setInterval(() => {}, 1000)'],
+    waitForReady: false,
+    nice,
+  });
 
 describe('niceProgram', () => {
   it('is nothing for niceness 0 or where there is no nice program', () => {
@@ -35,14 +45,7 @@ describe('niceProgram', () => {
 
 describe('a supervised child with a niceness', () => {
   it('a spawned program runs as the supervised pid, its threads at that niceness', async () => {
-    child = new SupervisedChild({
-      ...base(),
-      name: 'sleeper',
-      command: process.execPath,
-      args: ['-e', 'setInterval(() => {}, 1000)'],
-      waitForReady: false,
-      nice: 7,
-    });
+    child = sleeper(7);
     await child.start();
     const pid = child.info().pid!;
     // nice execs the program: the pid becomes node itself.
@@ -75,13 +78,7 @@ describe('a supervised child with a niceness', () => {
   });
 
   it("without a niceness runs at the supervisor's own", async () => {
-    child = new SupervisedChild({
-      ...base(),
-      name: 'plain',
-      command: process.execPath,
-      args: ['-e', 'setInterval(() => {}, 1000)'],
-      waitForReady: false,
-    });
+    child = sleeper();
     await child.start();
     expect(niceOf(fs.readFileSync(`/proc/${child.info().pid!}/stat`, 'utf8'))).toBe(os.getPriority());
   });
