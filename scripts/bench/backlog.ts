@@ -3,11 +3,11 @@
 // and CPU. Optionally the Temporal dev server is SIGKILLed half way (the supervisor restarts it on
 // its own, on the same SQLite file); then every record must still be delivered once and in order.
 import { verifyInvariants, violations } from '../../src/db/verify';
-import { RECORD_WORKFLOW_TYPE, recordWorkflowId } from '../../src/contracts/names';
+import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { cpuSnapshot, cpuUsed, temporalPids, type CpuSnapshot } from './cpu';
 import { api } from '../../harness/system';
 import { deliveredCount, sourceIds, submitBulk, type Bench } from './pipeline';
-import { intervals, steadiness, type IntervalRow, type Sample, type Steadiness } from './stats';
+import { intervals, steadiness, type IntervalRow, type Sample, type Steadiness, type TripStep } from './stats';
 
 export interface Kill {
   atS: number;
@@ -33,6 +33,8 @@ export interface Backlog {
   seconds: number;
   perS: number;
   firstDeliveryS: number;
+  /** The first delivered record's trip: accepted, started, each stage's commit, from the run's start. */
+  firstTrip: { record: string; steps: TripStep[] };
   /** The longest time without a delivery, outside a kill's outage. */
   longestPauseS: number;
   rows: IntervalRow[];
@@ -51,6 +53,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function reconcilerRepairs(b: Bench): Promise<number> {
   const res = await api<{ repairedTotal: Record<string, number> }>(`${b.sys.url}/v1/admin/reconcile`, 'GET');
   return Object.values(res.body.repairedTotal).reduce((a, n) => a + n, 0);
+}
+
+/** The first delivered record's steps, seconds from `since`: accepted, started (its workflow's start recorded), each stage's commit. */
+async function firstTrip(b: Bench, ids: string[], since: Date): Promise<Backlog['firstTrip']> {
+  const at = (col: string) => `extract(epoch FROM ${col} - $2::timestamptz)::float8`;
+  const { rows } = await b.pool.query<Record<string, number | string>>(
+    `SELECT d.source_id, d.seq, ${at('r.accepted_at')} AS accepted, ${at('r.started_at')} AS started,
+       ${STAGES.map((s) => `(SELECT ${at('written_at')} FROM stage_${s} t WHERE t.source_id = d.source_id AND t.seq = d.seq) AS ${s}`).join(', ')}
+     FROM deliveries d JOIN records r USING (source_id, seq)
+     WHERE d.source_id = ANY($1) ORDER BY d.delivered_at LIMIT 1`,
+    [ids, since],
+  );
+  const row = rows[0];
+  if (!row) return { record: '-', steps: [] };
+  // started_at is the last start's (a restart after the kill moves it): shown as found.
+  const steps = ['accepted', 'started', ...STAGES].filter((step) => row[step] !== null).map((step) => ({ step, atS: Number(row[step]) }));
+  return { record: `${row.source_id} #${row.seq}`, steps };
 }
 
 /** Whether Temporal still has the workflow of the sources' first delivered record. */
@@ -190,6 +209,7 @@ export async function runBacklog(
     seconds,
     perS: total / seconds,
     firstDeliveryS: ts[0],
+    firstTrip: await firstTrip(b, ids, startedAt),
     longestPauseS: Math.max(0, ...pauses.filter((p) => !k || p.to <= k.atS || p.from >= k.resumedAtS).map((p) => p.s)),
     rows,
     steady: steadiness(rows, inOutage, ts[0]),

@@ -4,7 +4,7 @@ import type { Backlog } from './backlog';
 import type { CpuUse } from './cpu';
 import type { Sustained, SubmitTimes } from './load';
 import type { RunResult } from './pipeline';
-import { targetTable, within, type Target } from './stats';
+import { targetTable, tripFigure, within, type Target } from './stats';
 
 export type Measured = RunResult & { cpu: CpuUse };
 
@@ -64,6 +64,7 @@ function backlogLines(name: string, x: Backlog): string[] {
   const k = x.kill;
   return [
     `${name}: ${x.records} records in ${f(x.seconds)} s = ${f(x.perS)}/s; first delivery after ${f(x.firstDeliveryS, 2)} s; longest pause between deliveries ${f(x.longestPauseS, 2)} s${k ? ' (outside the outage)' : ''}`,
+    `  the first delivered record (${x.firstTrip.record}): ${tripFigure(x.firstTrip.steps)}`,
     `  steady: ${steadyFigure(x)}${k ? ' (intervals of the outage left out)' : ''}; at most ${x.peakOpen ?? '-'} record workflows open, up to ${x.peakWaiting} records waiting in Postgres for their start window`,
     `  CPU s per record: Temporal server ${f(x.temporalCpuPerRecord, 4)}, project + Postgres ${f(x.projectCpuPerRecord, 4)}; active region after: ${x.activeRegion}; invariants: ${x.violations.length ? x.violations.join('; ') : 'every record delivered once, in order, nothing open'}`,
     ...(k

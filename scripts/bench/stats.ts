@@ -41,6 +41,21 @@ export interface Sample {
   projectCpuS: number;
 }
 
+/** One step of a record's trip through the pipeline: what happened, seconds from the run's start. */
+export interface TripStep {
+  step: string;
+  atS: number;
+}
+
+/**
+ * A record's trip as one line: each step's time, and the time since the step before. Where a
+ * backlog's first interval goes: how long the first delivered record took at each stage while the
+ * pipeline filled.
+ */
+export function tripFigure(steps: readonly TripStep[]): string {
+  return steps.map((s, i) => `${s.step} ${s.atS.toFixed(2)} s${i ? ` (+${(s.atS - steps[i - 1].atS).toFixed(2)})` : ''}`).join(', ');
+}
+
 export interface IntervalRow {
   fromS: number;
   toS: number;

@@ -1,4 +1,4 @@
-import { intervals, pairedRatios, percentile, steadiness, targetTable, within, type Sample } from '../../scripts/bench/stats';
+import { intervals, pairedRatios, percentile, steadiness, targetTable, tripFigure, within, type Sample } from '../../scripts/bench/stats';
 
 const sample = (t: number, delivered: number, extra: Partial<Sample> = {}): Sample => ({
   t,
@@ -86,6 +86,17 @@ describe('bench statistics', () => {
     expect(s.firstFromDeliveryVsMedian).toBeCloseTo(1);
     expect(steadiness(fill).firstFromDeliveryVsMedian).toBeNull();
     expect(steadiness(fill, () => false, 6).firstFromDeliveryVsMedian).toBeNull(); // not inside the first interval
+  });
+
+  it("prints a record's trip with the time each step took", () => {
+    const trip = [
+      { step: 'accepted', atS: 0.03 },
+      { step: 'started', atS: 0.31 },
+      { step: 'inbound', atS: 0.54 },
+      { step: 'outbound', atS: 2.5 },
+    ];
+    expect(tripFigure(trip)).toBe('accepted 0.03 s, started 0.31 s (+0.28), inbound 0.54 s (+0.23), outbound 2.50 s (+1.96)');
+    expect(tripFigure([])).toBe('');
   });
 
   it('judges a bound on the figure as printed', () => {
