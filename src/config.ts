@@ -135,6 +135,11 @@ export const EnvSchema = Type.Object({
     0,
     "a record's workflow is started only once the record is at most this far past its source's inbound watermark (the rest wait in Postgres and start as inbound moves); `0`: every record is started when accepted",
   ),
+  START_WINDOW_BUDGET: Int(
+    12,
+    0,
+    'the start windows of the sources with a backlog share this many records: each gets `START_WINDOW` while few have one, down to 1 each when many do (a short fill at a many-source burst, a full window for a hot source); `0`: every source `START_WINDOW`',
+  ),
   GATE_WAIT_AHEAD: Int(
     12,
     1,

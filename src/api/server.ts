@@ -45,6 +45,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     nudgeAfterSeconds: config.GATE_NUDGE_SECONDS,
     sweeper: config.SWEEPER === 'on',
     startWindow: config.START_WINDOW,
+    startWindowBudget: config.START_WINDOW_BUDGET,
     workflowDefaults: {
       activityTimeoutMs: config.ACTIVITY_TIMEOUT_MS,
       retryMaxIntervalMs: config.RETRY_MAX_INTERVAL_MS,

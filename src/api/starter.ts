@@ -14,6 +14,7 @@ import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
 import { recordAttributes } from '../telemetry/spans';
 import { InlineStartExecutor, type StartExecutor, type StartJob, type StartOutcome } from './start-executor';
+import { SourceWindows } from './start-window';
 import { sweepOnce } from './sweeper';
 import { recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
 
@@ -36,6 +37,8 @@ export interface StarterOptions {
    * workflows holding worker slots; StartWindow starts the next ones as inbound moves.
    */
   startWindow?: number;
+  /** The sources with a backlog share this many records of start window (0: each gets startWindow); see SourceWindows. */
+  startWindowBudget?: number;
 }
 
 /** A record to start: its key, and the epoch it was last started at (null: never). */
@@ -112,9 +115,11 @@ export class WorkflowStarter {
   private relayTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly executor: StartExecutor;
+  private readonly windows: SourceWindows;
 
   constructor(private readonly opts: StarterOptions) {
     this.executor = opts.executor ?? new InlineStartExecutor(opts.temporal);
+    this.windows = new SourceWindows(opts.startWindow ?? 0, opts.startWindowBudget ?? 0);
   }
 
   /**
@@ -139,9 +144,10 @@ export class WorkflowStarter {
 
   /** Starts the never-started records of a source that its inbound watermark now lets in. */
   async startWindowOf(sourceId: string): Promise<StartReport> {
-    const window = this.opts.startWindow ?? 0;
+    const window = this.windows.of(sourceId);
     if (window <= 0) return { started: 0, failed: 0 };
-    const seqs = await unstartedInWindow(this.opts.pool, sourceId, window);
+    const { seqs, beyond } = await unstartedInWindow(this.opts.pool, sourceId, window);
+    this.windows.note(sourceId, beyond);
     return this.startRecords(sourceId, seqs, 'window');
   }
 
@@ -163,7 +169,7 @@ export class WorkflowStarter {
 
   private async relayPass(limit: number, by: StartedBy): Promise<StartReport> {
     const region = await activeRegion(this.opts.pool);
-    const rows = await pendingStarts(this.opts.pool, region.epoch, limit, this.opts.startWindow ?? 0);
+    const rows = await pendingStarts(this.opts.pool, region.epoch, limit, this.windows.now());
     if (!rows.length) return { started: 0, failed: 0 };
     return this.start(rows, by, region);
   }
@@ -185,11 +191,15 @@ export class WorkflowStarter {
       watermarks.set(sourceId, given?.watermarks ?? (await readWatermarks(pool, sourceId)));
       for (const [seq, id] of given?.identities ?? (await readIdentities(pool, sourceId, seqs))) identities.set(`${sourceId}:${seq}`, id);
     }
-    const window = this.opts.startWindow ?? 0;
     // A never-started record past its source's window waits in Postgres (StartWindow starts it).
-    const due = records.filter(
-      (r) => r.epoch !== null || window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window,
-    );
+    const windowOf = new Map([...watermarks.keys()].map((s) => [s, this.windows.of(s)]));
+    const inWindow = (r: PendingRecord) => {
+      const window = windowOf.get(r.source_id) ?? 0;
+      return window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window;
+    };
+    const due = records.filter((r) => r.epoch !== null || inWindow(r));
+    // The submit's records are their source's newest: whether any wait tells whether the source has a backlog.
+    if (by === 'submit') for (const s of windowOf.keys()) this.windows.note(s, due.length < records.length);
     const jobs: StartJob[] = due.map((rec) => {
       const identity = identities.get(`${rec.source_id}:${rec.seq}`);
       return {

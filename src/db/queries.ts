@@ -104,14 +104,24 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
   return new Map(rows.map((r) => [r.source_id, r]));
 }
 
-/** Never-started records of a source at most `window` past its WINDOW_STAGE watermark, in seq order. */
-export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<number[]> {
-  const { rows } = await pool.query<{ seq: number }>(
-    `SELECT r.seq FROM records r
-       JOIN watermarks w ON w.source_id = r.source_id AND w.stage = $3
+/**
+ * Never-started records of a source at most `window` past its WINDOW_STAGE watermark, in seq
+ * order, and whether never-started ones wait beyond the window.
+ */
+export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<{ seqs: number[]; beyond: boolean }> {
+  const { rows } = await pool.query<{ seq: number; beyond: boolean }>(
+    `WITH w AS (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3)
+     SELECT r.seq, false AS beyond FROM records r, w
       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.watermark + $2
-      ORDER BY r.seq`,
+     UNION ALL
+     (SELECT r.seq, true FROM records r, w
+       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.watermark + $2
+       ORDER BY r.seq LIMIT 1)`,
     [sourceId, window, WINDOW_STAGE],
   );
-  return rows.map((r) => r.seq);
+  const seqs = rows
+    .filter((r) => !r.beyond)
+    .map((r) => r.seq)
+    .sort((a, b) => a - b);
+  return { seqs, beyond: rows.some((r) => r.beyond) };
 }
