@@ -27,7 +27,7 @@ export class SourceWindows {
   private readonly backlogged = new Set<string>();
 
   constructor(
-    readonly max: number,
+    private readonly max: number,
     private readonly budget: number,
   ) {}
 

@@ -198,8 +198,8 @@ export class WorkflowStarter {
       return window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window;
     };
     const due = records.filter((r) => r.epoch !== null || inWindow(r));
-    // The submit's records are their source's newest: whether any wait tells whether the source has a backlog.
-    if (by === 'submit') for (const s of windowOf.keys()) this.windows.note(s, due.length < records.length);
+    // A submit's records (one source) are its newest: whether any wait tells whether the source has a backlog.
+    if (by === 'submit') this.windows.note(records[0].source_id, due.length < records.length);
     const jobs: StartJob[] = due.map((rec) => {
       const identity = identities.get(`${rec.source_id}:${rec.seq}`);
       return {

@@ -116,12 +116,10 @@ export async function unstartedInWindow(pool: Pool, sourceId: string, window: nu
      UNION ALL
      (SELECT r.seq, true FROM records r, w
        WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.watermark + $2
-       ORDER BY r.seq LIMIT 1)`,
+       ORDER BY r.seq LIMIT 1)
+     ORDER BY seq`,
     [sourceId, window, WINDOW_STAGE],
   );
-  const seqs = rows
-    .filter((r) => !r.beyond)
-    .map((r) => r.seq)
-    .sort((a, b) => a - b);
-  return { seqs, beyond: rows.some((r) => r.beyond) };
+  // The row beyond the window, if any, is the last.
+  return { seqs: rows.filter((r) => !r.beyond).map((r) => r.seq), beyond: rows.some((r) => r.beyond) };
 }
