@@ -19,6 +19,12 @@ export interface GateListenerOptions {
   logger?: Logger;
   /** Backoff before reconnecting a lost LISTEN connection. */
   reconnectMs?: number;
+  /**
+   * Listen only while waits come: connect on the first wait, and close the connection after this
+   * long without a waiter. A standby region's workers, which get no activities, then hold no
+   * connection and parse none of the active region's notices. Unset: always listen (subscribers).
+   */
+  idleMs?: number;
 }
 
 export class GateListener {
@@ -27,13 +33,15 @@ export class GateListener {
   private readonly subscribers = new Set<(notice: GateNotice | null) => void>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private connecting = false;
 
   private constructor(private readonly opts: GateListenerOptions) {}
 
-  /** Starts listening; a first connection that fails is retried in the background. */
+  /** Starts listening (with `idleMs`, at the first wait); a first connection that fails is retried in the background. */
   static async start(opts: GateListenerOptions): Promise<GateListener> {
     const listener = new GateListener(opts);
-    await listener.connect();
+    if (opts.idleMs === undefined) await listener.connect();
     return listener;
   }
 
@@ -57,10 +65,14 @@ export class GateListener {
       const set = this.waiters.get(key);
       set?.delete(waiter);
       if (set?.size === 0) this.waiters.delete(key);
+      if (this.waiters.size === 0) this.idleSoon();
       settle(woken);
     };
     if (!this.waiters.has(key)) this.waiters.set(key, new Set());
     this.waiters.get(key)!.add(waiter);
+    // Not listening yet: this wait ends when the connection is up (every waiter then reads again).
+    clearTimeout(this.idleTimer);
+    if (!this.client && !this.connecting && !this.reconnectTimer && !this.closed) void this.connect();
     return { done, cancel: () => finish(false) };
   }
 
@@ -76,6 +88,7 @@ export class GateListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.idleTimer);
     this.wakeAll();
     const client = this.client;
     this.client = undefined;
@@ -100,20 +113,45 @@ export class GateListener {
     for (const w of [...set]) if (notice.w >= w.atLeast) w.wake();
   }
 
+  /** With `idleMs`: once no waiter is left, closes the connection after that long unless a wait comes. */
+  private idleSoon(): void {
+    const idleMs = this.opts.idleMs;
+    if (idleMs === undefined || this.closed) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      const client = this.client;
+      if (this.waiters.size > 0 || !client) return;
+      this.client = undefined;
+      client.removeAllListeners('end');
+      client.end().catch(() => undefined);
+      this.opts.logger?.debug('gate listener idle; closed');
+    }, idleMs);
+    this.idleTimer.unref();
+  }
+
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.opts.connectionString, application_name: `${this.opts.applicationName}:gate` });
     client.on('notification', (n) => this.onNotice(n.payload));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
+    this.connecting = true;
     try {
       await client.connect();
       for (const stage of this.opts.stages) await client.query(`LISTEN ${gateChannel(stage)}`);
+      if (this.closed) {
+        client.removeAllListeners('end');
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.client = client;
       this.opts.logger?.debug('gate listener connected');
       // Notices sent while no connection listened are lost: whoever waits reads Postgres again.
       this.wakeAll();
+      if (this.waiters.size === 0) this.idleSoon();
     } catch (err) {
       this.lost(client, err as Error);
+    } finally {
+      this.connecting = false;
     }
   }
 
@@ -122,8 +160,11 @@ export class GateListener {
     if (this.client === client) this.client = undefined;
     client.removeAllListeners('end');
     client.end().catch(() => undefined);
+    const waited = this.waiters.size > 0;
     this.wakeAll();
-    if (this.closed || this.reconnectTimer) return;
+    // A lazy listener that nobody waited on connects again at the next wait; one with waiters after
+    // the backoff (their next waits do not connect meanwhile).
+    if (this.closed || this.reconnectTimer || (this.opts.idleMs !== undefined && !waited)) return;
     this.opts.logger?.warn({ err: err?.message }, 'gate listener lost its connection; reconnecting');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;

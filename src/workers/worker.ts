@@ -21,6 +21,11 @@ export const TRACED_WORKFLOW_BUNDLE_PATH = path.resolve(__dirname, '../../workfl
 
 /** A stage worker's activity slots (the SDK's default); at most half of them wait at the gate. */
 const ACTIVITY_SLOTS = 100;
+/**
+ * A stage worker listens for the gate's notices from its first activity on, and stops a minute
+ * after its last: a standby region's workers hold no connection and parse none of the active one's.
+ */
+const GATE_LISTEN_IDLE_MS = 60_000;
 
 async function main(): Promise<void> {
   const [region, role] = process.argv.slice(2);
@@ -56,7 +61,13 @@ async function main(): Promise<void> {
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       gate =
         config.GATE_WAIT_MS > 0
-          ? await GateListener.start({ connectionString: config.databaseUrl, applicationName: process.title, stages: [role], logger })
+          ? await GateListener.start({
+              connectionString: config.databaseUrl,
+              applicationName: process.title,
+              stages: [role],
+              logger,
+              idleMs: GATE_LISTEN_IDLE_MS,
+            })
           : undefined;
       const acts = createStageActivities({
         pool,

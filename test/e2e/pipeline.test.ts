@@ -44,6 +44,15 @@ describe('the pipeline end to end', () => {
     await submitAll(sources, 3, 10);
     await waitFor('90 deliveries', async () => (await deliveredCount(db.pool, sources)) === 90, 180_000);
     await expectAllDelivered(db.pool, sources, 30);
+    // The gate's LISTEN connections: each of the active region's stage workers has one (opened at
+    // its first activity); the standby region's workers, which ran none, hold none.
+    const listeners = await db.pool.query<{ app: string }>(
+      `SELECT application_name AS app FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'pipeline-worker:%:gate' ORDER BY 1`,
+    );
+    expect(listeners.rows.map((r) => r.app)).toEqual(
+      ['core', 'inbound', 'outbound', 'postprocess', 'preprocess'].map((stage) => `pipeline-worker:east:${stage}:gate`),
+    );
 
     const rec = await api<Record<string, unknown>>(`${sys.url}/v1/sources/${sources[0]}/records/30`, 'GET');
     expect(rec.body).toMatchObject({ status: 'delivered', stage: null, region: 'east', workflowId: recordWorkflowId(sources[0], 30) });

@@ -5,6 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStageActivities, type StageResult, type StageTask } from '../../src/activities/stage';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { GateListener } from '../../src/db/gate-listener';
+import { gateChannel } from '../../src/db/stages';
 import type { GateMessage } from '../../src/contracts/record.messages';
 import { STAGES, type Stage } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
@@ -135,5 +136,74 @@ describe('the gate fast path', () => {
     expect((await run(30_000, 'inbound', task('lost', 1))).outcome).toBe('done');
     expect((await second).outcome).toBe('done');
     expect(signals).toEqual([]);
+  });
+});
+
+describe('a lazy gate listener (idleMs)', () => {
+  const app = 'gate-lazy-test';
+  const connections = async () =>
+    Number((await db.pool.query('SELECT count(*) FROM pg_stat_activity WHERE application_name = $1', [`${app}:gate`])).rows[0].count);
+  const until = async (what: string, ok: () => Promise<boolean>) => {
+    const end = Date.now() + 10_000;
+    while (!(await ok())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  };
+
+  it('holds no connection until a wait, wakes that wait once listening, and closes after idleMs without one', async () => {
+    const lazy = await GateListener.start({
+      connectionString: db.url,
+      applicationName: app,
+      stages: ['inbound'],
+      idleMs: 500,
+      reconnectMs: 100,
+    });
+    try {
+      await sleep(300);
+      expect(lazy.listening).toBe(false);
+      expect(await connections()).toBe(0);
+      // The first wait connects; once LISTEN is in place the waiter is woken to read again (a
+      // commit before that could not have been heard).
+      const first = lazy.waitFor('lazy', 'inbound', 1, 20_000);
+      expect(await first.done).toBe(true);
+      expect(lazy.listening).toBe(true);
+      expect(await connections()).toBe(1);
+      // Listening: a NOTIFY wakes the next wait.
+      const second = lazy.waitFor('lazy', 'inbound', 1, 20_000);
+      await db.pool.query('SELECT pg_notify($1, $2)', [gateChannel('inbound'), JSON.stringify({ t: 'inbound', s: 'lazy', w: 1 })]);
+      expect(await second.done).toBe(true);
+      // No waiter for idleMs: the connection goes, and the next wait brings it back.
+      await until('the idle close', async () => (await connections()) === 0);
+      expect(lazy.listening).toBe(false);
+      const third = lazy.waitFor('lazy', 'inbound', 1, 20_000);
+      expect(await third.done).toBe(true);
+      expect(await connections()).toBe(1);
+    } finally {
+      await lazy.close();
+    }
+    await until('the close', async () => (await connections()) === 0);
+  });
+
+  it('with a wait pending when its connection dies, listens again after the backoff', async () => {
+    const lazy = await GateListener.start({
+      connectionString: db.url,
+      applicationName: app,
+      stages: ['inbound'],
+      idleMs: 60_000,
+      reconnectMs: 100,
+    });
+    try {
+      expect(await lazy.waitFor('lazy2', 'inbound', 1, 20_000).done).toBe(true);
+      const pending = lazy.waitFor('lazy2', 'inbound', 5, 20_000);
+      await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`${app}:gate`]);
+      // Woken to read Postgres again (notices may have been lost) ...
+      expect(await pending.done).toBe(true);
+      // ... and listening again without another wait.
+      await until('the reconnect', async () => lazy.listening);
+      expect(await connections()).toBe(1);
+    } finally {
+      await lazy.close();
+    }
   });
 });
