@@ -97,6 +97,11 @@ export const EnvSchema = Type.Object({
   }),
   HEALTH_INTERVAL_MS: Int(2000, 100, 'how often the active region is probed'),
   FAILOVER_THRESHOLD: Int(3, 1, 'failed probes in a row before an automatic failover'),
+  FAILOVER_STARTUP_GRACE_MS: Int(
+    30_000,
+    0,
+    "after the API starts, a region it has not yet seen healthy may lack workers' pollers this long before its probes count as failed (its workers may still be starting); an unreachable server counts at once",
+  ),
   POLLER_LIVENESS_MS: Int(30_000, 1000, 'a poller seen within this long counts as live (the dev servers re-poll every 10 s)'),
   RELAY_INTERVAL_MS: Int(2000, 50, 'how often the relay looks for records without a workflow'),
   START_CONCURRENCY: Int(32, 1, 'workflow starts in flight at once'),

@@ -10,6 +10,7 @@ import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
 import type { RegionHealth } from './schemas';
+import { HealthTally } from './health-tally';
 
 export interface RouterOptions {
   pool: Pool;
@@ -19,6 +20,8 @@ export interface RouterOptions {
   intervalMs: number;
   threshold: number;
   pollerLivenessMs: number;
+  /** After this process starts, how long a region not yet seen healthy may lack pollers before it counts (see health-tally.ts). */
+  startupGraceMs: number;
   /** Runs recovery: starts every open record's workflow in the (new) active region. */
   recover: () => Promise<unknown>;
 }
@@ -26,14 +29,16 @@ export interface RouterOptions {
 const PROBE_TIMEOUT_MS = 3_000;
 
 export class RegionRouter {
-  private failures = 0;
+  private readonly tally: HealthTally;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private switching: Promise<FailoverResult> | undefined;
   failovers = 0;
 
-  constructor(private readonly opts: RouterOptions) {}
+  constructor(private readonly opts: RouterOptions) {
+    this.tally = new HealthTally(opts.threshold, opts.startupGraceMs, performance.now());
+  }
 
   /** Namespace and every task queue of a region, each timed; a region that cannot be reached has no queues. */
   async inspect(row: RegionRow): Promise<RegionInspection & { address: string; namespaceName: string }> {
@@ -57,17 +62,23 @@ export class RegionRouter {
   }
 
   async probe(row: RegionRow): Promise<RegionHealth> {
+    return (await this.assess(row)).health;
+  }
+
+  /** The region's health, and whether its server answered (then only pollers can be missing). */
+  private async assess(row: RegionRow): Promise<{ health: RegionHealth; reachable: boolean }> {
     const inspection = await this.inspect(row);
     const base = { name: row.name, namespace: inspection.namespaceName, address: inspection.address, active: row.active };
     const probe = summarize(inspection);
-    if (!probe.namespaceOk) return { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers };
+    if (!probe.namespaceOk) return { health: { ...base, healthy: false, reason: probe.reason, pollers: probe.pollers }, reachable: false };
     const healthy = probe.missingPollers.length === 0;
-    return {
+    const health = {
       ...base,
       healthy,
       pollers: probe.pollers,
       ...(healthy ? {} : { reason: `no live pollers on ${probe.missingPollers.join(', ')}` }),
     };
+    return { health, reachable: true };
   }
 
   async status(): Promise<{ active: string; epoch: number; mode: string; regions: RegionHealth[] }> {
@@ -83,7 +94,7 @@ export class RegionRouter {
     this.switching = (async () => {
       const result = await failover(this.opts.pool, to);
       this.failovers += 1;
-      this.failures = 0;
+      this.tally.reset();
       this.opts.logger.warn({ ...result, reason }, 'failed over');
       // Recovery runs in the background; the relay loop also picks up whatever it leaves.
       this.opts.recover().catch((err) => this.opts.logger.error({ err: (err as Error).message }, 'recovery pass failed'));
@@ -101,13 +112,13 @@ export class RegionRouter {
     const rows = await listRegions(this.opts.pool);
     const active = rows.find((r) => r.active);
     if (!active) return;
-    const health = await this.probe(active);
-    if (health.healthy) {
-      this.failures = 0;
-    } else {
-      this.failures += 1;
-      this.opts.logger.warn({ region: active.name, failures: this.failures, reason: health.reason }, 'active region unhealthy');
-      if (this.opts.mode === 'auto' && this.failures >= this.opts.threshold) {
+    const { health, reachable } = await this.assess(active);
+    const round = this.tally.record({ region: active.name, healthy: health.healthy, reachable }, performance.now());
+    if (round.verdict === 'starting') {
+      this.opts.logger.info({ region: active.name, reason: health.reason }, 'active region not polling yet; its workers may be starting');
+    } else if (round.verdict === 'failed') {
+      this.opts.logger.warn({ region: active.name, failures: round.failures, reason: health.reason }, 'active region unhealthy');
+      if (this.opts.mode === 'auto' && round.failover) {
         const standby = rows.find((r) => !r.active);
         if (standby && (await this.probe(standby)).healthy) {
           await this.failover(standby.name, `automatic: ${health.reason}`).catch((err) =>

@@ -76,6 +76,7 @@ export async function startServer(config: Config = loadConfig(), workers?: Worke
     intervalMs: config.HEALTH_INTERVAL_MS,
     threshold: config.FAILOVER_THRESHOLD,
     pollerLivenessMs: config.POLLER_LIVENESS_MS,
+    startupGraceMs: config.FAILOVER_STARTUP_GRACE_MS,
     recover: () => starter.recoverAll(),
   });
   const app = await buildApp(

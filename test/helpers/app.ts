@@ -49,6 +49,7 @@ export async function buildTestApp(
     intervalMs: 60_000,
     threshold: 3,
     pollerLivenessMs: 30_000,
+    startupGraceMs: 30_000,
     recover,
   });
   const reconciler = new Reconciler({
