@@ -173,10 +173,13 @@ export async function startSystem(opts: StartOptions): Promise<System> {
   };
 }
 
-/** Stops a system a script started and removes its data folder (its logs and Temporal's SQLite file). */
+/**
+ * Stops a system a script or a test file started and removes its data folder (its logs and
+ * Temporal's SQLite file; kept when KEEP_TEST_DB is set, for inspection, like the databases).
+ */
 export async function stopAndRemove(sys: System): Promise<void> {
   await sys.stop();
-  fs.rmSync(sys.dataDir, { recursive: true, force: true });
+  if (!process.env.KEEP_TEST_DB) fs.rmSync(sys.dataDir, { recursive: true, force: true });
 }
 
 /** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it exited. */

@@ -2,7 +2,7 @@
 // killing east's server is a real region outage. Invariants are read from the tables.
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 
 jest.setTimeout(600_000);
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await sys?.stop();
+  if (sys) await stopAndRemove(sys);
   await db?.drop();
 });
 

@@ -7,7 +7,7 @@ import { checkpointRecords } from '../../src/db/checkpoint';
 import { recordWorkflowId } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
-import { ADMIN_TOKEN, api, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { ADMIN_TOKEN, api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 
 jest.setTimeout(600_000);
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await sys?.stop();
+  if (sys) await stopAndRemove(sys);
   await db?.drop();
 });
 

@@ -16,7 +16,7 @@ import {
   seriesNames,
 } from '../../scripts/dashboard-metrics';
 import { createTestDb, type TestDb } from '../helpers/db';
-import { api, freePortRange, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, freePortRange, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
@@ -33,7 +33,7 @@ beforeAll(async () => {
   sys = await startSystem({ databaseUrl: db.url, env: { METRICS_PORT_BASE: String(metricsBase), STAGE_DELAY_MS: '10' } });
 });
 afterAll(async () => {
-  await sys?.stop();
+  if (sys) await stopAndRemove(sys);
   await db?.drop();
 });
 

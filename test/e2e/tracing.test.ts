@@ -7,7 +7,7 @@ import { STAGES } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver';
 import { randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await sys?.stop();
+  if (sys) await stopAndRemove(sys);
   await db?.drop();
   await otlp?.close();
 });

@@ -7,7 +7,7 @@
 import { CHECKED_TABLES, verifyInvariants, violations } from '../../src/db/verify';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, submit, waitFor, type System } from '../helpers/system';
+import { api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 
 jest.setTimeout(300_000);
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await sys?.stop();
+  if (sys) await stopAndRemove(sys);
   await db?.drop();
 });
 
