@@ -2,7 +2,7 @@
 // from a seeded schedule, then everything healed, drained and checked from the tables.
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../../src/db/pool';
-import { api, startSystem, waitFor, type System } from '../../harness/system';
+import { api, startSystem, stopAndRemove, waitFor, type System } from '../../harness/system';
 import { inject, type Injected } from './faults';
 import { startLoad } from './load';
 import { checkRun, type RunCheck } from './check';
@@ -98,6 +98,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const interrupted = () => void sys.stop().finally(() => process.exit(130));
   if (opts.handleSignals) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
   let watch: NodeJS.Timeout | undefined;
+  let passed = false;
   try {
     // About 1.5 records/s per source: well under what the pipeline delivers on this machine, so the
     // backlog a fault leaves behind drains within the run.
@@ -185,6 +186,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     clearInterval(watch);
     const drainS = Math.round((Date.now() - drainStart) / 100) / 10;
     const check = await checkRun(opts.pool, sources, load.accepted);
+    passed = check.ok;
     // What the safety net had to do (the API process now running: a restarted API counts from its start).
     const reconciler = await api<{ passes: number; repairedTotal: Record<string, number> }>(`${sys.url}/v1/admin/reconcile`, 'GET')
       .then((r) => (r.status === 200 ? r.body : undefined))
@@ -204,6 +206,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     clearInterval(watch);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, interrupted);
-    await sys.stop();
+    // Like the database (scripts/chaos.ts), the system's folder is kept only when the run failed.
+    if (passed) await stopAndRemove(sys);
+    else {
+      await sys.stop();
+      log(`chaos: the system's logs are kept in ${sys.dataDir}/logs`);
+    }
   }
 }
