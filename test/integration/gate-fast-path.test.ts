@@ -9,6 +9,7 @@ import { gateChannel } from '../../src/db/stages';
 import type { GateMessage } from '../../src/contracts/record.messages';
 import { STAGES, type Stage } from '../../src/contracts/names';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { waitFor } from '../helpers/system';
 
 let db: TestDb;
 let gate: GateListener;
@@ -128,11 +129,7 @@ describe('the gate fast path', () => {
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate-fast-path-test:gate'",
     );
     expect(killed.rowCount).toBe(1);
-    const until = Date.now() + 10_000;
-    while (!gate.listening) {
-      if (Date.now() > until) throw new Error('the listener did not reconnect');
-      await sleep(50);
-    }
+    await waitFor('the listener to reconnect', async () => gate.listening, 10_000, 50);
     expect((await run(30_000, 'inbound', task('lost', 1))).outcome).toBe('done');
     expect((await second).outcome).toBe('done');
     expect(signals).toEqual([]);
@@ -143,22 +140,12 @@ describe('a lazy gate listener (idleMs)', () => {
   const app = 'gate-lazy-test';
   const connections = async () =>
     Number((await db.pool.query('SELECT count(*) FROM pg_stat_activity WHERE application_name = $1', [`${app}:gate`])).rows[0].count);
-  const until = async (what: string, ok: () => Promise<boolean>) => {
-    const end = Date.now() + 10_000;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  };
+  const until = (what: string, ok: () => Promise<boolean>) => waitFor(what, ok, 10_000, 50);
+  const lazyListener = (idleMs: number) =>
+    GateListener.start({ connectionString: db.url, applicationName: app, stages: ['inbound'], idleMs, reconnectMs: 100 });
 
   it('holds no connection until a wait, wakes that wait once listening, and closes after idleMs without one', async () => {
-    const lazy = await GateListener.start({
-      connectionString: db.url,
-      applicationName: app,
-      stages: ['inbound'],
-      idleMs: 500,
-      reconnectMs: 100,
-    });
+    const lazy = await lazyListener(500);
     try {
       await sleep(300);
       expect(lazy.listening).toBe(false);
@@ -186,13 +173,7 @@ describe('a lazy gate listener (idleMs)', () => {
   });
 
   it('with a wait pending when its connection dies, listens again after the backoff', async () => {
-    const lazy = await GateListener.start({
-      connectionString: db.url,
-      applicationName: app,
-      stages: ['inbound'],
-      idleMs: 60_000,
-      reconnectMs: 100,
-    });
+    const lazy = await lazyListener(60_000);
     try {
       expect(await lazy.waitFor('lazy2', 'inbound', 1, 20_000).done).toBe(true);
       const pending = lazy.waitFor('lazy2', 'inbound', 5, 20_000);
