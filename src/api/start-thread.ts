@@ -1,14 +1,20 @@
 // The start thread of the API process (see start-executor.ts): workflow starts issued with its
-// own Temporal clients, traced as the API.
+// own Temporal clients, over the SDK's native connection, traced as the API.
 import { parentPort } from 'node:worker_threads';
 import { startTracing, stopTracing } from '../telemetry/tracing';
 import { loadConfig } from '../config';
+import { createLogger } from '../logger';
 import { TemporalClients } from '../temporal/clients';
+import { nativeConnect } from '../temporal/native-connection';
+import { installRuntime } from '../workers/runtime';
 import { issueStarts, type FromStartThread, type ToStartThread } from './start-executor';
 
 startTracing('record-pipeline-api');
 const port = parentPort!;
-const clients = new TemporalClients(loadConfig().regions);
+const config = loadConfig();
+// The native connection's runtime, its own log lines through pino like the rest of the API's.
+installRuntime(createLogger('api', { thread: 'starts' }, config), undefined, {});
+const clients = new TemporalClients(config.regions, nativeConnect);
 const inFlight = new Set<Promise<void>>();
 
 port.on('message', (msg: ToStartThread) => {

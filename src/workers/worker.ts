@@ -2,7 +2,7 @@
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
 import './tracing'; // first: the pg instrumentation must see pg's first require
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
@@ -40,7 +40,6 @@ async function main(): Promise<void> {
   installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
   let gate: GateListener | undefined;
-  let clientConnection: Connection | undefined;
   const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
     const common = {
@@ -56,8 +55,8 @@ async function main(): Promise<void> {
         : await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
-      clientConnection = await Connection.connect({ address: rc.address, ...rc.connect });
-      const client = new Client({ connection: clientConnection, namespace: rc.namespace, interceptors: tracingClientInterceptors() });
+      // The gate's signals go over the worker's own (native) connection: no second one, no grpc-js.
+      const client = new Client({ connection, namespace: rc.namespace, interceptors: tracingClientInterceptors() });
       const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
       gate =
         config.GATE_WAIT_MS > 0
@@ -96,7 +95,6 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
-    await clientConnection?.close();
     await gate?.close();
     await pool?.end();
     await stopTracing();
