@@ -5,7 +5,7 @@ import type { ControlReply, ControlRequest, ServerInfo, WorkerInfo } from '../co
 import type { WorkerChild } from './children';
 import type { SupervisedChild } from './supervised-child';
 import type { ServerChild } from './temporal-servers';
-import { withTimeout } from './with-timeout';
+import { withTimeout } from '../with-timeout';
 
 export function serverInfo(s: ServerChild): ServerInfo {
   const info = s.child.info();

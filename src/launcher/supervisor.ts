@@ -17,7 +17,7 @@ import { ensurePostgres, type PostgresHandle } from './postgres';
 import { say } from './say';
 import { SupervisedChild, type ChildSpec } from './supervised-child';
 import { startTemporal, type ServerChild } from './temporal-servers';
-import { withTimeout } from './with-timeout';
+import { withTimeout } from '../with-timeout';
 
 export class Supervisor {
   private readonly children: SupervisedChild[] = [];

@@ -10,7 +10,7 @@ export type Connect = (rc: RegionConfig) => Promise<ConnectionLike>;
 export const CONNECT_TIMEOUT_MS = 3000;
 
 /** grpc-js, in this thread: no native runtime, the default of every client but the start thread's. */
-export const grpcConnect: Connect = (rc) => Connection.connect({ address: rc.address, ...rc.connect, connectTimeout: CONNECT_TIMEOUT_MS });
+const grpcConnect: Connect = (rc) => Connection.connect({ address: rc.address, ...rc.connect, connectTimeout: CONNECT_TIMEOUT_MS });
 
 export class TemporalClients {
   private readonly clients = new Map<string, Promise<Client>>();

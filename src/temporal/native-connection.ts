@@ -1,7 +1,8 @@
 // A region's connection through the SDK's Rust core (the workers' NativeConnection) for a Client:
-// about half the CPU of grpc-js per call, measured on workflow starts (docs/benchmarks.md). It
+// about 40% less CPU than grpc-js per call, measured on workflow starts (docs/benchmarks.md). It
 // needs the core's runtime in the thread, so only the API's start thread uses it.
 import { NativeConnection } from '@temporalio/worker';
+import { withTimeout } from '../with-timeout';
 import { CONNECT_TIMEOUT_MS, type Connect } from './clients';
 
 /**
@@ -11,19 +12,10 @@ import { CONNECT_TIMEOUT_MS, type Connect } from './clients';
  */
 export const nativeConnect: Connect = async (rc) => {
   const pending = NativeConnection.connect({ address: rc.address, ...rc.connect });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Temporal at ${rc.address} did not answer within ${CONNECT_TIMEOUT_MS} ms`)),
-      CONNECT_TIMEOUT_MS,
-    );
-  });
   try {
-    return await Promise.race([pending, timeout]);
+    return await withTimeout(pending, CONNECT_TIMEOUT_MS, `Temporal at ${rc.address} did not answer within ${CONNECT_TIMEOUT_MS} ms`);
   } catch (err) {
     pending.then((c) => c.close()).catch(() => undefined);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 };

@@ -1,3 +1,4 @@
+// A promise with a bound, for every layer but workflow code (the launcher's waits, the start thread's connect).
 /** Rejects with `message` if `p` has not settled within `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
