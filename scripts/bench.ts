@@ -15,7 +15,7 @@ import { cpuSnapshot, cpuUsed } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
-import { pairedRatios } from './bench/stats';
+import { pairedRatios, sameRoundRatios } from './bench/stats';
 import { createScratchDb } from '../harness/scratch-db';
 import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
 
@@ -84,7 +84,8 @@ async function main() {
     };
     // The 10-source run against bare Temporal, interleaved (bare, pipeline, bare, ..., bare): this
     // shared machine's speed drifts within minutes, so each pipeline run is compared with the bare
-    // runs around it, and the ratio is the median of those.
+    // runs around it, and the ratio is the median of those. The hot source runs in every round
+    // too, right after its 10-source run, and is compared with that one.
     const pairs = n('pairs');
     // Both warmed up first (connections, JIT, the server's caches): a cold first bare run, at half
     // the speed of the next ones, made the first pair's ratio look better than the pipeline is.
@@ -93,9 +94,12 @@ async function main() {
     await runBare(client, 20);
     const bares = [await bareRun(`1 of ${pairs + 1}`, bare.pid)];
     const manys: Measured[] = [];
+    const hots: Measured[] = [];
     for (let i = 1; i <= pairs; i++) {
       say(`many sources (${i} of ${pairs}): ${n('sources')} x ${n('records')} records`);
       manys.push(await measured(() => runPipeline(b, 'many', n('sources'), n('records'))));
+      say(`one hot source (${i} of ${pairs}): ${n('hot')} records`);
+      hots.push(await measured(() => runPipeline(b, 'hot', 1, n('hot'))));
       bares.push(await bareRun(`${i + 1} of ${pairs + 1}`, bare.pid));
     }
     const paired = pairedRatios(
@@ -103,8 +107,11 @@ async function main() {
       bares.map((x) => x.perS),
     );
     const many = manys[paired.index];
-    say(`one hot source: ${n('hot')} records`);
-    const hot = await measured(() => runPipeline(b, 'hot', 1, n('hot')));
+    const hotPaired = sameRoundRatios(
+      hots.map((h) => h.deliveredPerS),
+      manys.map((m) => m.deliveredPerS),
+    );
+    const hot = hots[hotPaired.index];
     const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
     const bareRate = mean(bares.map((x) => x.perS));
     const bareCpu = { worker: mean(bares.map((x) => x.cpu.worker)), temporal: mean(bares.map((x) => x.cpu.temporal)) };
@@ -151,6 +158,7 @@ async function main() {
       hot,
       bare: { count: n('bare'), perS: bareRate, runs: bares.map((x) => x.perS), cpu: bareCpu },
       paired: { manyPerS: manys.map((m) => m.deliveredPerS), ratios: paired.ratios, median: paired.median },
+      hotPaired: { hotPerS: hots.map((h) => h.deliveredPerS), ratios: hotPaired.ratios, median: hotPaired.median },
       idle: { count: n('idle'), p50: idle, bareP50: bareIdle },
       submits,
       sustained,

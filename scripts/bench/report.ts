@@ -16,6 +16,8 @@ export interface Results {
   bare: { count: number; perS: number; runs: number[]; cpu: { worker: number; temporal: number } };
   /** The 10-source runs, each against the mean of the bare runs before and after it; `many` is the median one. */
   paired: { manyPerS: number[]; ratios: number[]; median: number };
+  /** The hot-source runs, each against the 10-source run of its own round; `hot` is the median one. */
+  hotPaired: { hotPerS: number[]; ratios: number[]; median: number };
   idle: { count: number; p50: number; bareP50: number };
   submits: SubmitTimes | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
@@ -35,7 +37,10 @@ function runsTable(r: Results): string[] {
     '| run | records | accepted/s | delivered/s | p50 s | p95 s | p99 s | actions per record |',
     '|---|---|---|---|---|---|---|---|',
     row(`${r.sources} sources (the median of ${r.paired.manyPerS.length}: ${r.paired.manyPerS.map((x) => f(x)).join(', ')}/s)`, r.many),
-    row('1 hot source', r.hot),
+    row(
+      `1 hot source (the median of ${r.hotPaired.hotPerS.length} against their rounds' ${r.sources}-source runs: ${r.hotPaired.hotPerS.map((x) => f(x)).join(', ')}/s)`,
+      r.hot,
+    ),
     `| bare Temporal (one worker process, own task queue, 5 empty activities; before, between and after the ${r.sources}-source runs) | ${r.bare.count} | | ${f(r.bare.perS)} (${r.bare.runs.map((x) => f(x)).join(', ')}) | | | | 6 (start + 5 activities) |`,
     '',
     `idle latency, accept -> delivered p50 (${r.idle.count} lone records): ${f(r.idle.p50 * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${r.idle.count} lone, start -> result): ${f(r.idle.bareP50 * 1000, 0)} ms`,
@@ -96,11 +101,11 @@ function targets(r: Results): Target[] {
     figure: `${f(vsBare, 2)} x, the median of ${r.paired.ratios.length} runs against the bare runs around each (${r.paired.ratios.map((x) => f(x, 2)).join(', ')})`,
     met: within(vsBare, 0.85, 2, 'min'),
   });
-  const hotRatio = r.hot.deliveredPerS / r.many.deliveredPerS;
+  const hot = r.hotPaired;
   t.push({
     target: 'hot source ≥ 0.9 x many sources',
-    figure: `${f(r.hot.deliveredPerS)} vs ${f(r.many.deliveredPerS)} = ${f(hotRatio, 2)} x`,
-    met: within(hotRatio, 0.9, 2, 'min'),
+    figure: `${f(hot.median, 2)} x, the median of ${hot.ratios.length} runs against the ${r.sources}-source run of their round (${hot.ratios.map((x) => f(x, 2)).join(', ')})`,
+    met: within(hot.median, 0.9, 2, 'min'),
   });
   t.push({
     target: 'idle latency p50 ≤ 150 ms',

@@ -22,8 +22,22 @@ export const median = (xs: readonly number[]) => percentile(xs, 0.5);
 export function pairedRatios(pipeline: readonly number[], bare: readonly number[]): { ratios: number[]; median: number; index: number } {
   if (bare.length !== pipeline.length + 1)
     throw new Error(`${pipeline.length} pipeline runs need ${pipeline.length + 1} bare runs around them`);
-  const ratios = pipeline.map((x, i) => x / ((bare[i] + bare[i + 1]) / 2));
-  const order = ratios.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0]);
+  return medianRatio(pipeline.map((x, i) => x / ((bare[i] + bare[i + 1]) / 2)));
+}
+
+/**
+ * Runs of two kinds taken one right after the other in each round (the hot source after the
+ * round's 10-source run): each of `a` against the `b` of its own round, not against a `b` measured
+ * minutes away on a machine whose speed drifts. The same shape of answer as `pairedRatios`.
+ */
+export function sameRoundRatios(a: readonly number[], b: readonly number[]): { ratios: number[]; median: number; index: number } {
+  if (a.length !== b.length || a.length === 0) throw new Error(`${a.length} runs against ${b.length}: one of each per round`);
+  return medianRatio(a.map((x, i) => x / b[i]));
+}
+
+/** The ratios, their median, and the index of the run it came from (the lower middle one for an even count). */
+function medianRatio(ratios: number[]): { ratios: number[]; median: number; index: number } {
+  const order = ratios.map((r, i) => [r, i] as const).sort((x, y) => x[0] - y[0]);
   const index = order[Math.floor((order.length - 1) / 2)][1];
   return { ratios, median: median(ratios), index };
 }

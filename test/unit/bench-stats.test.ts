@@ -1,4 +1,14 @@
-import { intervals, pairedRatios, percentile, steadiness, targetTable, tripFigure, within, type Sample } from '../../scripts/bench/stats';
+import {
+  intervals,
+  pairedRatios,
+  percentile,
+  sameRoundRatios,
+  steadiness,
+  targetTable,
+  tripFigure,
+  within,
+  type Sample,
+} from '../../scripts/bench/stats';
 
 const sample = (t: number, delivered: number, extra: Partial<Sample> = {}): Sample => ({
   t,
@@ -39,6 +49,17 @@ describe('bench statistics', () => {
     // Two runs: the median is their mean, and the run shown is the lower one.
     expect(pairedRatios([9, 6], [10, 10, 10])).toMatchObject({ median: 0.75, index: 1 });
     expect(() => pairedRatios([8, 6], [10, 14])).toThrow('2 pipeline runs need 3 bare runs');
+  });
+
+  it("compares each hot-source run with its own round's 10-source run, and takes the median", () => {
+    // Round 1: many 10, hot 12; round 2: many 5, hot 4 (the machine slowed); round 3: many 8, hot 8.
+    const r = sameRoundRatios([12, 4, 8], [10, 5, 8]);
+    expect(r.ratios).toEqual([1.2, 0.8, 1]);
+    expect(r.median).toBe(1);
+    expect(r.index).toBe(2);
+    // Against the median 10-source run (8) the slow round's hot run alone would read 0.5.
+    expect(() => sameRoundRatios([1, 2], [1])).toThrow('2 runs against 1');
+    expect(() => sameRoundRatios([], [])).toThrow('0 runs against 0');
   });
 
   it('cuts samples into intervals with their rates, peaks and CPU', () => {
