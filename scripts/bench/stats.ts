@@ -154,7 +154,8 @@ export function steadiness(
     firstFromDeliveryVsMedian: fromDelivery,
     minVsMedian,
     medianPerS: med,
-    steady: firstVsMedian >= 0.8 && minVsMedian >= 0.5,
+    // As printed (two decimals), like every other bound: 0.797 shows as 0.80 and meets ≥ 0.8.
+    steady: within(firstVsMedian, 0.8, 2, 'min') && within(minVsMedian, 0.5, 2, 'min'),
   };
 }
 

@@ -98,6 +98,17 @@ describe('bench statistics', () => {
     expect(steadiness([row(0, 20)]).steady).toBe(false); // nothing but the tail: not judged steady
   });
 
+  it('judges steadiness on the ratios as printed (two decimals), like every other bound', () => {
+    // 9.8 against a median of 12.3 is 0.797, printed 0.80: steady, as the table says.
+    const justAtBound = [row(0, 9.8), row(5, 12.3), row(10, 12.3), row(15, 12.6), row(20, 3)];
+    expect(steadiness(justAtBound).firstVsMedian).toBeCloseTo(0.797, 3);
+    expect(steadiness(justAtBound).steady).toBe(true);
+    // 9.7 / 12.3 = 0.789, printed 0.79: not.
+    expect(steadiness([row(0, 9.7), row(5, 12.3), row(10, 12.3), row(15, 12.6), row(20, 3)]).steady).toBe(false);
+    // The dip's bound alike: 6.1 / 12.3 = 0.496, printed 0.50.
+    expect(steadiness([row(0, 12.3), row(5, 6.1), row(10, 12.3), row(15, 12.6), row(20, 3)]).steady).toBe(true);
+  });
+
   it('reports the first interval counted from the first delivery, beside the judged figure', () => {
     // 5 s at 12/s, the first delivery at 2 s: 36 delivered in 3 s is the median rate.
     const fill = [row(0, 7.2), row(5, 12), row(10, 12), row(15, 12), row(20, 3)];
