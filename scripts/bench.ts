@@ -5,7 +5,7 @@
 // CPU per record from /proc; issue 13's targets beside the figures. Loopback only, bounded in count
 // and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
-// A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --sustained-s 10 --backlog 30 --backlog-sources 3
+// A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --submits-busy 20 --sustained-s 10 --backlog 30 --backlog-sources 3
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     /** Records one per request, back to back (0: skip). */
     submits: { type: 'string', default: '300' },
+    'submits-busy': { type: 'string', default: '200' },
     /** Seconds of sustained load (0: skip), at this share of the measured capacity. */
     'sustained-s': { type: 'string', default: '60' },
     'sustained-load': { type: 'string', default: '0.7' },
@@ -125,8 +126,9 @@ async function main() {
 
     let submits = null;
     if (n('submits') > 0) {
-      say(`submit latency: ${n('submits')} records, one per request, back to back over ${n('sources')} sources`);
-      submits = await runSubmitLatency(b, n('submits'), n('sources'));
+      const busy = n('submits-busy') > 0 ? `, while ${n('submits-busy')} records submitted in bulk just before are delivered` : '';
+      say(`submit latency: ${n('submits')} records, one per request, back to back over ${n('sources')} sources${busy}`);
+      submits = await runSubmitLatency(b, n('submits'), n('sources'), n('submits-busy'));
     }
     let sustained = null;
     if (n('sustained-s') > 0) {

@@ -1,6 +1,6 @@
 // Record-by-record publishers on one kept-alive connection: the submit latency while the pipeline
 // works, and a sustained load at a fixed rate (a share of the capacity measured in the same run).
-import { deliveredCount, latencies, sourceIds, waitDelivered, type Bench, type Latency } from './pipeline';
+import { deliveredCount, latencies, sourceIds, submitBulk, waitDelivered, type Bench, type Latency } from './pipeline';
 import { KeptAliveClient } from './kept-alive';
 import { percentile } from './stats';
 
@@ -28,11 +28,27 @@ function summary(ms: number[], connections: number, deliveredMeanwhile: number, 
   };
 }
 
-/** `count` records, one per request, back to back over `sources` sources; then waits for their delivery. */
-export async function runSubmitLatency(b: Bench, count: number, sources: number): Promise<SubmitTimes> {
+/**
+ * `count` records, one per request, back to back over `sources` sources, while the pipeline is busy
+ * delivering: first `busy` records in bulk over other sources, and the submits begin once the
+ * first of those is delivered (0: on an idle pipeline). Then waits for every delivery.
+ */
+export async function runSubmitLatency(b: Bench, count: number, sources: number, busy = 0): Promise<SubmitTimes & { busy: number }> {
   const ids = sourceIds('submit', sources);
+  const busyIds = busy > 0 ? sourceIds('submit-busy', sources) : [];
+  const perBusySource = Math.ceil(busy / sources);
+  const delivered = async () => (await deliveredCount(b.pool, ids)) + (busyIds.length ? await deliveredCount(b.pool, busyIds) : 0);
+  if (busyIds.length) {
+    await submitBulk(b, busyIds, perBusySource);
+    const since = Date.now();
+    while ((await deliveredCount(b.pool, busyIds)) === 0) {
+      if (Date.now() - since > b.timeoutMs) throw new Error('the busy load delivered nothing');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   const http = new KeptAliveClient(b.sys.url);
   const ms: number[] = [];
+  const before = await delivered();
   const started = Date.now();
   try {
     for (let i = 0; i < count; i++) {
@@ -44,9 +60,10 @@ export async function runSubmitLatency(b: Bench, count: number, sources: number)
     http.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  const meanwhile = await deliveredCount(b.pool, ids);
+  const meanwhile = (await delivered()) - before;
   await waitDelivered(b, ids, count, 'submits', started);
-  return summary(ms, http.connections, meanwhile, seconds);
+  if (busyIds.length) await waitDelivered(b, busyIds, perBusySource * sources, 'busy load', started);
+  return { ...summary(ms, http.connections, meanwhile, seconds), busy: perBusySource * busyIds.length };
 }
 
 export interface Sustained extends Latency {

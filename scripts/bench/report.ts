@@ -19,7 +19,8 @@ export interface Results {
   /** The hot-source runs, each against the 10-source run of its own round; `hot` is the median one. */
   hotPaired: { hotPerS: number[]; ratios: number[]; median: number };
   idle: { count: number; p50: number; bareP50: number };
-  submits: SubmitTimes | null;
+  /** busy: records submitted in bulk just before, being delivered while these submits run. */
+  submits: (SubmitTimes & { busy: number }) | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
   backlog: Backlog | null;
   backlogKill: Backlog | null;
@@ -158,7 +159,7 @@ export function report(r: Results): string[] {
   if (r.submits) {
     const u = r.submits;
     out.push(
-      `submit latency, ${u.count} records one per request back to back on ${u.connections} kept-alive connection(s) (${f(u.seconds, 1)} s, ${u.deliveredMeanwhile} delivered meanwhile): ${submitFigure(u)}`,
+      `submit latency, ${u.count} records one per request back to back on ${u.connections} kept-alive connection(s) (${f(u.seconds, 1)} s, ${u.deliveredMeanwhile} delivered meanwhile${u.busy ? `, ${u.busy} submitted in bulk just before` : ''}): ${submitFigure(u)}`,
       '',
     );
   }
