@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     /** Records one per request, back to back (0: skip). */
     submits: { type: 'string', default: '300' },
+    /** Records submitted in bulk just before those, being delivered while they run (0: an idle pipeline). */
     'submits-busy': { type: 'string', default: '200' },
     /** Seconds of sustained load (0: skip), at this share of the measured capacity. */
     'sustained-s': { type: 'string', default: '60' },

@@ -1,6 +1,7 @@
 // Record-by-record publishers on one kept-alive connection: the submit latency while the pipeline
 // works, and a sustained load at a fixed rate (a share of the capacity measured in the same run).
 import { deliveredCount, latencies, sourceIds, submitBulk, waitDelivered, type Bench, type Latency } from './pipeline';
+import { waitFor } from '../../harness/system';
 import { KeptAliveClient } from './kept-alive';
 import { percentile } from './stats';
 
@@ -37,14 +38,11 @@ export async function runSubmitLatency(b: Bench, count: number, sources: number,
   const ids = sourceIds('submit', sources);
   const busyIds = busy > 0 ? sourceIds('submit-busy', sources) : [];
   const perBusySource = Math.ceil(busy / sources);
-  const delivered = async () => (await deliveredCount(b.pool, ids)) + (busyIds.length ? await deliveredCount(b.pool, busyIds) : 0);
-  if (busyIds.length) {
+  const busyTotal = perBusySource * busyIds.length;
+  const delivered = () => deliveredCount(b.pool, [...ids, ...busyIds]);
+  if (busyTotal > 0) {
     await submitBulk(b, busyIds, perBusySource);
-    const since = Date.now();
-    while ((await deliveredCount(b.pool, busyIds)) === 0) {
-      if (Date.now() - since > b.timeoutMs) throw new Error('the busy load delivered nothing');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the busy load to deliver', async () => (await deliveredCount(b.pool, busyIds)) > 0, b.timeoutMs, 50);
   }
   const http = new KeptAliveClient(b.sys.url);
   const ms: number[] = [];
@@ -62,8 +60,8 @@ export async function runSubmitLatency(b: Bench, count: number, sources: number,
   const seconds = (Date.now() - started) / 1000;
   const meanwhile = (await delivered()) - before;
   await waitDelivered(b, ids, count, 'submits', started);
-  if (busyIds.length) await waitDelivered(b, busyIds, perBusySource * sources, 'busy load', started);
-  return { ...summary(ms, http.connections, meanwhile, seconds), busy: perBusySource * busyIds.length };
+  if (busyTotal > 0) await waitDelivered(b, busyIds, busyTotal, 'busy load', started);
+  return { ...summary(ms, http.connections, meanwhile, seconds), busy: busyTotal };
 }
 
 export interface Sustained extends Latency {

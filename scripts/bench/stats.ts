@@ -19,7 +19,7 @@ export const median = (xs: readonly number[]) => percentile(xs, 0.5);
  * drift within minutes hits both sides of a ratio alike. Returns each ratio, the median ratio and
  * the index of the run it came from (for an even count, the lower of the two middle ones).
  */
-export function pairedRatios(pipeline: readonly number[], bare: readonly number[]): { ratios: number[]; median: number; index: number } {
+export function pairedRatios(pipeline: readonly number[], bare: readonly number[]): MedianRatio {
   if (bare.length !== pipeline.length + 1)
     throw new Error(`${pipeline.length} pipeline runs need ${pipeline.length + 1} bare runs around them`);
   return medianRatio(pipeline.map((x, i) => x / ((bare[i] + bare[i + 1]) / 2)));
@@ -30,13 +30,19 @@ export function pairedRatios(pipeline: readonly number[], bare: readonly number[
  * round's 10-source run): each of `a` against the `b` of its own round, not against a `b` measured
  * minutes away on a machine whose speed drifts. The same shape of answer as `pairedRatios`.
  */
-export function sameRoundRatios(a: readonly number[], b: readonly number[]): { ratios: number[]; median: number; index: number } {
+export function sameRoundRatios(a: readonly number[], b: readonly number[]): MedianRatio {
   if (a.length !== b.length || a.length === 0) throw new Error(`${a.length} runs against ${b.length}: one of each per round`);
   return medianRatio(a.map((x, i) => x / b[i]));
 }
 
 /** The ratios, their median, and the index of the run it came from (the lower middle one for an even count). */
-function medianRatio(ratios: number[]): { ratios: number[]; median: number; index: number } {
+export interface MedianRatio {
+  ratios: number[];
+  median: number;
+  index: number;
+}
+
+function medianRatio(ratios: number[]): MedianRatio {
   const order = ratios.map((r, i) => [r, i] as const).sort((x, y) => x[0] - y[0]);
   const index = order[Math.floor((order.length - 1) / 2)][1];
   return { ratios, median: median(ratios), index };
