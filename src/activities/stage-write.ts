@@ -123,6 +123,9 @@ const READ_SQL = Object.fromEntries(
 ) as Record<Stage, string>;
 
 /**
+ * Both statements are named (prepared once per connection): parsing and planning them on every call
+ * cost Postgres about a third of their CPU (docs/benchmarks.md, 2026-11-28).
+ *
  * Two round trips on the happy path: a read without locks (the input of a stage never changes once
  * written), the work, then `stage_write`, which re-checks fence, gate and record under their locks
  * and writes in one statement. With txDelayMs (tests) the same runs in a transaction held open
@@ -146,15 +149,11 @@ async function attemptStage(
 ): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
   const call = async (output: JsonObject | null): Promise<StageWriteRow> => {
-    const { rows } = await db.query<StageWriteRow>('SELECT * FROM stage_write($1, $2, $3, $4, $5, $6, $7)', [
-      deps.region,
-      stage,
-      sourceId,
-      seq,
-      epoch,
-      output,
-      holdUpTo,
-    ]);
+    const { rows } = await db.query<StageWriteRow>({
+      name: 'stage-write',
+      text: 'SELECT * FROM stage_write($1, $2, $3, $4, $5, $6, $7)',
+      values: [deps.region, stage, sourceId, seq, epoch, output, holdUpTo],
+    });
     const row = rows[0];
     if (row.outcome === 'fenced') {
       throw fenced(deps.region, epoch, row.fence_epoch === null ? undefined : { active: !!row.fence_active, epoch: row.fence_epoch });
@@ -162,7 +161,11 @@ async function attemptStage(
     if (row.outcome === 'missing') throw missing(sourceId, seq);
     return row;
   };
-  const { rows } = await db.query<StageRead>(READ_SQL[stage], [sourceId, seq, deps.region, stage]);
+  const { rows } = await db.query<StageRead>({
+    name: `stage-read-${stage}`,
+    text: READ_SQL[stage],
+    values: [sourceId, seq, deps.region, stage],
+  });
   const read = rows[0];
   if (!read) throw missing(sourceId, seq);
   // Skipped, already done or behind a closed gate as read: the write decides under its locks.

@@ -73,12 +73,12 @@ export async function checkpointRecords(
   const unique = [...firstById.values()];
   let rows: CheckpointRow[];
   try {
-    ({ rows } = await pool.query<CheckpointRow>(CHECKPOINT_SQL, [
-      sourceId,
-      unique.map((u) => u.id),
-      unique.map((u) => JSON.stringify(u.payload)),
-      unique.map((u) => u.hash),
-    ]));
+    // Named: prepared once per connection, not parsed and planned on every submit.
+    ({ rows } = await pool.query<CheckpointRow>({
+      name: 'checkpoint-records',
+      text: CHECKPOINT_SQL,
+      values: [sourceId, unique.map((u) => u.id), unique.map((u) => JSON.stringify(u.payload)), unique.map((u) => u.hash)],
+    }));
   } catch (err) {
     const e = err as { code?: string; detail?: string };
     if (e.code === ID_CONFLICT) return { ok: false, conflicts: JSON.parse(e.detail ?? '[]') as string[] };
