@@ -17,6 +17,11 @@ export interface SubmitTimes {
   seconds: number;
 }
 
+export interface BusySubmitTimes extends SubmitTimes {
+  /** Records submitted in bulk just before, being delivered while these submits run (0: none). */
+  busy: number;
+}
+
 function summary(ms: number[], connections: number, deliveredMeanwhile: number, seconds: number): SubmitTimes {
   return {
     count: ms.length,
@@ -34,7 +39,7 @@ function summary(ms: number[], connections: number, deliveredMeanwhile: number, 
  * delivering: first `busy` records in bulk over other sources, and the submits begin once the
  * first of those is delivered (0: on an idle pipeline). Then waits for every delivery.
  */
-export async function runSubmitLatency(b: Bench, count: number, sources: number, busy = 0): Promise<SubmitTimes & { busy: number }> {
+export async function runSubmitLatency(b: Bench, count: number, sources: number, busy = 0): Promise<BusySubmitTimes> {
   const ids = sourceIds('submit', sources);
   const busyIds = busy > 0 ? sourceIds('submit-busy', sources) : [];
   const perBusySource = Math.ceil(busy / sources);

@@ -2,7 +2,7 @@
 // beside its figure.
 import type { Backlog } from './backlog';
 import type { CpuUse } from './cpu';
-import type { Sustained, SubmitTimes } from './load';
+import type { BusySubmitTimes, Sustained, SubmitTimes } from './load';
 import type { RunResult } from './pipeline';
 import { targetTable, tripFigure, within, type Target } from './stats';
 
@@ -19,8 +19,7 @@ export interface Results {
   /** The hot-source runs, each against the 10-source run of its own round; `hot` is the median one. */
   hotPaired: { hotPerS: number[]; ratios: number[]; median: number };
   idle: { count: number; p50: number; bareP50: number };
-  /** busy: records submitted in bulk just before, being delivered while these submits run. */
-  submits: (SubmitTimes & { busy: number }) | null;
+  submits: BusySubmitTimes | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
   backlog: Backlog | null;
   backlogKill: Backlog | null;

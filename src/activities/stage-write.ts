@@ -124,7 +124,8 @@ const READ_SQL = Object.fromEntries(
 
 /**
  * Both statements are named (prepared once per connection): parsing and planning them on every call
- * cost Postgres about a third of their CPU (docs/benchmarks.md, 2026-11-28).
+ * cost Postgres two thirds of the read's CPU and a sixth of the write's (docs/benchmarks.md,
+ * 2026-11-28).
  *
  * Two round trips on the happy path: a read without locks (the input of a stage never changes once
  * written), the work, then `stage_write`, which re-checks fence, gate and record under their locks
