@@ -79,10 +79,11 @@ export async function listDeliveries(pool: Pool, sourceId: string, after: number
  * the trace context each was accepted in (its workflow starts in that trace).
  */
 export async function readIdentities(pool: Pool, sourceId: string, seqs: number[]) {
-  const { rows } = await pool.query<{ seq: number; record_id: string; payload_hash: string; traceparent: string | null }>(
-    'SELECT seq, record_id, payload_hash, traceparent FROM records WHERE source_id = $1 AND seq = ANY($2::bigint[])',
-    [sourceId, seqs],
-  );
+  const { rows } = await pool.query<{ seq: number; record_id: string; payload_hash: string; traceparent: string | null }>({
+    name: 'read-identities',
+    text: 'SELECT seq, record_id, payload_hash, traceparent FROM records WHERE source_id = $1 AND seq = ANY($2::bigint[])',
+    values: [sourceId, seqs],
+  });
   return new Map(rows.map((r) => [r.seq, { recordId: r.record_id, payloadHash: r.payload_hash, traceparent: r.traceparent }]));
 }
 
@@ -109,8 +110,11 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
  * order, and whether never-started ones wait beyond the window.
  */
 export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<{ seqs: number[]; beyond: boolean }> {
-  const { rows } = await pool.query<{ seq: number; beyond: boolean }>(
-    `WITH w AS (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3)
+  // Named (prepared once per connection): a pass per inbound commit; parsing and planning it took
+  // Postgres more than half of its CPU (docs/benchmarks.md, 2026-11-28 06:00).
+  const { rows } = await pool.query<{ seq: number; beyond: boolean }>({
+    name: 'unstarted-in-window',
+    text: `WITH w AS (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3)
      SELECT r.seq, false AS beyond FROM records r, w
       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.watermark + $2
      UNION ALL
@@ -118,8 +122,8 @@ export async function unstartedInWindow(pool: Pool, sourceId: string, window: nu
        WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.watermark + $2
        ORDER BY r.seq LIMIT 1)
      ORDER BY seq`,
-    [sourceId, window, WINDOW_STAGE],
-  );
+    values: [sourceId, window, WINDOW_STAGE],
+  });
   // The row beyond the window, if any, is the last.
   return { seqs: rows.filter((r) => !r.beyond).map((r) => r.seq), beyond: rows.some((r) => r.beyond) };
 }

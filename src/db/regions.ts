@@ -28,7 +28,10 @@ export async function listRegions(db: Pool | PoolClient): Promise<RegionRow[]> {
 }
 
 export async function activeRegion(db: Pool | PoolClient): Promise<RegionRow> {
-  const { rows } = await db.query<RegionRow>('SELECT name, namespace, active, epoch FROM regions WHERE active');
+  const { rows } = await db.query<RegionRow>({
+    name: 'active-region',
+    text: 'SELECT name, namespace, active, epoch FROM regions WHERE active',
+  });
   if (!rows[0]) throw new Error('no active region: the regions table is empty (migrations not seeded?)');
   return rows[0];
 }

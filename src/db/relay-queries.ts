@@ -56,12 +56,14 @@ export async function markStarted(pool: Pool, records: readonly PendingStart[], 
   const bySource = new Map<string, number[]>();
   for (const r of records) bySource.set(r.source_id, [...(bySource.get(r.source_id) ?? []), r.seq]);
   for (const [sourceId, seqs] of bySource) {
-    await pool.query(
-      `UPDATE records SET region = $3, epoch = $4, started_at = now(),
+    // Named, like the other statements each start runs: planning it cost more than running it.
+    await pool.query({
+      name: 'mark-started',
+      text: `UPDATE records SET region = $3, epoch = $4, started_at = now(),
               status = CASE WHEN status = 'accepted' THEN 'processing' ELSE status END
         WHERE source_id = $1 AND seq = ANY($2::bigint[]) AND (epoch IS NULL OR epoch < $4)
           AND status IN ('accepted', 'processing')`,
-      [sourceId, seqs, region.name, region.epoch],
-    );
+      values: [sourceId, seqs, region.name, region.epoch],
+    });
   }
 }

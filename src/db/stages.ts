@@ -17,9 +17,11 @@ export function stageTable(stage: Stage): string {
 }
 
 export async function readWatermarks(db: Pool | PoolClient, sourceId: string): Promise<Watermarks> {
-  const { rows } = await db.query<{ stage: Stage; watermark: number }>('SELECT stage, watermark FROM watermarks WHERE source_id = $1', [
-    sourceId,
-  ]);
+  const { rows } = await db.query<{ stage: Stage; watermark: number }>({
+    name: 'read-watermarks',
+    text: 'SELECT stage, watermark FROM watermarks WHERE source_id = $1',
+    values: [sourceId],
+  });
   const out: Watermarks = {};
   for (const r of rows) out[r.stage] = r.watermark;
   return out;
