@@ -35,6 +35,16 @@ export function sameRoundRatios(a: readonly number[], b: readonly number[]): Med
   return medianRatio(a.map((x, i) => x / b[i]));
 }
 
+/**
+ * The ratio to bare Temporal that a host saturated by both would allow at these costs: CPU seconds
+ * of a bare workflow (its worker and the server) over those of a pipeline record (the project's
+ * processes, Postgres and the server). A run can measure more, when bare Temporal leaves part of the
+ * host idle; not more for long, when the pipeline keeps every core busy. NaN without a cost.
+ */
+export function cpuCeiling(pipelinePerRecord: number, barePerWorkflow: number): number {
+  return pipelinePerRecord > 0 && barePerWorkflow > 0 ? barePerWorkflow / pipelinePerRecord : NaN;
+}
+
 /** The ratios, their median, and the index of the run it came from (the lower middle one for an even count). */
 export interface MedianRatio {
   ratios: number[];

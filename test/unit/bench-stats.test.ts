@@ -1,4 +1,5 @@
 import {
+  cpuCeiling,
   intervals,
   pairedRatios,
   percentile,
@@ -129,6 +130,15 @@ describe('bench statistics', () => {
     ];
     expect(tripFigure(trip)).toBe('accepted 0.03 s, started 0.31 s (+0.28), inbound 0.54 s (+0.23), outbound 2.50 s (+1.96)');
     expect(tripFigure([])).toBe('');
+  });
+
+  it('gives the ratio to bare that the CPU of both allows on a saturated host', () => {
+    // A pipeline record costs 0.044 s in its processes and Postgres and 0.058 s in the server; a bare
+    // workflow 0.020 s in its worker and 0.056 s in the server.
+    expect(cpuCeiling(0.044 + 0.058, 0.02 + 0.056)).toBeCloseTo(0.745, 3);
+    expect(cpuCeiling(0.05, 0.05)).toBe(1);
+    expect(cpuCeiling(0, 0.076)).toBeNaN();
+    expect(cpuCeiling(0.1, 0)).toBeNaN();
   });
 
   it('judges a bound on the figure as printed', () => {
