@@ -111,7 +111,7 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
  */
 export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<{ seqs: number[]; beyond: boolean }> {
   // Named (prepared once per connection): a pass per inbound commit; parsing and planning it took
-  // Postgres more than half of its CPU (docs/benchmarks.md, 2026-11-28 06:00).
+  // Postgres more than half of its CPU (docs/benchmarks.md, 2026-11-28 05:20).
   const { rows } = await pool.query<{ seq: number; beyond: boolean }>({
     name: 'unstarted-in-window',
     text: `WITH w AS (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3)
