@@ -18,7 +18,7 @@ const folders = (...names) => `^(\\.\\./)+(${alt(names)})(/|$)`;
 const except = (...allowed) => `^(?!(${allowed.join('|')}))`;
 const BUILTINS = `(node:)?(${alt(builtinModules)})(/|$)`;
 const IO_PACKAGES = `(${alt(['pg', 'pino', 'pino-pretty', 'fastify', '@fastify', '@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'])})(/|$)`;
-const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'temporal', 'stages', 'workers', 'cli', 'launcher', 'telemetry'])})(/|$)`;
+const IO_FOLDERS = `(\\.\\./)+(${alt(['db', 'api', 'control', 'temporal', 'stages', 'workers', 'cli', 'launcher', 'telemetry'])})(/|$)`;
 
 const layer = (files, ...patterns) => ({ files, rules: { [RULE]: ['error', { patterns }] } });
 /** Not even a type from the launcher: production code has no reason to know it. */
@@ -101,21 +101,35 @@ module.exports = tseslint.config(
     },
   },
   layer(['src/db/**/*.ts'], {
-    regex: folders('api', 'activities', 'workflows', 'workers', 'cli', 'launcher'),
-    message: 'db/ is below launcher, api, workers, cli, activities and workflows: it imports none of them',
+    regex: folders('api', 'control', 'activities', 'workflows', 'workers', 'cli', 'launcher'),
+    message: 'db/ is below launcher, api, control, workers, cli, activities and workflows: it imports none of them',
   }),
   layer(['src/telemetry/**/*.ts'], {
-    regex: folders('api', 'workers', 'cli', 'launcher', 'db', 'temporal', 'activities', 'workflows', 'stages'),
+    regex: folders('api', 'control', 'workers', 'cli', 'launcher', 'db', 'temporal', 'activities', 'workflows', 'stages'),
     message: 'telemetry/ is at the bottom, beside contracts: every layer but workflows may import it, and it imports none of them',
   }),
   layer(['src/temporal/**/*.ts'], {
-    regex: folders('api', 'workers', 'cli', 'launcher'),
-    message: 'temporal/ is below launcher, api, workers and cli: it imports none of them',
+    regex: folders('api', 'control', 'workers', 'cli', 'launcher'),
+    message: 'temporal/ is below launcher, api, control, workers and cli: it imports none of them',
   }),
   layer(['src/activities/**/*.ts'], {
-    regex: folders('api', 'workers', 'cli', 'launcher'),
-    message: 'activities/ are below launcher, api, workers and cli: they import none of them',
+    regex: folders('api', 'control', 'workers', 'cli', 'launcher'),
+    message: 'activities/ are below launcher, api, control, workers and cli: they import none of them',
   }),
+  layer(
+    ['src/control/**/*.ts'],
+    {
+      regex: folders('api', 'workers', 'cli'),
+      message: 'control/ is below api (which runs and calls it) and beside workers: it imports none of api/, workers/ or cli/',
+    },
+    {
+      regex: folders('activities', 'workflows'),
+      allowTypeImports: true,
+      message:
+        'control/ imports no values from activities/ or workflows/: shared definitions live in contracts/ (types with `import type`)',
+    },
+    NO_LAUNCHER,
+  ),
   layer(
     ['src/api/**/*.ts'],
     {
@@ -129,19 +143,20 @@ module.exports = tseslint.config(
   layer(
     ['src/workers/**/*.ts'],
     {
-      regex: folders('api', 'cli'),
+      regex: folders('api', 'control', 'cli'),
       allowTypeImports: true,
-      message: 'workers/ import no values from api/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
+      message:
+        'workers/ import no values from api/, control/ or cli/: what they share with the API lives in contracts/ (types with `import type`)',
     },
     NO_LAUNCHER,
   ),
   layer(
     ['src/cli/**/*.ts'],
     {
-      regex: folders('api', 'workers', 'activities', 'workflows'),
+      regex: folders('api', 'control', 'workers', 'activities', 'workflows'),
       allowTypeImports: true,
       message:
-        'the CLI talks to the API over HTTP: it imports no values from api/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
+        'the CLI talks to the API over HTTP: it imports no values from api/, control/, workers/, activities/ or workflows/ (limits live in contracts/; types with `import type`)',
     },
     NO_LAUNCHER,
   ),

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/contracts/control';
 import { portFree } from '../src/launcher/ports';
 
-function projectRoot(dir = __dirname): string {
+export function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
 }
 export const SUPERVISOR = path.join(projectRoot(), 'dist', 'src', 'launcher', 'main.js');

@@ -8,8 +8,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
-import type { RegionRouter } from './region-router';
-import { REPAIR_KINDS, type Reconciler } from './reconciler';
+import type { RegionRouter } from '../control/region-router';
+import type { Reconciler } from '../control/reconciler';
+import { REPAIR_KINDS } from '../contracts/reconcile';
 import { STAGES } from '../contracts/names';
 import { listRegions } from '../db/regions';
 import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';

@@ -4,7 +4,7 @@ import { CLIENT_ID_PATTERN, RECORD_STATUSES, SOURCE_ID_PATTERN, STAGES } from '.
 import { MAX_BATCH, MAX_PAYLOAD_BYTES } from '../contracts/limits';
 import { WorkerInfo } from '../contracts/control';
 import { KEY_ID_PATTERN } from './credentials';
-import type { RepairKind } from './reconciler';
+import { ReconcilePass } from '../contracts/reconcile';
 
 export const ErrorBody = Type.Object(
   { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
@@ -101,18 +101,6 @@ export const DeliveriesReply = Type.Object({
   next: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `after` for the next page' }),
 });
 
-/** A region as the router sees it: GET /v1/admin/regions and the failover decision both read it. */
-export const RegionHealth = Type.Object({
-  name: Type.String(),
-  namespace: Type.String(),
-  address: Type.String(),
-  active: Type.Boolean(),
-  healthy: Type.Boolean(),
-  reason: Type.Optional(Type.String()),
-  pollers: Type.Record(Type.String(), Type.Integer()),
-});
-export type RegionHealth = Static<typeof RegionHealth>;
-
 export const WorkersReply = Type.Object({ supervised: Type.Boolean(), workers: Type.Array(WorkerInfo) });
 
 export const LiveReply = Type.Object({ status: Type.Literal('ok'), pid: Type.Integer(), uptimeSeconds: Type.Integer() });
@@ -189,36 +177,6 @@ export const StatsReply = Type.Object({
 });
 export type StatsReply = Static<typeof StatsReply>;
 
-export const StalledSource = Type.Object({
-  sourceId: Type.String(),
-  seq: Type.Integer({ description: 'the record first in line' }),
-  stage: Type.String(),
-  status: Type.String(),
-  idleSeconds: Type.Integer(),
-  /** Why it does not move, as far as the reconciler can tell. */
-  reason: Type.String(),
-});
-export type StalledSource = Static<typeof StalledSource>;
-
-export type ReconcilePhase = 'list' | 'page' | 'describe' | 'restart' | 'stalled';
-// Unsafe only narrows the derived type to the known keys; the JSON schema stays a plain record.
-const Counts = <K extends string>(description?: string) =>
-  Type.Unsafe<Record<K, number>>(Type.Record(Type.String(), Type.Integer(), description ? { description } : {}));
-
-export const ReconcilePass = Type.Object({
-  startedAt: Type.String(),
-  durationMs: Type.Integer(),
-  region: Type.String(),
-  epoch: Type.Integer(),
-  checked: Type.Integer({ description: 'open records of the active epoch compared with the running workflows' }),
-  running: Type.Integer({ description: 'running record workflows listed in the active region' }),
-  repaired: Counts<RepairKind>(),
-  deferred: Type.Integer({ description: 'runs to start again left for the next pass (over its budget)' }),
-  stalled: Type.Array(StalledSource),
-  phasesMs: Counts<ReconcilePhase>('time spent listing runs, paging records, describing suspects, starting runs, inspecting stalls'),
-  error: Type.Optional(Type.String()),
-});
-export type ReconcilePass = Static<typeof ReconcilePass>;
 export const ReconcileReply = Type.Object({
   passes: Type.Integer(),
   repairedTotal: Type.Record(Type.String(), Type.Integer()),

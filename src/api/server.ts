@@ -7,13 +7,13 @@ import { createPool } from '../db/pool';
 import { prepareDatabase } from '../db/prepare';
 import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
-import { WorkflowStarter } from './starter';
-import { ThreadStartExecutor } from './start-executor';
-import { StartWindow } from './start-window';
+import { WorkflowStarter } from '../control/starter';
+import { ThreadStartExecutor } from '../control/start-executor';
+import { StartWindow } from '../control/start-window';
 import { GateListener } from '../db/gate-listener';
 import { WINDOW_STAGE } from '../contracts/gate';
-import { RegionRouter } from './region-router';
-import { Reconciler } from './reconciler';
+import { RegionRouter } from '../control/region-router';
+import { Reconciler } from '../control/reconciler';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
 import { stopTracing } from '../telemetry/tracing';
 

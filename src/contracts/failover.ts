@@ -10,3 +10,15 @@ export const FailoverResult = Type.Object({
   fencedSessions: Type.Integer(),
 });
 export type FailoverResult = Static<typeof FailoverResult>;
+
+/** A region as the router sees it: GET /v1/admin/regions and the failover decision both read it. */
+export const RegionHealth = Type.Object({
+  name: Type.String(),
+  namespace: Type.String(),
+  address: Type.String(),
+  active: Type.Boolean(),
+  healthy: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+  pollers: Type.Record(Type.String(), Type.Integer()),
+});
+export type RegionHealth = Static<typeof RegionHealth>;

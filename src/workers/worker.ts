@@ -7,7 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { gateNotifier } from '../temporal/notifier';
 import { loadConfig, regionConfig } from '../config';
 import { createLogger } from '../logger';
-import { installRuntime } from './runtime';
+import { installRuntime } from '../temporal/runtime';
 import { tracing, stopTracing } from '../telemetry/tracing';
 import { tracingActivityInterceptors, tracingClientInterceptors, tracingWorkflowSinks } from '../telemetry/temporal';
 import { createPool, type Pool } from '../db/pool';

@@ -1,9 +1,9 @@
 // The API app over a test database, Temporal deliberately unreachable (accepting does not need it).
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
-import { WorkflowStarter } from '../../src/api/starter';
-import { RegionRouter } from '../../src/api/region-router';
-import { Reconciler } from '../../src/api/reconciler';
+import { WorkflowStarter } from '../../src/control/starter';
+import { RegionRouter } from '../../src/control/region-router';
+import { Reconciler } from '../../src/control/reconciler';
 import { NotSupervised } from '../../src/api/worker-control';
 import { loadConfig } from '../../src/config';
 import pino from 'pino';

@@ -1,4 +1,4 @@
-import { HealthTally } from '../../src/api/health-tally';
+import { HealthTally } from '../../src/control/health-tally';
 
 const up = { region: 'east', healthy: true, reachable: true };
 const noPollers = { region: 'east', healthy: false, reachable: true };

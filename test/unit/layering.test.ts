@@ -23,6 +23,7 @@ const FILE = {
   workers: 'src/workers/worker.ts',
   cli: 'src/cli/main.ts',
   telemetry: 'src/telemetry/spans.ts',
+  control: 'src/control/starter.ts',
 } as const;
 // On top of every layer, with no rule of its own: the launcher may import any folder.
 const LAUNCHER = 'src/launcher/supervisor.ts';
@@ -97,7 +98,29 @@ describe('lint enforces the layering', () => {
     [
       'activities import from workers',
       FILE.activities,
-      "import { sdkLogger } from '../workers/sdk-logger';\nexport const f = sdkLogger;\n",
+      "import { WORKFLOW_BUNDLE_PATH } from '../workers/worker';\nexport const f = WORKFLOW_BUNDLE_PATH;\n",
+    ],
+    ['control imports from api', FILE.control, "import { buildApp } from '../api/app';\nexport const f = buildApp;\n"],
+    [
+      'control imports even a type from api',
+      FILE.control,
+      "import type { AppDeps } from '../api/app';\nexport let d: AppDeps | undefined;\n",
+    ],
+    ['control imports from the launcher', FILE.control, "import { say } from '../launcher/say';\nexport const f = say;\n"],
+    [
+      'control imports a value from activities',
+      FILE.control,
+      "import { runStage } from '../activities/stage-write';\nexport const f = runStage;\n",
+    ],
+    [
+      'db imports even a type from control',
+      FILE.db,
+      "import type { WorkflowStarter } from '../control/starter';\nexport let s: WorkflowStarter | undefined;\n",
+    ],
+    [
+      'temporal imports from control',
+      FILE.temporal,
+      "import { HealthTally } from '../control/health-tally';\nexport const H = HealthTally;\n",
     ],
     ['temporal imports from api', FILE.temporal, "import { buildApp } from '../api/app';\nexport const f = buildApp;\n"],
     [
@@ -169,6 +192,16 @@ describe('lint enforces the layering', () => {
       "import { readWatermarks } from '../db/stages';\nimport { FailureType } from '../contracts/failures';\nexport const f = [readWatermarks, FailureType];\n",
     ],
     [
+      'api imports control, db and contracts',
+      FILE.api,
+      "import { WorkflowStarter } from '../control/starter';\nimport { createPool } from '../db/pool';\nimport { STAGES } from '../contracts/names';\nexport const all = [WorkflowStarter, createPool, STAGES];\n",
+    ],
+    [
+      'control imports temporal, db, contracts and activity types',
+      FILE.control,
+      "import type { StageResult } from '../activities/stage-write';\nimport { gateNotifier } from '../temporal/notifier';\nimport { readWatermarks } from '../db/stages';\nimport { STAGES } from '../contracts/names';\nexport let r: StageResult | undefined;\nexport const all = [gateNotifier, readWatermarks, STAGES];\n",
+    ],
+    [
       'workers import contracts and API types',
       FILE.workers,
       "import type { WorkerControl } from '../api/worker-control';\nimport { WorkerInfo } from '../contracts/control';\nexport let c: WorkerControl | undefined;\nexport const W = WorkerInfo;\n",
@@ -179,9 +212,9 @@ describe('lint enforces the layering', () => {
       "import type { RecordReply } from '../api/schemas';\nimport { MAX_BATCH } from '../contracts/limits';\nexport let r: RecordReply | undefined;\nexport const m = MAX_BATCH;\n",
     ],
     [
-      'the launcher imports api, workers, temporal, db and contracts',
+      'the launcher imports control, temporal, db and contracts',
       LAUNCHER,
-      "import { WorkflowStarter } from '../api/starter';\nimport { sdkLogger } from '../workers/sdk-logger';\nimport { waitForServer } from '../temporal/setup';\nimport { createPool } from '../db/pool';\nimport { STAGES } from '../contracts/names';\nexport const all = [WorkflowStarter, sdkLogger, waitForServer, createPool, STAGES];\n",
+      "import { WorkflowStarter } from '../control/starter';\nimport { sdkLogger } from '../temporal/sdk-logger';\nimport { waitForServer } from '../temporal/setup';\nimport { createPool } from '../db/pool';\nimport { STAGES } from '../contracts/names';\nexport const all = [WorkflowStarter, sdkLogger, waitForServer, createPool, STAGES];\n",
     ],
     ['scripts import the launcher', SCRIPT, "import { portFree } from '../src/launcher/ports';\nexport const f = portFree;\n"],
     ['the harness imports the launcher', HARNESS, "import { portFree } from '../src/launcher/ports';\nexport const f = portFree;\n"],

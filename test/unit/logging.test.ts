@@ -1,7 +1,7 @@
 // Worker processes write the SDK's log lines through pino with the pipeline's field names.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { sdkFields, sdkLogger } from '../../src/workers/sdk-logger';
+import { sdkFields, sdkLogger } from '../../src/temporal/sdk-logger';
 
 describe('SDK logs through pino', () => {
   it('renames the activity type to stage and keeps workflowId', () => {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inOrderLimited, ThreadStartExecutor, type StartJob } from '../../src/api/start-executor';
+import { inOrderLimited, ThreadStartExecutor, type StartJob } from '../../src/control/start-executor';
 
 let dir: string;
 let executor: ThreadStartExecutor;

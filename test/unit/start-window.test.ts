@@ -1,4 +1,4 @@
-import { sharedWindow, SourceWindows } from '../../src/api/start-window';
+import { sharedWindow, SourceWindows } from '../../src/control/start-window';
 
 describe('the start window shared by the sources with a backlog', () => {
   it('gives each source the full window while few have a backlog, and shares the budget down to 1', () => {

@@ -1,6 +1,6 @@
 // The reconciler as `app.reconciler`: its last pass, and a pass on demand.
 import fp from 'fastify-plugin';
-import type { Reconciler } from '../reconciler';
+import type { Reconciler } from '../../control/reconciler';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 // The region router (the failover "DNS") as `app.regionRouter`: region health, readiness, failover.
 import fp from 'fastify-plugin';
-import type { RegionRouter } from '../region-router';
+import type { RegionRouter } from '../../control/region-router';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 // The workflow starter as `app.starter`: the submit route starts the workflows of what it accepted.
 import fp from 'fastify-plugin';
-import type { WorkflowStarter } from '../starter';
+import type { WorkflowStarter } from '../../control/starter';
 
 declare module 'fastify' {
   interface FastifyInstance {

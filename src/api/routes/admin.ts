@@ -5,8 +5,8 @@ import { ApiError } from '../errors';
 import { FailoverBusy, FailoverRefused } from '../../db/failover';
 import { clearFault, injectFault, listFaults } from '../../db/faults';
 import { ServerInfo, WorkerInfo } from '../../contracts/control';
-import { FailoverResult } from '../../contracts/failover';
-import { ErrorBody, RegionHealth, WorkersReply } from '../schemas';
+import { FailoverResult, RegionHealth } from '../../contracts/failover';
+import { ErrorBody, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
   region: Type.Union(REGIONS.map((r) => Type.Literal(r))),

@@ -6,7 +6,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { TemporalClients } from '../temporal/clients';
 import { nativeConnect } from '../temporal/native-connection';
-import { installRuntime } from '../workers/runtime';
+import { installRuntime } from '../temporal/runtime';
 import { issueStarts, type FromStartThread, type ToStartThread } from './start-executor';
 
 startTracing('record-pipeline-api');

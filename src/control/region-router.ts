@@ -4,12 +4,11 @@
 import type { Logger } from '../logger';
 import type { Pool } from '../db/pool';
 import { failover } from '../db/failover';
-import type { FailoverResult } from '../contracts/failover';
+import type { FailoverResult, RegionHealth } from '../contracts/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
-import type { RegionHealth } from './schemas';
 import { HealthTally } from './health-tally';
 
 export interface RouterOptions {

@@ -25,10 +25,7 @@ import type { TemporalClients } from '../temporal/clients';
 import { gateOpen } from '../contracts/gate';
 import { gateSignal, retrySignal, stateQuery, type RecordState } from '../contracts/record.messages';
 import type { WorkflowStarter } from './starter';
-import type { ReconcilePass, StalledSource } from './schemas';
-
-export const REPAIR_KINDS = ['missing_run', 'ended_run', 'lost_retry', 'lost_signal', 'stale_block'] as const;
-export type RepairKind = (typeof REPAIR_KINDS)[number];
+import { REPAIR_KINDS, type RepairKind, type ReconcilePass, type StalledSource } from '../contracts/reconcile';
 
 export interface ReconcilerOptions {
   pool: Pool;
