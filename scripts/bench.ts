@@ -71,7 +71,7 @@ async function main() {
     void Promise.all([bare?.stop(), sys.stop()]).finally(() => process.exit(1));
   }, TIMEOUT_MS * 4);
   try {
-    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
+    await waitFor('ready', async () => (await api<{ status: string }>(`${sys.url}/readyz`, 'GET')).body.status === 'ready', 120_000);
     bare = await startBareWorker(sys.temporalAddress, NAMESPACE, sys.env);
     const measured = async (what: () => ReturnType<typeof runPipeline>): Promise<Measured> => {
       const before = await cpuSnapshot(sys, db.pool, db.name);

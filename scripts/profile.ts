@@ -62,7 +62,7 @@ async function main() {
   const b: Bench = { sys, pool: db.pool, client, dbName: db.name, timeoutMs: 600_000, batch: 100 };
   const bare = await startBareWorker(sys.temporalAddress, NAMESPACE, sys.env);
   try {
-    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
+    await waitFor('ready', async () => (await api<{ status: string }>(`${sys.url}/readyz`, 'GET')).body.status === 'ready', 120_000);
     // Warm up both: the first records pay for connections and JIT.
     await runPipeline(b, 'warm', 2, 5);
     await runBare(client, 20);

@@ -102,7 +102,23 @@ export const EnvSchema = Type.Object({
     0,
     "after the API starts, a region it has not yet seen healthy may lack workers' pollers this long before its probes count as failed (its workers may still be starting); an unreachable server counts at once",
   ),
+  FAILOVER_COOLDOWN_MS: Int(
+    60_000,
+    0,
+    'after a failover (automatic or by hand), no automatic one for this long: the regions never flap, and every switch re-drives every open record',
+  ),
   POLLER_LIVENESS_MS: Int(30_000, 1000, 'a poller seen within this long counts as live (the dev servers re-poll every 10 s)'),
+  CONTROL: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+    default: 'on',
+    description:
+      '`on`: this API process competes for the control role (the relay and start window, sweeper, reconciler and region router run in one process at a time, the holder of a lease in Postgres); `off`: it only serves HTTP (`node dist/src/control/main.js` runs the role without HTTP)',
+  }),
+  CONTROL_LEASE_TTL_MS: Int(
+    5_000,
+    500,
+    "the control role's lease lasts this long unless renewed: a holder that dies, hangs or loses Postgres is replaced within about this plus `CONTROL_LEASE_RENEW_MS`",
+  ),
+  CONTROL_LEASE_RENEW_MS: Int(1_000, 100, 'how often the holder renews the lease, and the others try to take it'),
   RELAY_INTERVAL_MS: Int(2000, 50, 'how often the relay looks for records without a workflow'),
   START_CONCURRENCY: Int(32, 1, 'workflow starts in flight at once'),
   GATE_NUDGE_SECONDS: Int(30, 1, 'nudge a record first in line this long without progress'),
@@ -158,6 +174,11 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024, 'largest request body'),
   PG_POOL_MAX: Int(10, 1, 'Postgres connections per process'),
+  WORKERS_PER_STAGE: Int(
+    1,
+    1,
+    "`npm start`: worker processes per region and stage (each polls its stage's task queue; the workflow worker stays one per region)",
+  ),
   METRICS_MAX_SOURCES: Int(20, 0, 'sources with their own `source` label in `/metrics` (in order of creation); the rest are `other`'),
   METRICS_PORT_BASE: Int(
     9470,

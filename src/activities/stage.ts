@@ -64,7 +64,8 @@ export function createStageActivities(deps: StageActivityDeps) {
       log.debug('stage written', { sourceId: task.sourceId, seq: task.seq, stage, epoch: task.epoch, outcome: result.outcome });
       // Signal the successor right after the commit, and only if it registered as a waiter (the
       // rest wait in their activity, woken by NOTIFY). 'already' signals regardless: an earlier
-      // attempt may have committed and died before signalling.
+      // attempt may have committed and died before signalling, or failed to signal (the notifier
+      // throws, so that this activity is retried until the signal is sent).
       if (deps.notify && (result.wake || result.outcome === 'already')) {
         const next = (result.watermarks[stage] ?? task.seq) + 1;
         if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });

@@ -11,6 +11,7 @@ import type { WorkflowStarter } from '../control/starter';
 import type { WorkerControl } from './worker-control';
 import type { RegionRouter } from '../control/region-router';
 import type { Reconciler } from '../control/reconciler';
+import type { ControlLease } from '../control/lease';
 import { registerErrorHandling } from './errors';
 import { authPlugin } from './auth';
 import { limitsPlugin } from './limits';
@@ -39,6 +40,8 @@ export interface AppDeps {
   workers: WorkerControl;
   router: RegionRouter;
   reconciler: Reconciler;
+  /** This process's control lease (undefined: CONTROL=off, or an app built without the role). */
+  lease?: ControlLease;
 }
 
 // Bodies are taken as sent: no coercion ("5" is not 5), no silent removal of unknown fields.
@@ -62,7 +65,7 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
   await app.register(temporalPlugin, { temporal: deps.temporal });
   await app.register(starterPlugin, { starter: deps.starter });
   await app.register(regionRouterPlugin, { regionRouter: deps.router });
-  await app.register(reconcilerPlugin, { reconciler: deps.reconciler });
+  await app.register(reconcilerPlugin, { reconciler: deps.reconciler, lease: deps.lease });
   await app.register(workerControlPlugin, { workerControl: deps.workers });
   // Ahead of auth and the routes: its onResponse hook counts every answer, refusals included.
   await app.register(metricsPlugin);

@@ -9,8 +9,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
 import type { RegionRouter } from '../control/region-router';
-import type { Reconciler } from '../control/reconciler';
+import { reconcilerView } from '../control/reconciler';
+import type { ControlLease } from '../control/lease';
 import { REPAIR_KINDS } from '../contracts/reconcile';
+import { controlView } from './control-view';
 import { STAGES } from '../contracts/names';
 import { listRegions } from '../db/regions';
 import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
@@ -24,7 +26,8 @@ const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 export interface MetricsOptions {
   pool: Pool;
   router: RegionRouter;
-  reconciler: Reconciler;
+  /** This process's control lease (undefined: CONTROL=off). */
+  lease: ControlLease | undefined;
   /** Sources get their own label value in order of creation up to this many; the rest are "other". */
   maxSources: number;
   /** Node.js process metrics (`pipeline_api_*`); off only to list the pipeline's own metrics without a process's observers. */
@@ -113,8 +116,24 @@ export class PipelineMetrics {
   });
   private readonly repairs = new Counter({
     name: 'pipeline_reconciler_repairs_total',
-    help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind',
+    help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind (over every holder of the control role)',
     labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly controlHeld = new Gauge({
+    name: 'pipeline_control_role_held',
+    help: '1 while this process holds the control role (the relay, start window, sweeper, reconciler and region router run here)',
+    registers: [this.registry],
+  });
+  private readonly controlHolder = new Gauge({
+    name: 'pipeline_control_holder',
+    help: '1 for the process that holds the control lease (live), by holder (host:pid)',
+    labelNames: ['holder'],
+    registers: [this.registry],
+  });
+  private readonly controlToken = new Gauge({
+    name: 'pipeline_control_lease_token',
+    help: "the control lease's fencing token: it grows with every new holding (a rising rate: the role moves)",
     registers: [this.registry],
   });
   private readonly stalled = new Gauge({
@@ -132,7 +151,6 @@ export class PipelineMetrics {
     help: 'open records the last pass compared with their workflows',
     registers: [this.registry],
   });
-  private repairsSeen: Record<string, number> = {};
   /** Per stage and source: the watermark up to which writes have been observed. */
   private tail: Map<string, number> | undefined;
   private failoversSeen = 0;
@@ -168,12 +186,14 @@ export class PipelineMetrics {
 
   private async doRefresh(): Promise<void> {
     const { pool, router, maxSources } = this.opts;
-    const [counts, fences, regions, relay, watermarks] = await Promise.all([
+    const [counts, fences, regions, relay, watermarks, reconciler, control] = await Promise.all([
       sourceCounts(pool),
       fencingRefusals(pool),
       listRegions(pool),
       relayBacklog(pool),
       allWatermarks(pool),
+      reconcilerView(pool),
+      controlView(pool, this.opts.lease),
     ]);
     // Totals from the tables: reset and set, so a value is exactly what Postgres says.
     for (const c of [this.accepted, this.delivered, this.skipped]) c.reset();
@@ -192,11 +212,13 @@ export class PipelineMetrics {
     this.epoch.set(regions.find((r) => r.active)?.epoch ?? 0);
     this.failovers.inc(router.failovers - this.failoversSeen);
     this.failoversSeen = router.failovers;
-    const { reconciler } = this.opts;
-    for (const kind of REPAIR_KINDS) {
-      this.repairs.inc({ kind }, reconciler.totals[kind] - (this.repairsSeen[kind] ?? 0));
-      this.repairsSeen[kind] = reconciler.totals[kind];
-    }
+    // Recorded by the role's holder in Postgres: every replica reports the same totals.
+    this.repairs.reset();
+    for (const kind of REPAIR_KINDS) this.repairs.inc({ kind }, reconciler.repairedTotal[kind] ?? 0);
+    this.controlHeld.set(control.self ? 1 : 0);
+    this.controlHolder.reset();
+    if (control.holder && control.live) this.controlHolder.set({ holder: control.holder }, 1);
+    this.controlToken.set(control.token);
     this.stalled.set(reconciler.last?.stalled.length ?? 0);
     this.reconcilePass.set((reconciler.last?.durationMs ?? 0) / 1000);
     this.reconcileChecked.set(reconciler.last?.checked ?? 0);

@@ -4,7 +4,8 @@ import { CLIENT_ID_PATTERN, RECORD_STATUSES, SOURCE_ID_PATTERN, STAGES } from '.
 import { MAX_BATCH, MAX_PAYLOAD_BYTES } from '../contracts/limits';
 import { WorkerInfo } from '../contracts/control';
 import { KEY_ID_PATTERN } from './credentials';
-import { ReconcilePass } from '../contracts/reconcile';
+import { ReconcileView } from '../contracts/reconcile';
+import { ControlView } from '../contracts/control-role';
 
 export const ErrorBody = Type.Object(
   { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
@@ -113,7 +114,10 @@ export const ReadyCheck = Type.Object({
 });
 export type ReadyCheck = Static<typeof ReadyCheck>;
 export const ReadyReply = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description:
+      'ready: every check passed; degraded: records are accepted, but Temporal or its pollers fail (their starts wait); unavailable: Postgres fails (503)',
+  }),
   activeRegion: Type.String(),
   checks: Type.Array(ReadyCheck),
 });
@@ -158,11 +162,12 @@ export const StatsReply = Type.Object({
     accepted: Type.Integer(),
     delivered: Type.Integer(),
   }),
+  control: ControlView,
   reconciler: Type.Object({
-    passes: Type.Integer({ description: 'passes since the API started' }),
+    passes: Type.Integer({ description: 'passes over every holder of the control role' }),
     lastPassAt: Type.Union([Type.String(), Type.Null()]),
     lastPassMs: Type.Union([Type.Integer(), Type.Null()]),
-    repairedTotal: Type.Record(Type.String(), Type.Integer(), { description: 'repairs by kind since the API started' }),
+    repairedTotal: Type.Record(Type.String(), Type.Integer(), { description: 'repairs by kind over every holder of the control role' }),
     stalledSources: Type.Integer({ description: 'sources stalled at the last pass (listed in GET /v1/admin/reconcile)' }),
   }),
   sourcesTotal: Type.Integer(),
@@ -177,11 +182,8 @@ export const StatsReply = Type.Object({
 });
 export type StatsReply = Static<typeof StatsReply>;
 
-export const ReconcileReply = Type.Object({
-  passes: Type.Integer(),
-  repairedTotal: Type.Record(Type.String(), Type.Integer()),
-  last: Type.Union([ReconcilePass, Type.Null()]),
-});
+/** The reconciler's passes as the control role's holder recorded them: the same through every replica. */
+export const ReconcileReply = ReconcileView;
 
 export const KeyParams = Type.Object({
   sourceId: Type.String({ pattern: SOURCE_ID_PATTERN }),

@@ -2,11 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ControlReply, ControlRequest, ServerInfo, StopSignal, WorkerCommand, WorkerInfo } from '../contracts/control';
 
+/** What a stop or start did: the first process it acted on, and every one (the copies of a stage). */
+export type WorkerAction = WorkerInfo & { copies: WorkerInfo[] };
+
 export interface WorkerControl {
   readonly supervised: boolean;
   list(): Promise<WorkerInfo[]>;
-  stop(region: string, stage: string, signal?: StopSignal): Promise<WorkerInfo>;
-  start(region: string, stage: string): Promise<WorkerInfo>;
+  /** Every copy of the region's stage workers, or only `copy`; answers with the first and all of them. */
+  stop(region: string, stage: string, signal?: StopSignal, copy?: number): Promise<WorkerAction>;
+  start(region: string, stage: string, copy?: number): Promise<WorkerAction>;
   servers(): Promise<ServerInfo[]>;
   stopServer(region: string, signal?: StopSignal): Promise<ServerInfo>;
   startServer(region: string): Promise<ServerInfo>;
@@ -20,10 +24,10 @@ export class NotSupervised implements WorkerControl {
   async list(): Promise<WorkerInfo[]> {
     return [];
   }
-  async stop(): Promise<WorkerInfo> {
+  async stop(): Promise<WorkerAction> {
     throw new Error('this API process is not run by the supervisor (npm start); it cannot control workers');
   }
-  async start(): Promise<WorkerInfo> {
+  async start(): Promise<WorkerAction> {
     return this.stop();
   }
   async servers(): Promise<ServerInfo[]> {
@@ -56,7 +60,7 @@ export class IpcWorkerControl implements WorkerControl {
     });
   }
 
-  private request(command: WorkerCommand, region?: string, stage?: string, signal?: StopSignal): Promise<ControlReply> {
+  private request(command: WorkerCommand, region?: string, stage?: string, signal?: StopSignal, copy?: number): Promise<ControlReply> {
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -67,7 +71,7 @@ export class IpcWorkerControl implements WorkerControl {
         clearTimeout(timer);
         resolve(reply);
       });
-      const req: ControlRequest = { type: 'worker-control', id, command, region, stage, signal };
+      const req: ControlRequest = { type: 'worker-control', id, command, region, stage, signal, copy };
       this.proc.send!(req);
     });
   }
@@ -75,8 +79,8 @@ export class IpcWorkerControl implements WorkerControl {
   async list(): Promise<WorkerInfo[]> {
     return (await this.request('list')).workers ?? [];
   }
-  async stop(region: string, stage: string, signal?: StopSignal): Promise<WorkerInfo> {
-    return this.unwrap(await this.request('stop', region, stage, signal));
+  async stop(region: string, stage: string, signal?: StopSignal, copy?: number): Promise<WorkerAction> {
+    return this.unwrap(await this.request('stop', region, stage, signal, copy));
   }
   async servers(): Promise<ServerInfo[]> {
     return (await this.request('servers')).servers ?? [];
@@ -97,12 +101,12 @@ export class IpcWorkerControl implements WorkerControl {
     if (!reply.ok || !reply.server) throw new Error(reply.error ?? 'server control failed');
     return reply.server;
   }
-  async start(region: string, stage: string): Promise<WorkerInfo> {
-    return this.unwrap(await this.request('start', region, stage));
+  async start(region: string, stage: string, copy?: number): Promise<WorkerAction> {
+    return this.unwrap(await this.request('start', region, stage, undefined, copy));
   }
-  private unwrap(reply: ControlReply): WorkerInfo {
+  private unwrap(reply: ControlReply): WorkerAction {
     if (!reply.ok || !reply.worker) throw new Error(reply.error ?? 'worker control failed');
-    return reply.worker;
+    return { ...reply.worker, copies: reply.workers ?? [reply.worker] };
   }
 }
 

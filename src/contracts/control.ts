@@ -10,6 +10,7 @@ export const WorkerInfo = Type.Object({
   state: Type.String(),
   restarts: Type.Integer(),
   title: Type.String(),
+  copy: Type.Integer({ description: 'which of the processes of this region and stage (1..WORKERS_PER_STAGE)' }),
   metricsPort: Type.Union([Type.Integer(), Type.Null()], { description: "the process's Temporal SDK metrics (Prometheus), null when off" }),
 });
 export type WorkerInfo = Static<typeof WorkerInfo>;
@@ -33,6 +34,8 @@ export interface ControlRequest {
   command: WorkerCommand;
   region?: string;
   stage?: string;
+  /** Only this copy of the region's stage workers (default: every copy). */
+  copy?: number;
   signal?: StopSignal;
 }
 export interface ControlReply {

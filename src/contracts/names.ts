@@ -34,6 +34,12 @@ export function recordWorkflowId(sourceId: string, seq: number): string {
   return `record:${sourceId}:${seq}`;
 }
 
+/** The record a workflow id names (source ids have no colon), or null for another id. */
+export function parseRecordWorkflowId(id: string): { source_id: string; seq: number } | null {
+  const m = /^record:([^:]+):(\d+)$/.exec(id);
+  return m ? { source_id: m[1], seq: Number(m[2]) } : null;
+}
+
 export function defaultNamespace(region: string): string {
   return `pipeline-${region}`;
 }

@@ -35,3 +35,12 @@ export const ReconcilePass = Type.Object({
   error: Type.Optional(Type.String()),
 });
 export type ReconcilePass = Static<typeof ReconcilePass>;
+
+/** What the control role's holder records after each pass, and every replica serves. */
+export const ReconcileView = Type.Object({
+  passes: Type.Integer({ description: 'passes over every holder of the control role' }),
+  repairedTotal: Type.Record(Type.String(), Type.Integer(), { description: 'repairs by kind, over every holder' }),
+  last: Type.Union([ReconcilePass, Type.Null()]),
+  requestsServed: Type.Integer({ description: "operators' reconcile requests served so far" }),
+});
+export type ReconcileView = Static<typeof ReconcileView>;

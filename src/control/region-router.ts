@@ -1,15 +1,19 @@
 // The region router, the failover "DNS": probes the active region, fails over to a healthy standby
 // after consecutive failures (FAILOVER=auto), runs the switch by hand, and ends the workflows left
-// running in regions that are no longer active ("superseded").
+// running in regions that are no longer active ("superseded"). Its health rounds, automatic
+// failovers and terminations run in the control role's holder only, so one process decides; an
+// automatic failover also waits out a cooldown after the last switch, so regions never flap.
+// Probes and operators' switches work in every replica.
 import type { Logger } from '../logger';
 import type { Pool } from '../db/pool';
-import { failover } from '../db/failover';
+import { failover, FailoverRefused } from '../db/failover';
 import type { FailoverResult, RegionHealth } from '../contracts/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
 import { HealthTally } from './health-tally';
+import { NO_LEASE, type LeaseView } from './lease';
 
 export interface RouterOptions {
   pool: Pool;
@@ -23,12 +27,18 @@ export interface RouterOptions {
   startupGraceMs: number;
   /** Runs recovery: starts every open record's workflow in the (new) active region. */
   recover: () => Promise<unknown>;
+  /** No automatic failover within this long of the last switch. */
+  cooldownMs?: number;
+  /** The control lease: health rounds, automatic failovers and terminations only while it is held. */
+  lease?: LeaseView;
 }
 
 const PROBE_TIMEOUT_MS = 3_000;
 
 export class RegionRouter {
-  private readonly tally: HealthTally;
+  private tally: HealthTally;
+  /** The active epoch the tally counts for: a switch (by any replica) starts the count again. */
+  private tallyEpoch: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -87,11 +97,15 @@ export class RegionRouter {
     return { active: active?.name ?? 'none', epoch: active?.epoch ?? 0, mode: this.opts.mode, regions };
   }
 
-  /** Switches to `to` (one switch at a time in this process; the database serialises processes). */
-  async failover(to: string, reason: string): Promise<FailoverResult> {
+  /**
+   * Switches to `to` (one switch at a time in this process; the database serialises processes).
+   * `automatic`: the router's own decision, made under the lease and the cooldown. Recovery runs
+   * here when this process holds the role; otherwise the holder's next relay pass re-drives.
+   */
+  async failover(to: string, reason: string, automatic?: { leaseToken: number; cooldownMs?: number }): Promise<FailoverResult> {
     while (this.switching) await this.switching.catch(() => undefined);
     this.switching = (async () => {
-      const result = await failover(this.opts.pool, to);
+      const result = await failover(this.opts.pool, to, automatic ?? {});
       this.failovers += 1;
       this.tally.reset();
       this.opts.logger.warn({ ...result, reason }, 'failed over');
@@ -108,9 +122,12 @@ export class RegionRouter {
 
   /** One health round: probe the active region; fail over after `threshold` failures in a row. */
   async checkOnce(): Promise<void> {
+    if (!this.lease.held()) return;
     const rows = await listRegions(this.opts.pool);
     const active = rows.find((r) => r.active);
     if (!active) return;
+    if (this.tallyEpoch !== active.epoch) this.tally.reset();
+    this.tallyEpoch = active.epoch;
     const { health, reachable } = await this.assess(active);
     const round = this.tally.record({ region: active.name, healthy: health.healthy, reachable }, performance.now());
     if (round.verdict === 'starting') {
@@ -119,9 +136,14 @@ export class RegionRouter {
       this.opts.logger.warn({ region: active.name, failures: round.failures, reason: health.reason }, 'active region unhealthy');
       if (this.opts.mode === 'auto' && round.failover) {
         const standby = rows.find((r) => !r.active);
-        if (standby && (await this.probe(standby)).healthy) {
-          await this.failover(standby.name, `automatic: ${health.reason}`).catch((err) =>
-            this.opts.logger.warn({ err: (err as Error).message }, 'automatic failover refused'),
+        const token = this.lease.token();
+        if (standby && token !== null && (await this.probe(standby)).healthy) {
+          await this.failover(standby.name, `automatic: ${health.reason}`, { leaseToken: token, cooldownMs: this.opts.cooldownMs }).catch(
+            (err) =>
+              this.opts.logger.warn(
+                { err: (err as Error).message, code: err instanceof FailoverRefused ? err.code : undefined },
+                'automatic failover refused',
+              ),
           );
         }
       }
@@ -138,6 +160,7 @@ export class RegionRouter {
    */
   async supersede(): Promise<number> {
     let ended = 0;
+    if (!this.lease.held()) return 0;
     const rows = await listRegions(this.opts.pool);
     const active = rows.find((r) => r.active);
     for (const row of rows.filter((r) => !r.active && r.updatedAt)) {
@@ -153,6 +176,7 @@ export class RegionRouter {
         const now = (await listRegions(this.opts.pool)).find((r) => r.name === row.name);
         if (!now || now.active || now.epoch !== row.epoch) continue; // a failover since the read: next round
         for (const z of zombies) {
+          if (!this.lease.held()) break;
           await client.workflow
             .getHandle(z.workflowId, z.runId)
             .terminate(`superseded: ${active?.name} is active at epoch ${active?.epoch}; this region's work was re-driven there`)
@@ -165,6 +189,16 @@ export class RegionRouter {
     }
     if (ended) this.opts.logger.info({ ended }, 'superseded workflows of inactive regions');
     return ended;
+  }
+
+  private get lease(): LeaseView {
+    return this.opts.lease ?? NO_LEASE;
+  }
+
+  /** On taking the control role: count health rounds afresh (another process counted until now). */
+  takeOver(): void {
+    this.tally = new HealthTally(this.opts.threshold, this.opts.startupGraceMs, performance.now());
+    this.tallyEpoch = undefined;
   }
 
   start(): void {

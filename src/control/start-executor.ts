@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { TemporalClients } from '../temporal/clients';
 import { inRecordTrace } from '../telemetry/spans';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
@@ -15,10 +15,25 @@ export interface StartJob {
   options: ReturnType<typeof recordStartOptions>;
   traceparent?: string | null;
   attrs: Attributes;
+  /** Issued only while the control lease is held (the control loops' starts; a submit's own need none). */
+  leased?: boolean;
 }
 
-/** Per job, in order: null when started, else why not. */
+/** Per job, in order: null when started, else why not (CLOSED_RUN or LEASE_LOST, or the error). */
 export type StartOutcome = string | null;
+
+/** The start was refused: a closed run of this workflow id exists (the reuse policy rejects a duplicate). */
+export const CLOSED_RUN = 'a closed run of this workflow id exists';
+/** The control lease ran out before the start was issued: it was not issued. */
+export const LEASE_LOST = 'the control lease ran out before this start';
+
+/**
+ * The monotonic instant (process.hrtime.bigint()) the control lease ends at, as the lease keeps it
+ * in shared memory (0: not held); none: no leased job is ever issued.
+ */
+export type LeaseDeadline = BigInt64Array | undefined;
+
+const leaseHeld = (deadline: LeaseDeadline) => deadline !== undefined && process.hrtime.bigint() < Atomics.load(deadline, 0);
 
 export interface StartExecutor {
   /** Starts the jobs in `region`, at most `concurrency` in flight, issued in order. Rejects when the region's server can't be reached. */
@@ -38,15 +53,27 @@ export async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T,
   await Promise.all(lanes);
 }
 
-/** Issues the starts with one client; a failed start is an outcome, not an error. */
-export async function issueStarts(client: Client, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
+/**
+ * Issues the starts with one client; a failed start is an outcome, not an error. A leased job is
+ * issued only while the lease is held, checked right before its call: a holder paused past its
+ * lease issues none of the starts it had queued.
+ */
+export async function issueStarts(client: Client, jobs: StartJob[], concurrency: number, lease?: LeaseDeadline): Promise<StartOutcome[]> {
   const outcomes = new Array<StartOutcome>(jobs.length);
   await inOrderLimited(jobs, concurrency, async (job, i) => {
+    if (job.leased && !leaseHeld(lease)) {
+      outcomes[i] = LEASE_LOST;
+      return;
+    }
     try {
       await inRecordTrace(job.traceparent, job.attrs, () => client.workflow.start(RECORD_WORKFLOW_TYPE, job.options));
       outcomes[i] = null;
     } catch (err) {
-      outcomes[i] = (err as Error).message;
+      const cause = (err as Error).cause as Error | undefined;
+      outcomes[i] =
+        err instanceof WorkflowExecutionAlreadyStartedError
+          ? CLOSED_RUN
+          : [(err as Error).message, cause?.message].filter(Boolean).join(': ');
     }
   });
   return outcomes;
@@ -54,10 +81,13 @@ export async function issueStarts(client: Client, jobs: StartJob[], concurrency:
 
 /** Starts in this thread, with the process's clients. */
 export class InlineStartExecutor implements StartExecutor {
-  constructor(private readonly temporal: TemporalClients) {}
+  constructor(
+    private readonly temporal: TemporalClients,
+    private readonly lease?: LeaseDeadline,
+  ) {}
 
   async start(region: string, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
-    return issueStarts(await this.temporal.client(region), jobs, concurrency);
+    return issueStarts(await this.temporal.client(region), jobs, concurrency, this.lease);
   }
 
   async close(): Promise<void> {}
@@ -77,7 +107,10 @@ export class ThreadStartExecutor implements StartExecutor {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (o: StartOutcome[]) => void; reject: (e: Error) => void }>();
 
-  constructor(private readonly script = path.join(__dirname, 'start-thread.js')) {}
+  constructor(
+    private readonly script = path.join(__dirname, 'start-thread.js'),
+    private readonly lease?: LeaseDeadline,
+  ) {}
 
   start(region: string, jobs: StartJob[], concurrency: number): Promise<StartOutcome[]> {
     if (!jobs.length) return Promise.resolve([]);
@@ -91,7 +124,8 @@ export class ThreadStartExecutor implements StartExecutor {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.script);
+    // The lease's deadline in shared memory: the thread reads it before each leased start.
+    const worker = new Worker(this.script, { workerData: { lease: this.lease } });
     worker.on('message', (msg: FromStartThread) => {
       const waiting = this.pending.get(msg.id);
       this.pending.delete(msg.id);

@@ -1,13 +1,13 @@
 // The start thread of the API process (see start-executor.ts): workflow starts issued with its
 // own Temporal clients, over the SDK's native connection, traced as the API.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { startTracing, stopTracing } from '../telemetry/tracing';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { TemporalClients } from '../temporal/clients';
 import { nativeConnect } from '../temporal/native-connection';
 import { installRuntime } from '../temporal/runtime';
-import { issueStarts, type FromStartThread, type ToStartThread } from './start-executor';
+import { issueStarts, type FromStartThread, type LeaseDeadline, type ToStartThread } from './start-executor';
 
 startTracing('record-pipeline-api');
 const port = parentPort!;
@@ -16,6 +16,7 @@ const config = loadConfig();
 installRuntime(createLogger('api', { thread: 'starts' }, config), undefined, {});
 const clients = new TemporalClients(config.regions, nativeConnect);
 const inFlight = new Set<Promise<void>>();
+const lease = (workerData as { lease?: LeaseDeadline } | null)?.lease;
 
 port.on('message', (msg: ToStartThread) => {
   if (msg.type === 'close') {
@@ -27,7 +28,7 @@ port.on('message', (msg: ToStartThread) => {
   }
   const run = clients
     .client(msg.region)
-    .then((client) => issueStarts(client, msg.jobs, msg.concurrency))
+    .then((client) => issueStarts(client, msg.jobs, msg.concurrency, lease))
     .then(
       (outcomes): FromStartThread => ({ type: 'done', id: msg.id, outcomes }),
       (err): FromStartThread => ({ type: 'failed', id: msg.id, error: (err as Error).message }),

@@ -1,19 +1,25 @@
 // Starts record workflows in the active region, and the relay that makes sure every accepted
 // record gets one: after a failed start (Temporal down), a crash between commit and start, or a
 // failover (a record started at an older epoch is started again in the new active region).
+// Every start follows a claim in Postgres (claimStarts): whichever process or path claims a record
+// at an epoch is the only one to start it there. The submit path starts what it accepted in any
+// replica; the relay, the start window, recovery and the reconciler run in the control role's
+// holder only, and their claims and starts need its lease.
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
 import { readWatermarks } from '../db/stages';
 import type { StartContext } from '../db/checkpoint';
 import { readIdentities, unstartedInWindow } from '../db/queries';
-import { markStarted, pendingStarts, type PendingStart } from '../db/relay-queries';
+import { claimStarts, finishedAmong, pendingStarts, releaseClaims, type PendingStart } from '../db/relay-queries';
+import { claimRestarts, type RestartClaim } from '../db/reconcile-queries';
 import { firstUnfinishedStage, WINDOW_STAGE, type Watermarks } from '../contracts/gate';
 import type { RecordWorkflowInput } from '../contracts/record.messages';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
 import { recordAttributes } from '../telemetry/spans';
-import { InlineStartExecutor, type StartExecutor, type StartJob, type StartOutcome } from './start-executor';
+import { CLOSED_RUN, InlineStartExecutor, type StartExecutor, type StartJob, type StartOutcome } from './start-executor';
+import { NO_LEASE, type LeaseView } from './lease';
 import { SourceWindows } from './start-window';
 import { sweepOnce } from './sweeper';
 import { recordWorkflowId, SA, WORKFLOW_TASK_QUEUE } from '../contracts/names';
@@ -39,6 +45,8 @@ export interface StarterOptions {
   startWindow?: number;
   /** The sources with a backlog share this many records of start window (0: each gets startWindow); see SourceWindows. */
   startWindowBudget?: number;
+  /** The control lease: the relay, window, recovery and reconciler starts happen only while it is held. */
+  lease?: LeaseView;
 }
 
 /** A record to start: its key, and the epoch it was last started at (null: never). */
@@ -63,6 +71,9 @@ export interface StartReport {
   failed: number;
 }
 
+/** Whether a start may find a closed run of the id and still start (its record is open, so that run did not finish it). */
+export type ReusePolicy = 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE';
+
 /** How a record's workflow is started: id, input, conflict policy, search attributes. */
 export function recordStartOptions(
   rec: PendingRecord,
@@ -70,6 +81,7 @@ export function recordStartOptions(
   wm: Watermarks,
   defaults: StarterOptions['workflowDefaults'],
   identity?: RecordIdentity,
+  reuse: ReusePolicy = 'REJECT_DUPLICATE',
 ) {
   const startStage = firstUnfinishedStage(wm, rec.seq) ?? 'outbound';
   const input: RecordWorkflowInput = {
@@ -91,6 +103,12 @@ export function recordStartOptions(
     // Never started: a running one can only be ours. Started at an older epoch: one still
     // running here is a zombie of that epoch, replace it.
     workflowIdConflictPolicy: rec.epoch === null ? ('USE_EXISTING' as const) : ('TERMINATE_EXISTING' as const),
+    // Never started: a closed run of the id can only have finished the record (a late or second
+    // start must not run it again), unless an operator ended it; the starter tells them apart by the
+    // record and starts over it only when the record is open (reuse ALLOW_DUPLICATE). Started at an
+    // older epoch: closed runs are that epoch's (superseded); the claim makes this the only start at
+    // this epoch, and Temporal refuses REJECT_DUPLICATE beside TERMINATE_EXISTING anyway.
+    workflowIdReusePolicy: rec.epoch === null ? reuse : ('ALLOW_DUPLICATE' as const),
     typedSearchAttributes: [
       { key: SA.sourceId, value: rec.source_id },
       { key: SA.recordSeq, value: rec.seq },
@@ -118,8 +136,12 @@ export class WorkflowStarter {
   private readonly windows: SourceWindows;
 
   constructor(private readonly opts: StarterOptions) {
-    this.executor = opts.executor ?? new InlineStartExecutor(opts.temporal);
+    this.executor = opts.executor ?? new InlineStartExecutor(opts.temporal, opts.lease?.deadline);
     this.windows = new SourceWindows(opts.startWindow ?? 0, opts.startWindowBudget ?? 0);
+  }
+
+  private get lease(): LeaseView {
+    return this.opts.lease ?? NO_LEASE;
   }
 
   /**
@@ -129,14 +151,12 @@ export class WorkflowStarter {
    */
   async startRecords(sourceId: string, seqs: number[], by: StartedBy = 'submit', known?: KnownStart): Promise<StartReport> {
     if (!seqs.length) return { started: 0, failed: 0 };
-    // In line with the relay passes: a recovery pass that read a record at its old epoch (before
-    // this start's markStarted) would start it again with TERMINATE_EXISTING and end this run.
+    // In line with the relay passes (the claims alone keep them apart): one batch of starts at a time.
     return this.serial(() =>
       this.start(
         seqs.map((seq) => ({ source_id: sourceId, seq, epoch: null })),
         by,
         known?.region,
-        undefined,
         known && { sourceId, watermarks: known.watermarks, identities: known.identities },
       ),
     );
@@ -144,6 +164,7 @@ export class WorkflowStarter {
 
   /** Starts the never-started records of a source that its inbound watermark now lets in. */
   async startWindowOf(sourceId: string): Promise<StartReport> {
+    if (!this.lease.held()) return { started: 0, failed: 0 };
     const window = this.windows.of(sourceId);
     if (window <= 0) return { started: 0, failed: 0 };
     const { seqs, beyond } = await unstartedInWindow(this.opts.pool, sourceId, window);
@@ -152,15 +173,15 @@ export class WorkflowStarter {
   }
 
   /**
-   * One relay pass: every open record without a workflow in the current epoch. Passes run one at
-   * a time: recovery and the relay loop would otherwise both start the same records, and the
-   * second start (TERMINATE_EXISTING, the record's epoch being older) would end the first's run.
+   * One relay pass: every open record without a workflow in the current epoch (nothing while this
+   * process does not hold the control lease). Passes and submits' starts run one batch at a time,
+   * so a recovery of thousands of records and a burst of submits share START_CONCURRENCY.
    */
   relayOnce(limit = 1000, by: StartedBy = 'relay'): Promise<StartReport> {
     return this.serial(() => this.relayPass(limit, by));
   }
 
-  /** Runs fn after every start queued before it: starts and their markStarted never interleave. */
+  /** Runs fn after every start queued before it. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const pass = this.relayTail.then(fn);
     this.relayTail = pass.catch(() => undefined);
@@ -168,6 +189,7 @@ export class WorkflowStarter {
   }
 
   private async relayPass(limit: number, by: StartedBy): Promise<StartReport> {
+    if (!this.lease.held()) return { started: 0, failed: 0 };
     const region = await activeRegion(this.opts.pool);
     const rows = await pendingStarts(this.opts.pool, region.epoch, limit, this.windows.now());
     if (!rows.length) return { started: 0, failed: 0 };
@@ -178,10 +200,13 @@ export class WorkflowStarter {
     records: PendingRecord[],
     by: StartedBy,
     known?: RegionRow,
-    onStarted?: (rec: PendingRecord) => void,
     read?: Omit<KnownStart, 'region'> & { sourceId: string },
   ): Promise<StartReport> {
-    const { pool, logger } = this.opts;
+    const { pool } = this.opts;
+    // The control loops act only while this process holds the lease; a submit's own start needs none.
+    const leased = by !== 'submit';
+    const token = leased ? this.lease.token() : null;
+    if (leased && token === null) return { started: 0, failed: 0 };
     const region = known ?? (await activeRegion(pool));
     const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
     const identities = new Map<string, RecordIdentity>();
@@ -200,59 +225,106 @@ export class WorkflowStarter {
     const due = records.filter((r) => r.epoch !== null || inWindow(r));
     // A submit's records (one source) are its newest: whether any wait tells whether the source has a backlog.
     if (by === 'submit') this.windows.note(records[0].source_id, due.length < records.length);
-    const jobs: StartJob[] = due.map((rec) => {
+    const claimed = await claimStarts(pool, due, region, token);
+    const job = (rec: PendingRecord, reuse?: ReusePolicy): StartJob => {
       const identity = identities.get(`${rec.source_id}:${rec.seq}`);
       return {
-        options: recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity),
+        options: recordStartOptions(rec, region, watermarks.get(rec.source_id) ?? {}, this.opts.workflowDefaults, identity, reuse),
         traceparent: identity?.traceparent,
         attrs: {
           ...recordAttributes({ sourceId: rec.source_id, seq: rec.seq, region: region.name, epoch: region.epoch }),
           'pipeline.started_by': by,
         },
+        leased,
       };
-    });
-    let outcomes: StartOutcome[];
-    try {
-      outcomes = await this.executor.start(region.name, jobs, this.opts.concurrency);
-    } catch (err) {
-      logger.warn(
-        { region: region.name, err: (err as Error).message },
-        'workflow starts not issued (Temporal unreachable, or the start thread gone); the relay will start these later',
-      );
-      return { started: 0, failed: records.length };
-    }
-    const started: PendingRecord[] = [];
-    let failed = 0;
-    due.forEach((rec, i) => {
-      const why = outcomes[i];
-      if (why === null) {
-        started.push(rec);
-        onStarted?.(rec);
-        return;
-      }
-      failed += 1;
-      logger.warn(
-        { sourceId: rec.source_id, seq: rec.seq, workflowId: jobs[i].options.workflowId, region: region.name, err: why },
-        'workflow start failed; the relay will retry',
-      );
-    });
-    await markStarted(this.opts.pool, started, region);
-    return { started: started.length, failed };
+    };
+    const outcomes = await this.issue(region, claimed, job);
+    const failed = claimed.filter((_, i) => outcomes[i] !== null);
+    // Not started: the claims go back, so the relay starts these again.
+    await releaseClaims(pool, failed, region.epoch);
+    return { started: claimed.length - failed.length, failed: failed.length };
   }
 
   /**
-   * Starts a new run for records of the current epoch whose run is gone (the reconciler's repair).
-   * USE_EXISTING: if a run was started meanwhile it is at this epoch, so it is ours and kept.
+   * Issues the starts of claimed records. One refused because a closed run of its id exists is
+   * started again over that run only when its record is still open: then that run did not finish
+   * it (superseded, terminated). A finished record's late start is dropped (outcome null: nothing
+   * to give back), so no record runs a second time after it was delivered or skipped.
    */
-  async restart(records: { source_id: string; seq: number }[], region: RegionRow): Promise<{ source_id: string; seq: number }[]> {
-    const started: { source_id: string; seq: number }[] = [];
-    await this.start(
-      records.map((r) => ({ source_id: r.source_id, seq: r.seq, epoch: null })),
-      'reconciler',
-      region,
-      (rec) => started.push(rec),
-    );
-    return started;
+  private async issue<T extends { source_id: string; seq: number }>(
+    region: RegionRow,
+    recs: readonly T[],
+    job: (rec: T, reuse?: ReusePolicy) => StartJob,
+  ): Promise<StartOutcome[]> {
+    if (!recs.length) return [];
+    const { logger, concurrency } = this.opts;
+    const run = async (jobs: StartJob[]): Promise<StartOutcome[]> => {
+      try {
+        return await this.executor.start(region.name, jobs, concurrency);
+      } catch (err) {
+        logger.warn(
+          { region: region.name, err: (err as Error).message },
+          'workflow starts not issued (Temporal unreachable, or the start thread gone); the relay will start these later',
+        );
+        return jobs.map(() => (err as Error).message);
+      }
+    };
+    const outcomes = await run(recs.map((r) => job(r)));
+    const closed = recs.filter((_, i) => outcomes[i] === CLOSED_RUN);
+    if (closed.length) {
+      const finished = await finishedAmong(this.opts.pool, closed);
+      const again = closed.filter((r) => !finished.has(`${r.source_id}\u0000${r.seq}`));
+      const second = await run(again.map((r) => job(r, 'ALLOW_DUPLICATE')));
+      recs.forEach((r, i) => {
+        if (outcomes[i] !== CLOSED_RUN) return;
+        const j = again.indexOf(r);
+        outcomes[i] = j < 0 ? null : second[j];
+      });
+    }
+    recs.forEach((rec, i) => {
+      if (outcomes[i] === null) return;
+      logger.warn(
+        {
+          sourceId: rec.source_id,
+          seq: rec.seq,
+          workflowId: recordWorkflowId(rec.source_id, rec.seq),
+          region: region.name,
+          err: outcomes[i],
+        },
+        'workflow start failed; the relay will retry',
+      );
+    });
+    return outcomes;
+  }
+
+  /**
+   * Starts a new run for records of the current epoch whose run is gone (the reconciler's repair),
+   * each claimed as the reconciler saw it (its started_at): a record another path started since
+   * is left alone. USE_EXISTING: if a run was started meanwhile it is at this epoch, so it is ours.
+   */
+  async restart(records: readonly RestartClaim[], region: RegionRow): Promise<{ source_id: string; seq: number }[]> {
+    const token = this.lease.token();
+    if (token === null) return [];
+    const claimed = await claimRestarts(this.opts.pool, records, region, token);
+    const watermarks = new Map<string, Awaited<ReturnType<typeof readWatermarks>>>();
+    for (const sourceId of new Set(claimed.map((r) => r.source_id)))
+      watermarks.set(sourceId, await readWatermarks(this.opts.pool, sourceId));
+    const outcomes = await this.issue(region, claimed, (rec, reuse) => ({
+      options: recordStartOptions(
+        { ...rec, epoch: null },
+        region,
+        watermarks.get(rec.source_id) ?? {},
+        this.opts.workflowDefaults,
+        undefined,
+        reuse,
+      ),
+      attrs: {
+        ...recordAttributes({ sourceId: rec.source_id, seq: rec.seq, region: region.name, epoch: region.epoch }),
+        'pipeline.started_by': 'reconciler',
+      },
+      leased: true,
+    }));
+    return claimed.filter((_, i) => outcomes[i] === null);
   }
 
   /** Recovery after a failover: relay passes until every open record has a workflow in the new epoch. */
@@ -266,23 +338,27 @@ export class WorkflowStarter {
     }
   }
 
-  /** Runs the relay every interval (and at once) until stop(). */
+  /** Runs the relay every interval (and at once) until stop(); it acts while the control lease is held. */
   startRelay(): void {
     const tick = async () => {
       if (this.stopped) return;
       try {
+        if (!this.lease.held()) return;
         let report: StartReport;
         do {
           report = await this.relayOnce();
           if (report.started) this.opts.logger.info(report, 'relay started workflows');
         } while (report.started > 0 && !this.stopped);
         const nudged =
-          this.opts.sweeper === false ? 0 : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds);
+          this.opts.sweeper === false
+            ? 0
+            : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds, this.lease.token());
         if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
+      } finally {
+        if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.relayIntervalMs);
       }
-      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.relayIntervalMs);
     };
     this.running = tick();
   }

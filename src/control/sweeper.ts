@@ -11,10 +11,12 @@ export async function sweepOnce(
   pool: Pool,
   notifierFor: (region: string) => Promise<GateNotifier>,
   afterSeconds: number,
+  token: number | null,
   repeatSeconds = 300,
 ): Promise<number> {
+  if (token === null) return 0;
   const region = await activeRegion(pool);
-  const targets = await claimStuckRecords(pool, region.epoch, afterSeconds, repeatSeconds);
+  const targets = await claimStuckRecords(pool, region.epoch, afterSeconds, repeatSeconds, token);
   if (!targets.length) return 0;
   const notify = await notifierFor(region.name);
   for (const t of targets) {

@@ -6,7 +6,7 @@ import type { FailoverResult } from '../contracts/failover';
 
 export class FailoverRefused extends Error {
   constructor(
-    readonly code: 'unknown_region' | 'already_active',
+    readonly code: 'unknown_region' | 'already_active' | 'cooldown' | 'not_control_holder',
     message: string,
   ) {
     super(message);
@@ -32,7 +32,15 @@ export const FAILOVER_DEADLINE_MS = 10_000;
  * A writer that holds the lock and does not finish (a paused process) would hold the switch up:
  * its sessions are ended, which rolls its write back. Past the deadline: FailoverBusy.
  */
-export async function failover(pool: Pool, to: string, opts: { deadlineMs?: number } = {}): Promise<FailoverResult> {
+export interface FailoverOptions {
+  deadlineMs?: number;
+  /** An automatic switch: only while this token is the control lease (the router's holder decides alone). */
+  leaseToken?: number;
+  /** An automatic switch: refused within this long of the last switch, so regions never flap. */
+  cooldownMs?: number;
+}
+
+export async function failover(pool: Pool, to: string, opts: FailoverOptions = {}): Promise<FailoverResult> {
   const deadline = Date.now() + (opts.deadlineMs ?? FAILOVER_DEADLINE_MS);
   let fencedSessions = 0;
   for (let attempt = 0; ; attempt++) {
@@ -46,10 +54,26 @@ export async function failover(pool: Pool, to: string, opts: { deadlineMs?: numb
       return await withTransaction(pool, async (c) => {
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${waitMs}ms`]);
         await c.query('LOCK TABLE regions IN EXCLUSIVE MODE');
-        const { rows } = await c.query<RegionRow>('SELECT name, namespace, active, epoch FROM regions ORDER BY name FOR UPDATE');
+        // sinceMs: since the last switch (null: none yet, the regions as first seeded).
+        const { rows } = await c.query<RegionRow & { sinceMs: number | null }>(
+          `SELECT name, namespace, active, epoch,
+                  (SELECT CASE WHEN max(epoch) > 1 THEN (extract(epoch FROM now() - max(updated_at)) * 1000)::float8 END FROM regions) AS "sinceMs"
+             FROM regions ORDER BY name FOR UPDATE`,
+        );
         const target = rows.find((r) => r.name === to);
         if (!target) throw new FailoverRefused('unknown_region', `no region ${to}; regions are ${rows.map((r) => r.name).join(', ')}`);
         if (target.active) throw new FailoverRefused('already_active', `${to} is already the active region`);
+        if (opts.leaseToken !== undefined) {
+          const { rows: lease } = await c.query<{ ok: boolean }>('SELECT control_lease_valid($1) AS ok', [opts.leaseToken]);
+          if (!lease[0].ok) throw new FailoverRefused('not_control_holder', 'this process no longer holds the control role');
+        }
+        const sinceMs = rows[0]?.sinceMs ?? Infinity;
+        if (opts.cooldownMs !== undefined && sinceMs < opts.cooldownMs) {
+          throw new FailoverRefused(
+            'cooldown',
+            `the last switch was ${Math.round(sinceMs / 1000)} s ago; no automatic failover within ${Math.round(opts.cooldownMs / 1000)} s of one`,
+          );
+        }
         const from = rows.find((r) => r.active)?.name ?? 'none';
         const epoch = Math.max(...rows.map((r) => r.epoch)) + 1;
         await c.query('UPDATE regions SET active = (name = $1), epoch = $2, updated_at = now()', [to, epoch]);

@@ -7,8 +7,14 @@ export interface NudgeTarget {
   seq: number;
 }
 
-/** Claims the records to nudge (at most once per `repeatSeconds` each) and returns them. */
-export async function claimStuckRecords(pool: Pool, epoch: number, afterSeconds: number, repeatSeconds: number): Promise<NudgeTarget[]> {
+/** Claims the records to nudge (at most once per `repeatSeconds` each; token: while it is the control lease) and returns them. */
+export async function claimStuckRecords(
+  pool: Pool,
+  epoch: number,
+  afterSeconds: number,
+  repeatSeconds: number,
+  token: number | null,
+): Promise<NudgeTarget[]> {
   const { rows } = await pool.query<NudgeTarget>(
     `UPDATE watermarks w SET nudged_at = now()
        FROM records r
@@ -17,8 +23,9 @@ export async function claimStuckRecords(pool: Pool, epoch: number, afterSeconds:
         AND r.started_at < now() - make_interval(secs => $2)
         AND w.updated_at < now() - make_interval(secs => $2)
         AND (w.nudged_at IS NULL OR w.nudged_at < now() - make_interval(secs => $3))
+        AND control_lease_valid($4)
     RETURNING w.source_id, r.seq`,
-    [epoch, afterSeconds, repeatSeconds],
+    [epoch, afterSeconds, repeatSeconds, token],
   );
   const unique = new Map(rows.map((r) => [`${r.source_id}\u0000${r.seq}`, r]));
   return [...unique.values()];
@@ -51,19 +58,87 @@ export async function pendingStarts(pool: Pool, epoch: number, limit: number, st
   return rows;
 }
 
-/** Marks records started in a region at its epoch (never moving a record back to an older epoch). */
-export async function markStarted(pool: Pool, records: readonly PendingStart[], region: { name: string; epoch: number }): Promise<void> {
-  const bySource = new Map<string, number[]>();
-  for (const r of records) bySource.set(r.source_id, [...(bySource.get(r.source_id) ?? []), r.seq]);
-  for (const [sourceId, seqs] of bySource) {
-    // Named, like the other statements each start runs: planning it cost more than running it.
-    await pool.query({
-      name: 'mark-started',
-      text: `UPDATE records SET region = $3, epoch = $4, started_at = now(),
-              status = CASE WHEN status = 'accepted' THEN 'processing' ELSE status END
-        WHERE source_id = $1 AND seq = ANY($2::bigint[]) AND (epoch IS NULL OR epoch < $4)
-          AND status IN ('accepted', 'processing')`,
-      values: [sourceId, seqs, region.name, region.epoch],
-    });
-  }
+/** A record this process claimed to start: its key, and what it was before the claim (to give it back). */
+export interface ClaimedStart extends PendingStart {
+  prevRegion: string | null;
+  prevStatus: 'accepted' | 'processing';
+  /** Timestamps as Postgres' text (microseconds kept): a claim is recognised by its exact start time. */
+  prevStartedAt: string | null;
+  claimedAt: string;
+}
+
+/**
+ * Claims records to start in `region` at its epoch: the claim is the start's precondition, so no two
+ * processes (and no two paths of one) start the same record at the same epoch. A record is claimed
+ * only while it is open, was never started or started at an older epoch, the region is active at
+ * that epoch, and (token given) the control lease is still this token. Returns what was claimed,
+ * with each record's epoch before the claim (null: never started), which decides the start's
+ * conflict policy.
+ */
+export async function claimStarts(
+  pool: Pool,
+  records: readonly { source_id: string; seq: number }[],
+  region: { name: string; epoch: number },
+  token: number | null,
+): Promise<ClaimedStart[]> {
+  if (!records.length) return [];
+  // Named, like the other statements each start runs: planning it cost more than running it.
+  const { rows } = await pool.query<ClaimedStart>({
+    name: 'claim-starts',
+    text: `WITH want AS (
+             SELECT r.source_id, r.seq, r.epoch, r.region, r.status, r.started_at
+               FROM records r JOIN unnest($1::text[], $2::bigint[]) AS u (source_id, seq) ON r.source_id = u.source_id AND r.seq = u.seq
+              WHERE (r.epoch IS NULL OR r.epoch < $4) AND r.status IN ('accepted', 'processing')
+                AND EXISTS (SELECT 1 FROM regions g WHERE g.name = $3 AND g.active AND g.epoch = $4)
+                AND control_lease_valid($5)
+              ORDER BY r.source_id, r.seq
+                FOR UPDATE OF r SKIP LOCKED
+           )
+           UPDATE records r SET region = $3, epoch = $4, started_at = clock_timestamp(),
+                  status = CASE WHEN r.status = 'accepted' THEN 'processing' ELSE r.status END
+             FROM want w
+            WHERE r.source_id = w.source_id AND r.seq = w.seq
+        RETURNING r.source_id, r.seq::int, w.epoch::int, w.region AS "prevRegion", w.status AS "prevStatus",
+                  w.started_at::text AS "prevStartedAt", r.started_at::text AS "claimedAt"`,
+    values: [records.map((r) => r.source_id), records.map((r) => r.seq), region.name, region.epoch, token],
+  });
+  return rows;
+}
+
+/**
+ * Gives back claims whose start failed (Temporal down, the lease lost before the start): each record
+ * returns to what it was, so the relay starts it again. Only a claim still as this process made it
+ * is given back (no one claimed it since).
+ */
+export async function releaseClaims(pool: Pool, claims: readonly ClaimedStart[], epoch: number): Promise<void> {
+  if (!claims.length) return;
+  await pool.query(
+    `UPDATE records r SET epoch = u.epoch, region = u.region, status = u.status, started_at = u.started_at::timestamptz
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+            AS u (source_id, seq, epoch, region, status, started_at, claimed_at)
+      WHERE r.source_id = u.source_id AND r.seq = u.seq AND r.epoch = $8 AND r.started_at = u.claimed_at::timestamptz
+        AND r.status IN ('accepted', 'processing')`,
+    [
+      claims.map((c) => c.source_id),
+      claims.map((c) => c.seq),
+      claims.map((c) => c.epoch),
+      claims.map((c) => c.prevRegion),
+      claims.map((c) => c.prevStatus),
+      claims.map((c) => c.prevStartedAt),
+      claims.map((c) => c.claimedAt),
+      epoch,
+    ],
+  );
+}
+
+/** Which of these records are finished (delivered or skipped): a start refused for a closed run of one of them is not needed. */
+export async function finishedAmong(pool: Pool, records: readonly { source_id: string; seq: number }[]): Promise<Set<string>> {
+  if (!records.length) return new Set();
+  const { rows } = await pool.query<{ source_id: string; seq: number }>(
+    `SELECT r.source_id, r.seq::int FROM records r JOIN unnest($1::text[], $2::bigint[]) AS u (source_id, seq)
+         ON r.source_id = u.source_id AND r.seq = u.seq
+      WHERE r.status IN ('delivered', 'skipped')`,
+    [records.map((r) => r.source_id), records.map((r) => r.seq)],
+  );
+  return new Set(rows.map((r) => `${r.source_id}\u0000${r.seq}`));
 }

@@ -13,6 +13,8 @@ const DIST = path.resolve(__dirname, '..');
 export interface WorkerChild {
   region: string;
   role: string;
+  /** Which of the role's processes in the region (1..WORKERS_PER_STAGE; the workflow worker is one). */
+  copy: number;
   child: SupervisedChild;
   metricsPort: number | null;
 }
@@ -50,32 +52,45 @@ export function apiSpec(c: Config, env: NodeJS.ProcessEnv, adminToken: string | 
   };
 }
 
-/** One worker per region and role, in that order. */
-export function workerSpecs(
-  c: Config,
-  env: NodeJS.ProcessEnv,
-): { region: string; role: string; spec: ChildSpec; metricsPort: number | null }[] {
-  const specs: { region: string; role: string; spec: ChildSpec; metricsPort: number | null }[] = [];
+export interface WorkerSpec {
+  region: string;
+  role: string;
+  copy: number;
+  spec: ChildSpec;
+  metricsPort: number | null;
+}
+
+/**
+ * Per region, one workflow worker and WORKERS_PER_STAGE workers per stage (each polls its stage's
+ * task queue: Temporal spreads the tasks), in that order. Every copy has the same process title;
+ * the copies after the first log to a file of their own.
+ */
+export function workerSpecs(c: Config, env: NodeJS.ProcessEnv): WorkerSpec[] {
+  const specs: WorkerSpec[] = [];
   for (const region of c.regions) {
     for (const role of WORKER_ROLES) {
-      // Each worker its own SDK metrics port: METRICS_PORT_BASE, +1, ... (0: off).
-      const metricsPort = c.METRICS_PORT_BASE > 0 ? c.METRICS_PORT_BASE + specs.length : null;
-      specs.push({
-        region: region.name,
-        role,
-        metricsPort,
-        spec: {
-          name: workerProcessTitle(region.name, role),
-          script: path.join(DIST, 'workers', 'worker.js'),
-          args: [region.name, role],
-          env: { ...env, METRICS_PORT: String(metricsPort ?? 0) },
-          logFile: logFile(c.dataDir, `worker-${region.name}-${role}`),
-          waitForReady: true,
-          maxBackoffMs: c.WORKER_RESTART_MAX_MS,
-          stopTimeoutMs: 5_000,
-          nice: c.WORKER_NICE,
-        },
-      });
+      const copies = role === 'workflows' ? 1 : c.WORKERS_PER_STAGE;
+      for (let copy = 1; copy <= copies; copy++) {
+        // Each worker its own SDK metrics port: METRICS_PORT_BASE, +1, ... (0: off).
+        const metricsPort = c.METRICS_PORT_BASE > 0 ? c.METRICS_PORT_BASE + specs.length : null;
+        specs.push({
+          region: region.name,
+          role,
+          copy,
+          metricsPort,
+          spec: {
+            name: workerProcessTitle(region.name, role),
+            script: path.join(DIST, 'workers', 'worker.js'),
+            args: [region.name, role],
+            env: { ...env, METRICS_PORT: String(metricsPort ?? 0) },
+            logFile: logFile(c.dataDir, `worker-${region.name}-${role}${copy > 1 ? `-${copy}` : ''}`),
+            waitForReady: true,
+            maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+            stopTimeoutMs: 5_000,
+            nice: c.WORKER_NICE,
+          },
+        });
+      }
     }
   }
   return specs;

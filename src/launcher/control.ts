@@ -21,6 +21,7 @@ export function workerInfo(w: WorkerChild): WorkerInfo {
     state: info.state,
     restarts: info.restarts,
     title: info.name,
+    copy: w.copy,
     metricsPort: w.metricsPort,
   };
 }
@@ -49,12 +50,13 @@ export async function answerControl(
       return void reply({ ok: false, error: (err as Error).message });
     }
   }
-  const w = workers.find((x) => x.region === req.region && x.role === req.stage);
-  if (!w) return void reply({ ok: false, error: `no worker ${req.region}/${req.stage}` });
+  // Every copy of the region's stage workers, or the one asked for.
+  const ws = workers.filter((x) => x.region === req.region && x.role === req.stage && (req.copy === undefined || x.copy === req.copy));
+  if (!ws.length) return void reply({ ok: false, error: `no worker ${req.region}/${req.stage}${req.copy ? ` #${req.copy}` : ''}` });
   try {
-    if (req.command === 'stop') await w.child.stop(req.signal);
-    else await withTimeout(w.child.start(), 60_000, 'worker did not become ready within 60 s');
-    reply({ ok: true, worker: workerInfo(w) });
+    if (req.command === 'stop') await Promise.all(ws.map((w) => w.child.stop(req.signal)));
+    else await withTimeout(Promise.all(ws.map((w) => w.child.start())), 60_000, 'worker did not become ready within 60 s');
+    reply({ ok: true, worker: workerInfo(ws[0]), workers: ws.map(workerInfo) });
   } catch (err) {
     reply({ ok: false, error: (err as Error).message });
   }

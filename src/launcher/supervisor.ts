@@ -62,7 +62,7 @@ export class Supervisor {
       if (msg?.type === 'worker-control') void answerControl(msg, this.api, this.workers, this.servers);
     });
     for (const w of workerSpecs(c, env)) {
-      this.workers.push({ region: w.region, role: w.role, child: this.supervise(w.spec), metricsPort: w.metricsPort });
+      this.workers.push({ region: w.region, role: w.role, copy: w.copy, child: this.supervise(w.spec), metricsPort: w.metricsPort });
     }
     say(`starting the API and ${this.workers.length} worker processes`);
     await withTimeout(

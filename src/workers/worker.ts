@@ -57,7 +57,9 @@ async function main(): Promise<void> {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
       // The gate's signals go over the worker's own (native) connection: no second one, no grpc-js.
       const client = new Client({ connection, namespace: rc.namespace, interceptors: tracingClientInterceptors() });
-      const notify = gateNotifier(client, (err) => logger.warn({ err: err.message }, 'gate signal failed; the sweeper will nudge'));
+      const notify = gateNotifier(client, (err) =>
+        logger.warn({ err: err.message }, 'gate signal failed; the activity is retried to send it again'),
+      );
       gate =
         config.GATE_WAIT_MS > 0
           ? await GateListener.start({

@@ -67,7 +67,7 @@ describe('failover between regions', () => {
     expect(r.active).toBe('east');
     expect(r.servers.map((s) => s.region).sort()).toEqual(['east', 'west']);
     expect(new Set(r.servers.map((s) => s.address)).size).toBe(2);
-    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200);
+    await waitFor('ready', async () => (await api<{ status: string }>(`${sys.url}/readyz`, 'GET')).body.status === 'ready');
   });
 
   it('fails back and over again by hand under load, twice, without loss, duplicates or reordering', async () => {

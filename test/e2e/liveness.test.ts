@@ -79,7 +79,7 @@ async function blockedThenFixed(source: string, seq: number) {
 
 describe('liveness', () => {
   it('keeps the new region running when a failover overlaps a health round stuck on a hung server', async () => {
-    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 60_000);
+    await waitFor('ready', async () => (await api<{ status: string }>(`${sys.url}/readyz`, 'GET')).body.status === 'ready', 60_000);
     const before = await reconcile();
     const sources = ['h1', 'h2', 'h3'].map(uniqueSource);
     for (const s of sources) expect((await submit(sys.url, s, randomBatch('h', 40))).status).toBe(202);

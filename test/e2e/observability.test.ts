@@ -46,7 +46,7 @@ interface Queue {
 it('is ready with every check, shows pollers on every queue, and exports API and worker metrics', async () => {
   const ready = await waitFor('ready', async () => {
     const r = await api<{ status: string; checks: { name: string; ok: boolean; latencyMs: number }[] }>(`${sys.url}/readyz`, 'GET');
-    return r.status === 200 ? r.body : undefined;
+    return r.status === 200 && r.body.status === 'ready' ? r.body : undefined;
   });
   expect(ready.checks.map((c) => c.name)).toEqual(['postgres', 'temporal:east', ...ALL_TASK_QUEUES.map((q) => `pollers:${q}`)]);
   expect(ready.checks.every((c) => c.ok && c.latencyMs >= 0)).toBe(true);

@@ -36,7 +36,7 @@ describe('the pipeline end to end', () => {
     expect(new Set(workers.map((w) => w.pid)).size).toBe(12);
     expect(workers.map((w) => w.title)).toContain('pipeline-worker:west:core');
     expect(workers.every((w) => w.state === 'running')).toBe(true);
-    await waitFor('ready', async () => (await api(`${sys.url}/readyz`, 'GET')).status === 200, 120_000);
+    await waitFor('ready', async () => (await api<{ status: string }>(`${sys.url}/readyz`, 'GET')).body.status === 'ready', 120_000);
   });
 
   it('delivers 3 sources x 30 records submitted concurrently exactly once each, in order', async () => {

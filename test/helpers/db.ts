@@ -11,6 +11,23 @@ export function createTestDb(label: string): Promise<TestDb> {
   });
 }
 
+/**
+ * Waits until no record of the database is claimed for a start that did not happen: with Temporal
+ * unreachable, each start's claim (epoch, status processing) is given back once the start fails.
+ */
+export async function startsGivenBack(pool: Pool, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{
+      n: number;
+    }>(`SELECT count(*)::int AS n FROM records WHERE status = 'processing' AND epoch IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM stage_inbound s WHERE s.source_id = records.source_id AND s.seq = records.seq)`);
+    if (rows[0].n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${rows[0].n} records still claimed for a start after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
   const tables = [
     'sources',

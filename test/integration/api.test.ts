@@ -2,7 +2,7 @@
 // accepting must not depend on it (the relay starts workflows later).
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildTestApp, type TestApp } from '../helpers/app';
-import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
+import { createTestDb, startsGivenBack, tableCounts, type TestDb } from '../helpers/db';
 
 let db: TestDb;
 let testApp: TestApp;
@@ -27,7 +27,7 @@ const submit = (sourceId: string, body: unknown, headers: Record<string, string>
   inject({ method: 'POST', url: `/v1/sources/${sourceId}/records`, payload: body as object, headers });
 
 describe('POST /v1/sources/:sourceId/records', () => {
-  it('accepts a batch with gap-free seqs, before Temporal is even reachable', async () => {
+  it('accepts a batch with gap-free seqs, before Temporal is even reachable (the failed starts give their claims back)', async () => {
     const res = await submit('s1', {
       records: [
         { id: 'a', payload: { amount: 1 } },
@@ -43,11 +43,12 @@ describe('POST /v1/sources/:sourceId/records', () => {
     });
     const more = await submit('s1', { records: [{ id: 'c', payload: {} }] });
     expect(more.json().records[0].seq).toBe(3);
-    const rows = await db.pool.query("SELECT seq, record_id, status FROM records WHERE source_id = 's1' ORDER BY seq");
+    await startsGivenBack(db.pool);
+    const rows = await db.pool.query("SELECT seq, record_id, status, epoch FROM records WHERE source_id = 's1' ORDER BY seq");
     expect(rows.rows).toEqual([
-      { seq: 1, record_id: 'a', status: 'accepted' },
-      { seq: 2, record_id: 'b', status: 'accepted' },
-      { seq: 3, record_id: 'c', status: 'accepted' },
+      { seq: 1, record_id: 'a', status: 'accepted', epoch: null },
+      { seq: 2, record_id: 'b', status: 'accepted', epoch: null },
+      { seq: 3, record_id: 'c', status: 'accepted', epoch: null },
     ]);
   });
 
@@ -263,13 +264,13 @@ describe('admin', () => {
     await inject({ method: 'POST', url: '/v1/admin/failover', payload: { to: 'east' } });
   });
 
-  it('is live (/healthz 200) but not ready (/readyz 503 with the reason) when Temporal does not answer', async () => {
+  it('is live (/healthz 200) and accepting (/readyz 200, degraded, with the reason) when Temporal does not answer', async () => {
     const live = await app.inject({ method: 'GET', url: '/healthz' });
     expect(live.statusCode).toBe(200);
     expect(live.json()).toMatchObject({ status: 'ok', pid: process.pid });
     const res = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ status: 'unavailable', activeRegion: 'east' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'degraded', activeRegion: 'east' });
     const checks = res.json().checks as { name: string; ok: boolean; latencyMs: number; reason?: string }[];
     expect(checks.find((c) => c.name === 'postgres')).toMatchObject({ ok: true, latencyMs: expect.any(Number) });
     expect(checks.find((c) => c.name === 'temporal:east')).toMatchObject({ ok: false, reason: expect.stringContaining('127.0.0.1:1') });

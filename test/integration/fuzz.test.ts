@@ -5,7 +5,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
-import { createTestDb, tableCounts, type TestDb } from '../helpers/db';
+import { createTestDb, startsGivenBack, tableCounts, type TestDb } from '../helpers/db';
 import { buildTestApp, type TestApp } from '../helpers/app';
 
 const ADMIN = 'fuzz-test-admin-token-0123456789abcdef';
@@ -405,6 +405,7 @@ describe('fuzzing every route', () => {
 
   it('leaves in the tables exactly what the accepted requests wrote', async () => {
     expect(answers).toBeGreaterThanOrEqual(routes.length * RUNS);
+    await startsGivenBack(db.pool, 60_000);
     const rows = (
       await db.pool.query<{ source_id: string; record_id: string; seq: number; status: string }>(
         'SELECT source_id, record_id, seq, status FROM records ORDER BY source_id, seq',

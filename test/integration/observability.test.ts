@@ -8,7 +8,7 @@ import { failover } from '../../src/db/failover';
 import { defaultWork } from '../../src/stages/work';
 import { ALL_TASK_QUEUES, STAGES, WORKFLOW_TASK_QUEUE } from '../../src/contracts/names';
 import { buildTestApp, type TestApp } from '../helpers/app';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { createTestDb, startsGivenBack, type TestDb } from '../helpers/db';
 import { startDevServer } from '../helpers/temporal';
 import { waitFor } from '../helpers/system';
 
@@ -60,9 +60,10 @@ async function startWorkers(): Promise<void> {
 type Check = { name: string; ok: boolean; latencyMs: number; reason?: string };
 
 describe('readiness', () => {
-  it('is not ready while a task queue of the active region has no pollers, and says which', async () => {
+  it('is degraded (still accepting: 200) while a task queue of the active region has no pollers, and says which', async () => {
     const res = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(res.statusCode).toBe(503);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'degraded' });
     const checks = res.json().checks as Check[];
     expect(checks.map((c) => c.name)).toEqual(['postgres', 'temporal:east', ...ALL_TASK_QUEUES.map((q) => `pollers:${q}`)]);
     expect(checks.find((c) => c.name === 'temporal:east')).toMatchObject({ ok: true });
@@ -76,7 +77,7 @@ describe('readiness', () => {
       'ready',
       async () => {
         const r = await app.inject({ method: 'GET', url: '/readyz' });
-        return r.statusCode === 200 ? r : undefined;
+        return r.json().status === 'ready' ? r : undefined;
       },
       30_000,
     );
@@ -95,6 +96,8 @@ describe('GET /v1/stats', () => {
       payload: { records: [1, 2, 3].map((i) => ({ id: `r${i}`, payload: { amount: i } })) },
     });
     expect(submit.statusCode).toBe(202);
+    // The starter's Temporal does not answer: the starts fail and give their claims back.
+    await startsGivenBack(db.pool);
     const deps = { pool: db.pool, region: 'east', work: defaultWork };
     const at = (stage: (typeof STAGES)[number], seq: number) => runStage(deps, stage, { sourceId: 'st-a', seq, epoch: 1 });
     for (const stage of STAGES) await at(stage, 1);

@@ -2,7 +2,7 @@
 // in, and whether more wait beyond it (what tells the API which sources have a backlog).
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { unstartedInWindow } from '../../src/db/queries';
-import { markStarted } from '../../src/db/relay-queries';
+import { claimStarts } from '../../src/db/relay-queries';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let db: TestDb;
@@ -23,7 +23,7 @@ async function submit(sourceId: string, n: number) {
 describe('unstartedInWindow', () => {
   it('returns the never-started records inside the window, and whether others wait beyond it', async () => {
     await submit('w1', 10);
-    await markStarted(db.pool, [{ source_id: 'w1', seq: 1, epoch: null }], { name: 'east', epoch: 1 });
+    await claimStarts(db.pool, [{ source_id: 'w1', seq: 1 }], { name: 'east', epoch: 1 }, null);
     // Inbound watermark 0: a window of 3 lets in seqs 1 to 3, of which 1 is started.
     expect(await unstartedInWindow(db.pool, 'w1', 3)).toEqual({ seqs: [2, 3], beyond: true });
     expect(await unstartedInWindow(db.pool, 'w1', 1)).toEqual({ seqs: [], beyond: true });
@@ -35,13 +35,14 @@ describe('unstartedInWindow', () => {
 
   it('finds nothing for a source whose records have all started', async () => {
     await submit('w2', 2);
-    await markStarted(
+    await claimStarts(
       db.pool,
       [
-        { source_id: 'w2', seq: 1, epoch: null },
-        { source_id: 'w2', seq: 2, epoch: null },
+        { source_id: 'w2', seq: 1 },
+        { source_id: 'w2', seq: 2 },
       ],
       { name: 'east', epoch: 1 },
+      null,
     );
     expect(await unstartedInWindow(db.pool, 'w2', 4)).toEqual({ seqs: [], beyond: false });
   });

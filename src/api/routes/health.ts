@@ -1,5 +1,7 @@
-// Liveness (/healthz: this process answers) and readiness (/readyz: Postgres, the active region's
-// namespace and a live poller on every task queue of it), each check timed, with its reason.
+// Liveness (/healthz: this process answers) and readiness (/readyz: it can accept records, that is
+// Postgres answers; the active region's namespace and its pollers are reported beside, as degraded
+// when they fail). A load balancer keeps a replica in while Temporal is down: submits are then
+// still checkpointed, and their workflows start when Temporal is back (the relay).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { activeRegion, type RegionRow } from '../../db/regions';
 import { LiveReply, ReadyReply, type ReadyCheck } from '../schemas';
@@ -22,7 +24,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/readyz',
     {
       schema: {
-        summary: "Readiness: Postgres answers, the active region's namespace answers and every task queue of it has live pollers; else 503",
+        summary:
+          "Readiness: 200 while this replica can accept records (Postgres answers), 'degraded' in the body when the active region's Temporal or its pollers fail; 503 when Postgres does not answer",
         response: { 200: ReadyReply, 503: ReadyReply },
       },
     },
@@ -45,8 +48,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
           checks.push({ name: `pollers:${q.name}`, ok: q.ok, latencyMs: q.latencyMs, ...(q.reason ? { reason: q.reason } : {}) });
         }
       }
-      const ok = checks.every((c) => c.ok) && checks.length > 1;
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', activeRegion: active?.name ?? 'unknown', checks });
+      const accepting = checks[0].ok;
+      const status = !accepting ? 'unavailable' : checks.every((c) => c.ok) ? 'ready' : 'degraded';
+      return reply.status(accepting ? 200 : 503).send({ status, activeRegion: active?.name ?? 'unknown', checks });
     },
   );
 };

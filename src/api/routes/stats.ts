@@ -6,6 +6,8 @@ import { firstBlocked } from '../../db/queries';
 import { allWatermarks, recentTotals, relayBacklog, stageLoad } from '../../db/stats';
 import { StatsQuery, StatsReply } from '../schemas';
 import { sourceView } from './sources';
+import { controlView } from '../control-view';
+import { reconcilerView } from '../../control/reconciler';
 
 const WINDOW_SECONDS = 60;
 
@@ -20,7 +22,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { pool, regionRouter, reconciler } = app;
+      const { pool, regionRouter } = app;
       const rows = await listRegions(pool);
       const active = rows.find((r) => r.active);
       const [regions, watermarks, totals, relay] = await Promise.all([
@@ -47,6 +49,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         recentTotals(pool, WINDOW_SECONDS),
         relayBacklog(pool),
       ]);
+      const [control, reconciler] = await Promise.all([controlView(pool, app.controlLease), reconcilerView(pool)]);
       const listed = watermarks.slice(0, request.query.sources);
       const blocked = await firstBlocked(
         pool,
@@ -60,11 +63,12 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stages: await stageLoad(pool, watermarks),
         relayBacklog: relay,
         totals: { windowSeconds: WINDOW_SECONDS, ...totals },
+        control,
         reconciler: {
           passes: reconciler.passes,
           lastPassAt: reconciler.last?.startedAt ?? null,
           lastPassMs: reconciler.last?.durationMs ?? null,
-          repairedTotal: reconciler.totals,
+          repairedTotal: reconciler.repairedTotal,
           stalledSources: reconciler.last?.stalled.length ?? 0,
         },
         sourcesTotal: watermarks.length,
