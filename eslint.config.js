@@ -4,12 +4,16 @@ const globals = require('globals');
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
-// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> temporal,
-// db -> activities, workflows -> contracts; telemetry (tracing setup and spans) sits beside contracts
-// at the bottom but does I/O, so workflow code may not import it. A folder imports from its own level or below;
-// `allowTypeImports` marks where a type-only import is harmless (erased at build time, nothing
-// runs). The launcher, on top, may import any folder, and only scripts, the harness and tests import it: what
-// production runs (the API, the workers, the CLI) never loads the local launcher's code.
+// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> activities
+// -> temporal, db, stages -> contracts; telemetry (tracing setup and spans) sits beside contracts at
+// the bottom but does I/O, so workflow code may not import it. Workflows import values from contracts
+// alone (types from activities), and no folder imports them: the workflow worker loads their bundle.
+// A folder imports from its own level or below; `allowTypeImports` marks where a type-only import is
+// harmless (erased at build time, nothing runs). The rules below name the wrong-way imports lint
+// refuses: stages and the files at the top of src have no rule of their own, and temporal's rule
+// keeps it below api, workers, cli and the launcher only. The launcher, on top, may import any
+// folder, and only scripts, the harness and tests import it: what production runs (the API, the
+// workers, the CLI) never loads the local launcher's code.
 const RULE = '@typescript-eslint/no-restricted-imports';
 const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
 /** A relative import of one of these src folders, from any depth. */

@@ -2,8 +2,9 @@
 // Temporal run (one dedicated worker process, its own task queue, five empty activities) on the
 // same server in the same run; the idle latency; the submit latency; a sustained load at a share of
 // the measured capacity; a backlog drained, and again with the Temporal server SIGKILLed mid-drain;
-// CPU per record from /proc; issue 13's targets beside the figures. Loopback only, bounded in count
-// and time, stops by itself.
+// CPU per record from /proc; the targets (actions per record, delivered/s against bare Temporal, the
+// hot source, idle latency, the backlog's steadiness, the sustained load, the submit latency) beside
+// the figures. Loopback only, bounded in count and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
 // A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --submits-busy 20 --sustained-s 10 --backlog 30 --backlog-sources 3
 import os from 'node:os';

@@ -1,5 +1,5 @@
-// What npm run bench prints at the end: the runs, the scenarios, and issue 13's targets, each
-// beside its figure.
+// What npm run bench prints at the end: the runs, the scenarios, and the targets, each beside its
+// figure.
 import type { Backlog } from './backlog';
 import type { CpuUse } from './cpu';
 import type { BusySubmitTimes, Sustained, SubmitTimes } from './load';
@@ -179,6 +179,6 @@ export function report(r: Results): string[] {
   if (r.backlog) out.push(...backlogLines(`backlog, ${r.backlogShape} at once`, r.backlog), '');
   if (r.backlogKill)
     out.push(...backlogLines(`backlog, ${r.backlogShape} at once, Temporal server SIGKILLed mid-drain`, r.backlogKill), '');
-  out.push('Targets (issue 13):', ...targetTable(targets(r)));
+  out.push('Targets:', ...targetTable(targets(r)));
   return out;
 }

@@ -1,5 +1,5 @@
 // The bench's pure arithmetic: percentiles, a drain's per-interval rows from its samples, whether
-// a drain was steady, and issue 13's targets beside their figures. Unit-tested in test/unit/bench-stats.test.ts.
+// a drain was steady, and the targets beside their figures. Unit-tested in test/unit/bench-stats.test.ts.
 
 /** The p-quantile (0..1) with linear interpolation between ranks, as Postgres' percentile_cont. */
 export function percentile(xs: readonly number[], p: number): number {

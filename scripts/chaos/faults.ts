@@ -15,7 +15,11 @@ export interface Injected {
   undo?: () => Promise<void>;
 }
 
-/** How long the operator waits, with the active server hung, before failing over (issue 12's recipe). */
+/**
+ * How long the operator waits, with the active server hung, before failing over by hand: sooner than
+ * the health rounds would (each waits out a probe timeout), so the switch commits while a health
+ * round is still probing the hung server. No run of the new region may be terminated by that round.
+ */
 export const FAILOVER_AFTER_HANG_MS = 1_500;
 
 class Refused extends Error {}

@@ -44,7 +44,9 @@ describe('chaos', () => {
 
   // In the mixed run a later failover or server kill re-drives whatever an earlier fault stranded,
   // so a stall shows there only as latency. Here the faults that strand records come alone, with
-  // the sweeper off: an operator's failover while the active server hangs (issue 12, defect 1), and
+  // the sweeper off: an operator's failover while the active server hangs (the health round that
+  // read the regions before its probe of the hung server once terminated the new region's fresh runs
+  // as zombies, leaving their records open), and
   // stage and workflow workers SIGKILLed between a commit and its gate signal. What they leave
   // behind the reconciler alone must repair.
   it('strands nothing when only the reconciler repairs: a failover while the active server hangs, and killed workers', async () => {

@@ -112,7 +112,7 @@ describe('Prometheus, Grafana and the dashboard', () => {
     }
   });
 
-  it('queries what the issue asks for: flow, latency, backlog, blocked and stalled, failovers, fencing, restarts, schedule-to-start', () => {
+  it('queries what an operator watches: flow, latency, backlog, blocked and stalled, failovers, fencing, restarts, schedule-to-start', () => {
     const names = [...dashboardMetricNames(readDashboard(ROOT)).keys()];
     expect(names).toEqual(
       expect.arrayContaining([
