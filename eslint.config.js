@@ -4,8 +4,8 @@ const globals = require('globals');
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
 
-// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> activities
-// -> temporal, db, stages -> contracts; telemetry (tracing setup and spans) sits beside contracts at
+// The layering, top to bottom: launcher (npm start, local only) -> api, workers, cli -> control (the
+// leased control role, run by api) -> activities -> temporal, db, stages -> contracts; telemetry (tracing setup and spans) sits beside contracts at
 // the bottom but does I/O, so workflow code may not import it. Workflows import values from contracts
 // alone (types from activities), and no folder imports them: the workflow worker loads their bundle.
 // A folder imports from its own level or below; `allowTypeImports` marks where a type-only import is

@@ -30,6 +30,9 @@ export function readCompose(file: string): Record<string, Service> {
   return YAML.parse(fs.readFileSync(file, 'utf8'), { merge: true }).services ?? {};
 }
 
+/** The API replicas: api, api-2, ... */
+const apiServices = (services: Record<string, Service>) => Object.keys(services).filter((s) => s === 'api' || s.startsWith('api-'));
+
 /** Every way the compose file disagrees with the code; empty when it is consistent. */
 export function composeProblems(services: Record<string, Service>, root = projectRoot()): string[] {
   const problems: string[] = [];
@@ -72,13 +75,32 @@ export function composeProblems(services: Record<string, Service>, root = projec
     `temporal-ui does not publish ${defaults.TEMPORAL_UI_PORT}`,
   );
 
+  // The front door is highly available: at least two API replicas, each the same process and settings.
+  const apis = apiServices(services);
+  expect(apis.length >= 2, `${apis.length} API service(s): run at least two replicas (api, api-2)`);
+  for (const name of apis) {
+    const svc = services[name];
+    expect(JSON.stringify(svc.command) === JSON.stringify(api.command), `${name}: command differs from api's`);
+    expect(JSON.stringify(svc.environment) === JSON.stringify(api.environment), `${name}: environment differs from api's`);
+    expect(JSON.stringify(svc.healthcheck?.test ?? '').includes('/healthz'), `${name}: the health check does not call /healthz`);
+  }
+  // The control role needs a process to run it, and a second to take it over.
+  const candidates = Object.entries(services).filter(
+    ([name, svc]) =>
+      (apis.includes(name) && (svc.environment as Record<string, unknown> | undefined)?.CONTROL !== 'off') ||
+      svc.command?.[1] === 'dist/src/control/main.js',
+  );
+  expect(candidates.length >= 2, `${candidates.length} process(es) may hold the control role: at least two are needed for it to move`);
+
   const known = new Set([...Object.keys(EnvSchema.properties), ...OTEL_VARIABLES]);
   for (const [name, svc] of Object.entries(services)) {
-    if (name !== 'api' && !name.startsWith('worker-')) continue;
+    if (!apis.includes(name) && !name.startsWith('worker-')) continue;
     const env = (svc.environment ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(env)) expect(known.has(key), `${name}: ${key} is not read by the configuration`);
     expect(env.OTEL_EXPORTER_OTLP_ENDPOINT === 'http://jaeger:4318', `${name}: OTEL_EXPORTER_OTLP_ENDPOINT is not http://jaeger:4318`);
-    expect(env.OTEL_SERVICE_NAME === `record-pipeline-${name}`, `${name}: OTEL_SERVICE_NAME is not record-pipeline-${name}`);
+    // The API replicas are one service (the traces tell the instances apart by host).
+    const service = `record-pipeline-${apis.includes(name) ? 'api' : name}`;
+    expect(env.OTEL_SERVICE_NAME === service, `${name}: OTEL_SERVICE_NAME is not ${service}`);
     expect(
       /^postgres:\/\/.*@postgres:5432\/pipeline$/.test(String(env.DATABASE_URL)),
       `${name}: DATABASE_URL does not point at the postgres service`,
@@ -170,8 +192,10 @@ export function observabilityProblems(services: Record<string, Service>, root = 
       for (const t of (job.static_configs ?? []).flatMap((c) => c.targets ?? [])) targets.add(t);
     }
     const wanted = new Set<string>();
-    const apiPort = services.api?.environment?.PORT;
-    if (apiPort !== undefined) wanted.add(`api:${apiPort}`);
+    for (const name of apiServices(services)) {
+      const apiPort = services[name]?.environment?.PORT;
+      if (apiPort !== undefined) wanted.add(`${name}:${apiPort}`);
+    }
     for (const [name, svc] of Object.entries(services))
       if (name.startsWith('worker-') && svc.environment?.METRICS_PORT) wanted.add(`${name}:${svc.environment.METRICS_PORT}`);
     for (const t of wanted) expect(targets.has(t), `prometheus: does not scrape ${t}`);

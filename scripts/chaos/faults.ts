@@ -4,6 +4,7 @@
 import type { Pool } from '../../src/db/pool';
 import { api, type System } from '../../harness/system';
 import type { PlannedFault } from './schedule';
+import type { Doors } from './doors';
 
 export interface Injected {
   /** What was done, for the progress line and the report. */
@@ -46,7 +47,7 @@ async function pidOf(sys: System, region: string, role: string): Promise<number 
   return worker?.pid ?? null;
 }
 
-export async function inject(sys: System, pool: Pool, fault: PlannedFault): Promise<Injected> {
+export async function inject(sys: System, pool: Pool, fault: PlannedFault, doors: Doors): Promise<Injected> {
   const active = await activeRegion(pool);
   const region = fault.region === 'active' ? active : active === 'east' ? 'west' : 'east';
   switch (fault.kind) {
@@ -117,6 +118,23 @@ export async function inject(sys: System, pool: Pool, fault: PlannedFault): Prom
       const pid = await sys.apiPid();
       process.kill(pid, 'SIGKILL');
       return { detail: `SIGKILL the API (pid ${pid})` };
+    }
+    case 'kill-control-holder':
+    case 'pause-control-holder': {
+      // The API replica running the control loops: another one must take them over within seconds,
+      // and one that wakes up from a pause must do nothing with the lease it lost.
+      const holder = await doors.holder();
+      if (!holder) return { detail: 'no API replica holds the control role now', refused: true };
+      const which = holder.url === sys.url ? "the supervisor's API" : 'the second API replica';
+      if (fault.kind === 'kill-control-holder') {
+        process.kill(holder.pid, 'SIGKILL');
+        return { detail: `SIGKILL the control role's holder, ${which} (pid ${holder.pid})`, undo: () => doors.heal() };
+      }
+      process.kill(holder.pid, 'SIGSTOP');
+      return {
+        detail: `SIGSTOP the control role's holder, ${which} (pid ${holder.pid})`,
+        undo: async () => void process.kill(holder.pid, 'SIGCONT'),
+      };
     }
     case 'failover': {
       const to = active === 'east' ? 'west' : 'east';

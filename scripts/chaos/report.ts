@@ -23,10 +23,11 @@ export function formatReport(r: ChaosReport): string {
     `  lost records               ${r.lost.length}${r.lost.length ? ` ${r.lost.slice(0, 10).join(', ')}` : ''}`,
     `  stalled (open at the end)  ${r.stalled}${r.stalled ? ` (${r.stalledDetail.byStatus.map((s) => `${s.n} ${s.status} in ${s.region ?? '-'}`).join(', ')}; first open: ${r.stalledDetail.first.slice(0, 5).join(', ')})` : ''}`,
     `  gaps                       ${r.gaps}`,
+    `  second or terminated runs  ${r.secondRuns.length}${r.secondRuns.length ? ` ${r.secondRuns.slice(0, 5).join('; ')}` : ''}`,
     `  other invariants           ${r.invariants.length ? r.invariants.slice(0, 10).join('; ') : 'hold'}`,
     `  longest stall              ${r.longestStall.s} s${r.longestStall.source ? ` (${r.longestStall.source}, from ${r.longestStall.fromS} s: open records, none finished)` : ''}`,
     `  max accept-to-delivered    ${r.maxLatencyS} s`,
-    `  reconciler (last API)      ${
+    `  reconciler                 ${
       r.reconciler
         ? `${r.reconciler.passes} passes, repairs ${
             Object.entries(r.reconciler.repairedTotal)
@@ -36,7 +37,7 @@ export function formatReport(r: ChaosReport): string {
           }`
         : 'not reachable'
     }`,
-    `  summary                    ${r.lost.length} lost, ${r.duplicates} duplicate, ${r.orderViolations.length} out of order, ${r.stalled} stalled`,
+    `  summary                    ${r.lost.length} lost, ${r.duplicates} duplicate, ${r.orderViolations.length} out of order, ${r.stalled} stalled, ${r.secondRuns.length} second or terminated runs`,
     `  result                     ${r.ok ? 'OK' : 'INVARIANTS BROKEN'}`,
   ];
   return lines.join('\n');

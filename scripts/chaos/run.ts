@@ -8,6 +8,9 @@ import { startLoad } from './load';
 import { checkRun, type RunCheck } from './check';
 import { FAULT_KINDS, planChaos, type FaultKind } from './schedule';
 import { StallWatch, type SourceSample, type Stall } from './stall';
+import { Doors } from './doors';
+import { checkRuns } from '../../harness/runs';
+import { temporalAddresses } from '../../harness/replica';
 
 export interface ChaosOptions {
   databaseUrl: string;
@@ -35,8 +38,10 @@ export interface ChaosReport extends RunCheck {
   /** Submissions that got no answer or a 5xx (the API was down): not counted as accepted. */
   unanswered: number;
   drainS: number;
-  /** The reconciler's passes and repairs by kind, as the API process running at the end counted them. */
+  /** The reconciler's passes and repairs by kind, over every holder of the control role. */
   reconciler?: { passes: number; repairedTotal: Record<string, number> };
+  /** Delivered records whose workflow did not run exactly once at the epoch that delivered them (a second or terminated run). */
+  secondRuns: string[];
   /** The longest time, during the run and the drain, that a source with open records finished none. */
   longestStall: Stall;
   events: { atS: number; kind: FaultKind; detail: string }[];
@@ -50,6 +55,8 @@ export const CHAOS_ENV = {
   STAGE_DELAY_MS: '20',
   HEALTH_INTERVAL_MS: '1000',
   FAILOVER_THRESHOLD: '3',
+  // Faults come every few seconds: a killed or hung server is failed over from within seconds of the last switch.
+  FAILOVER_COOLDOWN_MS: '5000',
   GATE_NUDGE_SECONDS: '5',
   RELAY_INTERVAL_MS: '1000',
   WORKER_RESTART_MAX_MS: '2000',
@@ -95,14 +102,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     `chaos: seed ${opts.seed}, ${opts.durationS} s, ${plan.length} faults planned, ${opts.sources} sources${envNote}; starting the system`,
   );
   const sys = await startSystem({ databaseUrl: opts.databaseUrl, env: { ...CHAOS_ENV, ...extraEnv } });
-  const interrupted = () => void sys.stop().finally(() => process.exit(130));
+  // Two API replicas behind the load: the control role moves between them when its holder is killed or paused.
+  const doors = new Doors(sys);
+  const interrupted = () => void Promise.all([doors.stop(), sys.stop()]).finally(() => process.exit(130));
   if (opts.handleSignals) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
   let watch: NodeJS.Timeout | undefined;
   let passed = false;
   try {
     // About 1.5 records/s per source: well under what the pipeline delivers on this machine, so the
     // backlog a fault leaves behind drains within the run.
-    const load = startLoad(sys, sources, { everyMs: 1300, perBatch: 2 });
+    await doors.start();
+    const load = startLoad(() => doors.urls(), sources, { everyMs: 1300, perBatch: 2 });
     const started = Date.now();
     const stalls = new StallWatch(started);
     watch = setInterval(() => {
@@ -149,7 +159,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const atS = Math.round((Date.now() - started) / 100) / 10;
         try {
           await apiUp(sys);
-          const done = await inject(sys, opts.pool, fault);
+          const done = await inject(sys, opts.pool, fault, doors);
           faults[fault.kind][done.failed ? 'failed' : done.refused ? 'refused' : 'injected'] += 1;
           events.push({ atS, kind: fault.kind, detail: done.detail });
           log(`  ${atS}s ${done.detail}`);
@@ -165,6 +175,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       clearInterval(undoTicker);
       await undoing;
       await heal(sys, pending, log);
+      await doors.heal();
       await load.stop();
     } finally {
       clearInterval(progress);
@@ -186,7 +197,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     clearInterval(watch);
     const drainS = Math.round((Date.now() - drainStart) / 100) / 10;
     const check = await checkRun(opts.pool, sources, load.accepted);
-    passed = check.ok;
+    // Each record's workflow ran once at the epoch that delivered it (visibility lags: wait for the runs to close).
+    let runs = await checkRuns(opts.pool, sources, temporalAddresses(sys));
+    await waitFor(
+      "the delivered records' runs listed as closed",
+      async () => (runs = await checkRuns(opts.pool, sources, temporalAddresses(sys))).running === 0,
+      60_000,
+      2_000,
+    ).catch(() => undefined);
+    passed = check.ok && runs.offenders.length === 0;
     // What the safety net had to do (the API process now running: a restarted API counts from its start).
     const reconciler = await api<{ passes: number; repairedTotal: Record<string, number> }>(`${sys.url}/v1/admin/reconcile`, 'GET')
       .then((r) => (r.status === 200 ? r.body : undefined))
@@ -202,11 +221,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       events,
       reconciler,
       ...check,
+      secondRuns: runs.offenders,
+      ok: passed,
     };
   } finally {
     clearInterval(watch);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, interrupted);
     // Like the database (scripts/chaos.ts), the system's folder is kept only when the run failed.
+    await doors.stop().catch(() => undefined);
     if (passed) await stopAndRemove(sys);
     else {
       await sys.stop();

@@ -11,6 +11,8 @@ export const FAULT_KINDS = [
   'hang-temporal-server',
   'terminate-pg-connections',
   'restart-api',
+  'kill-control-holder',
+  'pause-control-holder',
   'failover',
   'failover-while-hung',
 ] as const;

@@ -19,6 +19,8 @@ beforeAll(async () => {
       STAGE_DELAY_MS: '100',
       HEALTH_INTERVAL_MS: '1000',
       FAILOVER_THRESHOLD: '3',
+      // The automatic failover below comes seconds after the tests' manual switches.
+      FAILOVER_COOLDOWN_MS: '5000',
       POLLER_LIVENESS_MS: '20000',
       GATE_NUDGE_SECONDS: '5',
     },

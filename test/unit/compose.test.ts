@@ -36,8 +36,11 @@ describe('docker-compose.yml', () => {
     broken.jaeger.ports = ['16686:16686'];
     broken.grafana.volumes = [];
     delete broken.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    delete broken['api-2'];
     expect(composeProblems(broken)).toEqual(
       expect.arrayContaining([
+        '1 API service(s): run at least two replicas (api, api-2)',
+        '1 process(es) may hold the control role: at least two are needed for it to move',
         'service worker-west-core is missing',
         'api: NO_SUCH_SETTING is not read by the configuration',
         'worker-east-core: restart is no, expected unless-stopped',
@@ -70,7 +73,9 @@ describe('Prometheus, Grafana and the dashboard', () => {
     );
     const workers = Object.keys(services).filter((s) => s.startsWith('worker-'));
     expect(workers).toHaveLength(12);
-    expect(targets.sort()).toEqual(['api:3000', ...workers.map((w) => `${w}:${services[w].environment.METRICS_PORT}`)].sort());
+    expect(targets.sort()).toEqual(
+      ['api:3000', 'api-2:3000', ...workers.map((w) => `${w}:${services[w].environment.METRICS_PORT}`)].sort(),
+    );
   });
 
   it('reports a missing or stray scrape target, a wrong data source, and dashboard queries of metrics or labels the code does not export', () => {
