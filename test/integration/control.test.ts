@@ -5,9 +5,10 @@
 // and the router's lease checks, the cooldown, and the reconciler's repair decisions.
 import pino from 'pino';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { msNumberToTs } from '@temporalio/common/lib/time';
 import { checkpointRecords } from '../../src/db/checkpoint';
-import { claimStarts, claimStuckRecords, releaseClaims } from '../../src/db/relay-queries';
-import { claimRestarts } from '../../src/db/reconcile-queries';
+import { claimStarts, claimStuckRecords, pendingStarts, releaseClaims } from '../../src/db/relay-queries';
+import { claimRestarts, stalledRecords } from '../../src/db/reconcile-queries';
 import { readControlState, requestReconcile, writeControlState } from '../../src/db/control-lease';
 import { failover, FailoverRefused } from '../../src/db/failover';
 import { createPool, type Pool } from '../../src/db/pool';
@@ -259,6 +260,48 @@ describe('claims: each record started once', () => {
   });
 });
 
+describe("the relay's and the reconciler's reads", () => {
+  it("pending starts: never-started records past the submit path's chance and inside the window, and those of an older epoch", async () => {
+    const seqs = await accept('pend', 6);
+    // seq 6 was just accepted: the submit path's own start comes first.
+    await db.pool.query(`UPDATE records SET accepted_at = now() WHERE source_id = 'pend' AND seq = 6`);
+    // seq 1 runs at epoch 1 (current: not pending); seq 2 at an older epoch 0 (pending whatever the window).
+    await db.pool.query(`UPDATE records SET epoch = 1, status = 'processing' WHERE source_id = 'pend' AND seq = 1`);
+    await db.pool.query(`UPDATE records SET epoch = 0, status = 'processing' WHERE source_id = 'pend' AND seq = 2`);
+    const mine = async (window: number) =>
+      (await pendingStarts(db.pool, 1, 1000, window)).filter((r) => r.source_id === 'pend').map((r) => [r.seq, r.epoch]);
+    expect(await mine(0)).toEqual([
+      [2, 0],
+      [3, null],
+      [4, null],
+      [5, null],
+    ]);
+    // A window of 3 past the inbound watermark (0): seqs up to 3.
+    expect(await mine(3)).toEqual([
+      [2, 0],
+      [3, null],
+    ]);
+    expect(seqs).toHaveLength(6);
+  });
+
+  it('stalled sources: the first record in line at its lowest stage, once neither it nor the watermark moved for a while', async () => {
+    await accept('stall', 3);
+    await db.pool.query(
+      `UPDATE records SET status = 'processing', epoch = 1, started_at = now() - interval '10 minutes' WHERE source_id = 'stall';
+       UPDATE watermarks SET watermark = 1, updated_at = now() - interval '10 minutes' WHERE source_id = 'stall' AND stage = 'inbound';
+       UPDATE watermarks SET updated_at = now() - interval '10 minutes' WHERE source_id = 'stall'`,
+    );
+    const stalled = (await stalledRecords(db.pool, 60, 1000)).filter((r) => r.source_id === 'stall');
+    // One line per source, at its lowest stage: seq 2 first in line at inbound (seq 1, first in line
+    // at preprocess, is behind a lower stage's line).
+    expect(stalled).toHaveLength(1);
+    expect(stalled[0]).toMatchObject({ source_id: 'stall', seq: 2, stage: 'inbound', status: 'processing', epoch: 1 });
+    expect(stalled[0].idle_seconds).toBeGreaterThanOrEqual(599);
+    await db.pool.query(`UPDATE watermarks SET updated_at = now() WHERE source_id = 'stall'`);
+    expect((await stalledRecords(db.pool, 60, 1000)).filter((r) => r.source_id === 'stall')).toEqual([]);
+  });
+});
+
 describe('the router and the failover', () => {
   it('decides nothing without the lease (it does not even probe)', async () => {
     const temporal = {
@@ -280,16 +323,88 @@ describe('the router and the failover', () => {
     expect(await router.supersede()).toBe(0);
   });
 
+  /** Regions whose namespaces answer (or not) and whose task queues have a live poller each. */
+  function fakeRegions(up: Record<string, boolean>): TemporalClients {
+    const client = (region: string) => ({
+      connection: { withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() },
+      workflowService: {
+        async describeNamespace() {
+          if (!up[region]) throw new Error(`${region} is down`);
+          return {};
+        },
+        async describeTaskQueue() {
+          return { pollers: [{ lastAccessTime: msNumberToTs(Date.now()) }] };
+        },
+      },
+      workflow: {
+        async *list() {},
+      },
+    });
+    return {
+      client: async (region: string) => client(region),
+      region: (region: string) => ({ namespace: `pipeline-${region}`, address: region }),
+    } as unknown as TemporalClients;
+  }
+
+  function router(l: LeaseView, up: Record<string, boolean>, cooldownMs = 60_000): RegionRouter {
+    return new RegionRouter({
+      pool: otherPool(),
+      temporal: fakeRegions(up),
+      logger,
+      lease: l,
+      mode: 'auto',
+      intervalMs: 60_000,
+      threshold: 2,
+      pollerLivenessMs: 30_000,
+      startupGraceMs: 0,
+      cooldownMs,
+      recover: async () => undefined,
+    });
+  }
+
+  it('decides once: of two routers that see the active region down, only the holder fails over, and never back within the cooldown', async () => {
+    const activeNow = async () =>
+      (await db.pool.query<{ name: string; epoch: number }>('SELECT name, epoch::int FROM regions WHERE active')).rows[0];
+    // Out of any earlier switch's cooldown (the seeded regions count as none; an earlier test may have switched).
+    await db.pool.query(`UPDATE regions SET updated_at = now() - interval '1 hour'`);
+    const before = await activeNow();
+    const standby = before.name === 'east' ? 'west' : 'east';
+    const holder = lease(otherPool(), 'router-a', 60_000);
+    const other = lease(otherPool(), 'router-b', 60_000);
+    await take(holder);
+    await other.tick();
+    try {
+      const down = { [before.name]: false, [standby]: true };
+      const a = router(holder, down);
+      const b = router(other, down);
+      for (let i = 0; i < 3; i++) await Promise.all([a.checkOnce(), b.checkOnce()]);
+      const after = await activeNow();
+      expect(after).toEqual({ name: standby, epoch: before.epoch + 1 });
+      expect([a.failovers, b.failovers]).toEqual([1, 0]);
+      // Now the new active region looks down too and the old one up again: no switch back within the cooldown.
+      const flipped = router(holder, { [before.name]: true, [standby]: false });
+      for (let i = 0; i < 4; i++) await flipped.checkOnce();
+      expect(await activeNow()).toEqual(after);
+      expect(flipped.failovers).toBe(0);
+    } finally {
+      await holder.stop();
+      await other.stop();
+    }
+  });
+
   it('refuses an automatic failover within the cooldown of the last switch; an operator may still switch', async () => {
     const l = lease(otherPool(), 'router', 60_000);
     const token = await take(l);
-    const first = await failover(db.pool, 'west', { leaseToken: token, cooldownMs: 60_000 }).catch((err: unknown) => err);
-    // The test database's regions were seeded at its creation: no switch yet, so no cooldown.
-    expect(first).toMatchObject({ to: 'west' });
-    const second = await failover(db.pool, 'east', { leaseToken: token, cooldownMs: 60_000 }).catch((err: unknown) => err);
+    // The last switch an hour ago: out of the cooldown.
+    await db.pool.query(`UPDATE regions SET updated_at = now() - interval '1 hour'`);
+    const standby = (await db.pool.query<{ name: string }>('SELECT name FROM regions WHERE NOT active')).rows[0].name;
+    const back = standby === 'east' ? 'west' : 'east';
+    const first = await failover(db.pool, standby, { leaseToken: token, cooldownMs: 60_000 }).catch((err: unknown) => err);
+    expect(first).toMatchObject({ to: standby });
+    const second = await failover(db.pool, back, { leaseToken: token, cooldownMs: 60_000 }).catch((err: unknown) => err);
     expect(second).toBeInstanceOf(FailoverRefused);
     expect(second).toMatchObject({ code: 'cooldown' });
-    expect(await failover(db.pool, 'east')).toMatchObject({ to: 'east' });
+    expect(await failover(db.pool, back)).toMatchObject({ to: back });
     await l.stop();
   });
 });
