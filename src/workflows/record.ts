@@ -33,8 +33,15 @@ import {
   type RecordWorkflowResult,
 } from '../contracts/record.messages';
 
-/** Start afresh (continue-as-new) past this many history events, so a long wait stays bounded. */
+/** Start afresh (continue-as-new) past this many history events, or when the server suggests it, so a long wait stays bounded. */
 const HISTORY_LIMIT = 2_000;
+
+/**
+ * Continue as new when the server suggests it (its history count or size limit is near), not only
+ * past the configured history limit. Called only when the server suggests it, so histories without
+ * a suggestion carry no marker and replay as before.
+ */
+export const PATCH_CONTINUE_AS_NEW_SUGGESTED = 'continue-as-new-suggested';
 
 /**
  * A retry signal that arrives before the workflow handled its stage's rejection (the API sees the
@@ -148,7 +155,8 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         show();
         await condition(() => gateOpen(known, stage, seq) || recheck);
         recheck = false;
-        if (workflowInfo().historyLength > historyLimit) {
+        const info = workflowInfo();
+        if (info.historyLength > historyLimit || (info.continueAsNewSuggested && patched(PATCH_CONTINUE_AS_NEW_SUGGESTED))) {
           await continueAsNew<typeof recordWorkflow>({ ...input, startStage: stage, watermarks: known });
         }
       }

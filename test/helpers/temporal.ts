@@ -34,14 +34,21 @@ export async function startDevServer(namespaces: string[]): Promise<{ address: s
  * downloads nothing), with the search attributes the record workflow upserts registered.
  * `env.client` talks to that namespace; workers connect with `env.nativeConnection`.
  */
-export function createTestEnv(namespace: string): Promise<TestWorkflowEnvironment> {
+export function createTestEnv(
+  namespace: string,
+  dynamicConfig: Record<string, number | string | boolean> = {},
+): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCli() },
       namespace,
       searchAttributes: Object.values(SA),
-      // No banner (version, address) on the test output.
-      extraArgs: ['--output', 'none'],
+      // No banner (version, address) on the test output; the server's dynamic settings a test asks for.
+      extraArgs: [
+        '--output',
+        'none',
+        ...Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+      ],
     },
   });
 }
