@@ -13,8 +13,8 @@ describe('the chaos schedule', () => {
     expect(FAULT_KINDS).toEqual(expect.arrayContaining(['hang-temporal-server', 'failover-while-hung']));
   });
 
-  it("covers every kind in the chaos test's run (64 s, seed 42, a fault every 5 s on average)", () => {
-    const plan = planChaos({ seed: 42, durationMs: 64_000, meanGapMs: 5_000 });
+  it("covers every kind in the chaos test's run (72 s, seed 42, a fault every 5 s on average)", () => {
+    const plan = planChaos({ seed: 42, durationMs: 72_000, meanGapMs: 5_000 });
     expect(FAULT_KINDS.filter((k) => !plan.some((f) => f.kind === k))).toEqual([]);
   });
 
