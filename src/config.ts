@@ -107,6 +107,11 @@ export const EnvSchema = Type.Object({
     0,
     'after a failover (automatic or by hand), no automatic one for this long: the regions never flap, and every switch re-drives every open record',
   ),
+  FAILOVER_DEADLINE_MS: Int(
+    10_000,
+    500,
+    'a failover waits this long at most for the region lock (ending the old region\'s sessions that hold it) before it is refused with `503 failover_busy`, nothing changed',
+  ),
   POLLER_LIVENESS_MS: Int(30_000, 1000, 'a poller seen within this long counts as live (the dev servers re-poll every 10 s)'),
   CONTROL: Type.Union([Type.Literal('on'), Type.Literal('off')], {
     default: 'on',

@@ -29,6 +29,8 @@ export interface RouterOptions {
   recover: () => Promise<unknown>;
   /** No automatic failover within this long of the last switch. */
   cooldownMs?: number;
+  /** A switch that cannot get the region lock within this long is refused (FailoverBusy); default 10 s. */
+  deadlineMs?: number;
   /** The control lease: health rounds, automatic failovers and terminations only while it is held. */
   lease?: LeaseView;
 }
@@ -105,7 +107,7 @@ export class RegionRouter {
   async failover(to: string, reason: string, automatic?: { leaseToken: number; cooldownMs?: number }): Promise<FailoverResult> {
     while (this.switching) await this.switching.catch(() => undefined);
     this.switching = (async () => {
-      const result = await failover(this.opts.pool, to, automatic ?? {});
+      const result = await failover(this.opts.pool, to, { deadlineMs: this.opts.deadlineMs, ...automatic });
       this.failovers += 1;
       this.tally.reset();
       this.opts.logger.warn({ ...result, reason }, 'failed over');

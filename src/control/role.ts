@@ -101,6 +101,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     pollerLivenessMs: config.POLLER_LIVENESS_MS,
     startupGraceMs: config.FAILOVER_STARTUP_GRACE_MS,
     cooldownMs: config.FAILOVER_COOLDOWN_MS,
+    deadlineMs: config.FAILOVER_DEADLINE_MS,
     recover: () => starter.recoverAll(),
   });
   // The start window listens only in a process that may hold the role.

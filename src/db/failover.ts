@@ -33,7 +33,10 @@ export const FAILOVER_DEADLINE_MS = 10_000;
  * its sessions are ended, which rolls its write back. Past the deadline: FailoverBusy.
  */
 export interface FailoverOptions {
+  /** Past this, FailoverBusy (default FAILOVER_DEADLINE_MS). */
   deadlineMs?: number;
+  /** How long the first try waits for writes in flight before old-region sessions are ended (default FIRST_WAIT_MS). */
+  firstWaitMs?: number;
   /** An automatic switch: only while this token is the control lease (the router's holder decides alone). */
   leaseToken?: number;
   /** An automatic switch: refused within this long of the last switch, so regions never flap. */
@@ -44,7 +47,7 @@ export async function failover(pool: Pool, to: string, opts: FailoverOptions = {
   const deadline = Date.now() + (opts.deadlineMs ?? FAILOVER_DEADLINE_MS);
   let fencedSessions = 0;
   for (let attempt = 0; ; attempt++) {
-    const waitMs = Math.min(attempt === 0 ? FIRST_WAIT_MS : RETRY_WAIT_MS, deadline - Date.now());
+    const waitMs = Math.min(attempt === 0 ? (opts.firstWaitMs ?? FIRST_WAIT_MS) : RETRY_WAIT_MS, deadline - Date.now());
     if (waitMs <= 0) {
       throw new FailoverBusy(
         `the region switch could not get its lock within ${opts.deadlineMs ?? FAILOVER_DEADLINE_MS} ms (${fencedSessions} old-region sessions ended); retry`,

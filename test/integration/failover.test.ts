@@ -80,11 +80,12 @@ describe('failover', () => {
     await zombie.query('BEGIN');
     await zombie.query('SELECT 1 FROM regions WHERE name = $1 FOR SHARE', [active.name]);
     await zombie.query(`INSERT INTO faults (region, stage, reason) VALUES ($1, 'core', 'zombie write')`, [active.name]);
-    // ...and it stops here (SIGSTOP) holding its lock.
+    // ...and it stops here (SIGSTOP) holding its lock. A first wait of 200 ms (3 s by default) for
+    // writes in flight, then its session is ended.
     const started = Date.now();
-    const result = await failover(db.pool, other);
+    const result = await failover(db.pool, other, { firstWaitMs: 200 });
     expect(result.fencedSessions).toBeGreaterThanOrEqual(1);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
     await expect(zombie.query('COMMIT')).rejects.toThrow();
     zombie.release(true);
     await zombiePool.end();
@@ -116,7 +117,8 @@ describe('failover', () => {
     // A writer of the region being made active is never ended by the fence: it holds on.
     const holderPool = createPool({ connectionString: db.url, applicationName: `pipeline-worker:${other}:core`, max: 1 });
     const holder = await holderPool.connect();
-    const t = await buildTestApp(db, { ADMIN_TOKEN: ADMIN });
+    // A deadline of 1 s (10 s by default): the answer comes once it has passed.
+    const t = await buildTestApp(db, { ADMIN_TOKEN: ADMIN, FAILOVER_DEADLINE_MS: '1000' });
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM regions WHERE name = $1 FOR SHARE', [other]);
