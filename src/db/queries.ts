@@ -56,6 +56,12 @@ export async function getSource(pool: Pool, sourceId: string) {
   return { source: rows[0], watermarks: wm.rows, counts: counts.rows, blocked: blocked.get(sourceId) };
 }
 
+/** Whether the source exists (one primary-key probe: an empty page must not count a source's records). */
+export async function sourceExists(pool: Pool, sourceId: string): Promise<boolean> {
+  const { rowCount } = await pool.query('SELECT 1 FROM sources WHERE source_id = $1', [sourceId]);
+  return (rowCount ?? 0) > 0;
+}
+
 export async function listDeliveries(pool: Pool, sourceId: string, after: number, limit: number) {
   const { rows } = await pool.query<{
     id: number;

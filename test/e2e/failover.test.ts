@@ -21,6 +21,8 @@ beforeAll(async () => {
       FAILOVER_THRESHOLD: '3',
       // The automatic failover below comes seconds after the tests' manual switches.
       FAILOVER_COOLDOWN_MS: '5000',
+      // Every record is started at once: a failover then has hundreds to re-drive.
+      START_WINDOW: '0',
       POLLER_LIVENESS_MS: '20000',
       GATE_NUDGE_SECONDS: '5',
     },
@@ -58,6 +60,15 @@ function startLoad(sources: string[], everyMs = 300, perBatch = 3) {
   };
 }
 
+/** Deliveries of `sources` made in `region` since `since`. */
+async function deliveredSince(sources: string[], region: string, since: Date): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
+    [sources, region, since],
+  );
+  return rows[0].n;
+}
+
 async function expectAllDeliveredInOrder(sources: string[], accepted: number) {
   await waitFor(`${accepted} deliveries`, async () => (await deliveredCount(db.pool, sources)) === accepted, 300_000, 1000);
   await expectAllDelivered(db.pool, sources);
@@ -80,23 +91,13 @@ describe('failover between regions', () => {
       // Switch only once the active region has delivered since the last switch (a fixed wait is
       // not enough on a busy machine), so that both regions really carry load.
       const from = (await regions()).active;
-      await waitFor(
-        `a delivery in ${from}`,
-        async () => {
-          const { rows } = await db.pool.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
-            [sources, from, since],
-          );
-          return rows[0].n > 0;
-        },
-        120_000,
-        250,
-      );
+      await waitFor(`a delivery in ${from}`, async () => (await deliveredSince(sources, from, since)) > 0, 120_000, 250);
       since = new Date();
       const res = await api<{ to: string }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
       expect(res).toMatchObject({ status: 200, body: { to } });
     }
-    await new Promise((r) => setTimeout(r, 3000));
+    // The last region carries load too before the submissions stop.
+    await waitFor('a delivery in the last region', async () => (await deliveredSince(sources, 'west', since)) > 0, 120_000, 250);
     const accepted = await load.stop();
     expect(accepted).toBeGreaterThan(30);
     await expectAllDeliveredInOrder(sources, accepted);
@@ -109,17 +110,47 @@ describe('failover between regions', () => {
     for (const s of sources) {
       for (let b = 0; b < 2; b++) expect((await submit(sys.url, s, randomBatch(`b${b}`, 60))).status).toBe(202);
     }
+    // Every record started in the old region (START_WINDOW 0), and most still open there.
+    const startedAt = (epoch: number) =>
+      db.pool
+        .query<{ old: number; redriven: number }>(
+          `SELECT count(*) FILTER (WHERE epoch < $2)::int AS old, count(*) FILTER (WHERE epoch = $2)::int AS redriven
+             FROM records WHERE source_id = ANY($1) AND status IN ('accepted', 'processing')`,
+          [sources, epoch],
+        )
+        .then((r) => r.rows[0]);
+    await waitFor(
+      'every record started',
+      async () =>
+        (
+          await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND epoch IS NULL', [
+            sources,
+          ])
+        ).rows[0].n === 0,
+      60_000,
+      100,
+    );
     const from = (await regions()).active;
     const to = from === 'east' ? 'west' : 'east';
     const fo = await api<{ epoch: number }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
     expect(fo.status).toBe(200);
-    // The API process runs recovery: kill it while records are still waiting to be re-driven.
-    process.kill(await sys.apiPid(), 'SIGKILL');
-    const pending = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status IN ('accepted', 'processing') AND (epoch IS NULL OR epoch < $2)`,
-      [sources, fo.body.epoch],
+    // The API process holds the control role and runs recovery: kill it once some records are
+    // re-driven in the new region and others still wait at the old epoch.
+    const midway = await waitFor(
+      'recovery midway',
+      async () => {
+        const n = await startedAt(fo.body.epoch);
+        return n.redriven > 0 && n.old > 0 ? n : undefined;
+      },
+      30_000,
+      5,
     );
-    expect(pending.rows[0].n).toBeGreaterThan(0);
+    process.kill(await sys.apiPid(), 'SIGKILL');
+    const after = await startedAt(fo.body.epoch);
+    process.stdout.write(
+      `recovery killed midway: ${midway.redriven} re-driven, ${midway.old} still at the old epoch; just after the kill ${after.old}\n`,
+    );
+    expect(after.old).toBeGreaterThan(0);
     await waitFor('the API back', async () => (await api(`${sys.url}/v1/admin/regions`, 'GET')).status === 200, 60_000);
     await expectAllDeliveredInOrder(sources, 360);
     const regionsUsed = await db.pool.query<{ region: string }>('SELECT DISTINCT region FROM deliveries WHERE source_id = ANY($1)', [
@@ -142,20 +173,11 @@ describe('failover between regions', () => {
     ]);
     await waitFor('failover to west', async () => (await regions()).active === 'west', 120_000, 250);
     const failedOverMs = Date.now() - killedAt;
-    await waitFor(
-      'a delivery in west',
-      async () => {
-        const { rows } = await db.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = 'west'`,
-          [sources],
-        );
-        return rows[0].n > 0;
-      },
-      120_000,
-      100,
-    );
+    const killed = new Date(killedAt);
+    await waitFor('a delivery in west', async () => (await deliveredSince(sources, 'west', killed)) > 0, 120_000, 100);
     const firstWestMs = Date.now() - killedAt;
-    await new Promise((r) => setTimeout(r, 2000));
+    // The load goes on in west for a while before it stops.
+    await waitFor('west carrying the load', async () => (await deliveredSince(sources, 'west', killed)) >= 10, 120_000, 250);
     const accepted = await load.stop();
     await expectAllDeliveredInOrder(sources, accepted);
     process.stdout.write(

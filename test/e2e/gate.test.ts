@@ -8,6 +8,7 @@ import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contra
 import { defaultWork } from '../../src/stages/work';
 import { countActions } from '../../scripts/bench/actions';
 import { stateQuery } from '../../src/contracts/record.messages';
+import { gateNotifier } from '../../src/temporal/notifier';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
 import { api, sharedSystem, submit, waitFor, type SharedSystem } from '../helpers/system';
 
@@ -33,8 +34,20 @@ afterAll(async () => {
 const count = async (table: string, sources: string[]) =>
   (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE source_id = ANY($1)`, [sources])).rows[0].n;
 
-/** Three sources, 3 batches of 10: batch 2 goes in while preprocess is down in east. */
-async function failQueueScenario(fail: () => Promise<void>, recover: () => Promise<void>) {
+/** The activity a record's workflow has pending (scheduled or retrying), and its attempt. */
+async function pendingActivity(source: string, seq: number): Promise<{ stage: string; attempt: number } | undefined> {
+  const desc = await client.workflow.getHandle(recordWorkflowId(source, seq)).describe();
+  const p = desc.raw.pendingActivities?.[0];
+  return p ? { stage: p.activityType?.name ?? '', attempt: p.attempt ?? 0 } : undefined;
+}
+
+/**
+ * Three sources, 3 batches of 10: batch 2 goes in while preprocess is down in east. Held there
+ * means: the first record of batch 2 of every source has its preprocess activity pending, at
+ * least `attempts` attempts in (a failing dependency is tried again and again; a stopped worker's
+ * task waits, never started), and no record of batch 2 passed preprocess.
+ */
+async function failQueueScenario(fail: () => Promise<void>, recover: () => Promise<void>, attempts: number) {
   const sources = ['fq1', 'fq2', 'fq3'].map(uniqueSource);
   for (const s of sources) expect((await submit(sys.url, s, randomBatch('b1', 10))).status).toBe(202);
   await waitFor('batch 1 delivered', async () => (await deliveredCount(db.pool, sources)) === 30);
@@ -42,7 +55,12 @@ async function failQueueScenario(fail: () => Promise<void>, recover: () => Promi
   await fail();
   for (const s of sources) expect((await submit(sys.url, s, randomBatch('b2', 10))).status).toBe(202);
   await waitFor('batch 2 at inbound', async () => (await count('stage_inbound', sources)) === 60);
-  await new Promise((r) => setTimeout(r, 3_000));
+  for (const s of sources) {
+    await waitFor(`${s}#11 held at preprocess`, async () => {
+      const p = await pendingActivity(s, 11);
+      return p?.stage === 'preprocess' && p.attempt >= attempts;
+    });
+  }
   expect(await count('stage_preprocess', sources)).toBe(30);
   expect(await count('deliveries', sources)).toBe(30);
 
@@ -58,6 +76,7 @@ describe('the fail-queue scenario', () => {
     await failQueueScenario(
       async () => expect((await fault('fail')).status).toBe(200),
       async () => expect((await fault('recover')).status).toBe(200),
+      3,
     );
   });
 
@@ -70,6 +89,7 @@ describe('the fail-queue scenario', () => {
         expect((await worker('inbound', 'start')).body.state).toBe('running');
         expect((await worker('preprocess', 'start')).body.state).toBe('running');
       },
+      1,
     );
   });
 });
@@ -158,8 +178,9 @@ describe('the start window', () => {
     expect((await fault('fail')).status).toBe(200);
     try {
       expect((await submit(sys.url, src, randomBatch('w', 12))).status).toBe(202);
-      // Give the relay (every 500 ms here) its chances to start too many.
-      await new Promise((r) => setTimeout(r, 4_000));
+      // The relay (every 500 ms here) has its chances to start too many while inbound keeps
+      // failing: record 1's inbound tried 5 times (backoff 0.2, 0.4, 0.8, 1.6 s).
+      await waitFor('inbound failing for a while', async () => ((await pendingActivity(src, 1))?.attempt ?? 0) >= 5, 60_000, 200);
       const started = await db.pool.query<{ seq: number }>(
         `SELECT seq FROM records WHERE source_id = $1 AND epoch IS NOT NULL ORDER BY seq`,
         [src],
@@ -223,12 +244,25 @@ describe('the gate', () => {
     expect(continued.count).toBeGreaterThan(0);
   });
 
-  it('reads Postgres when it starts after its predecessor finished (an early signal)', async () => {
+  it('reads Postgres when it starts after its predecessor finished: the signal sent before it existed is not needed', async () => {
     const src = uniqueSource('early');
-    expect((await submit(sys.url, src, randomBatch('e', 1))).status).toBe(202);
-    await waitFor('1 delivered', async () => (await deliveredCount(db.pool, [src])) === 1);
-    expect((await submit(sys.url, src, randomBatch('f', 1))).status).toBe(202);
-    await waitFor('2 delivered', async () => (await deliveredCount(db.pool, [src])) === 2, 30_000);
+    await checkpointOnly(src, 2);
+    // Both claimed as started (the start window and the relay leave them alone): seq 1 finishes
+    // every stage outside Temporal, and its gate signal to seq 2 comes too early: no workflow yet.
+    await db.pool.query(`UPDATE records SET status = 'processing', region = 'east', epoch = 1, started_at = now() WHERE source_id = $1`, [
+      src,
+    ]);
+    for (const stage of STAGES)
+      await runStage({ pool: db.pool, region: 'east', work: defaultWork }, stage, { sourceId: src, seq: 1, epoch: 1 });
+    expect(await gateNotifier(client)(src, 2, { watermarks: { outbound: 1 } })).toBe('absent');
+    const handle = await start(src, 2);
+    expect(await handle.result()).toEqual({ outcome: 'delivered' });
+    // It read the watermarks in its first attempt at each stage: it never waited, and no signal
+    // (the sweeper's nudge among them) reached it.
+    const history = await handle.fetchHistory();
+    expect((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
+    expect((history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes)).toHaveLength(STAGES.length);
+    await expectAllDelivered(db.pool, [src], 2);
   });
 
   it('recovers from a lost signal through the sweeper nudge', async () => {

@@ -90,10 +90,25 @@ describe('liveness', () => {
     // The health round probing the hung server waits for its timeout; the failover commits meanwhile.
     process.kill(hung.pid, 'SIGSTOP');
     try {
+      // The fault's timing, not a wait for a condition: a health round (every second) is now
+      // probing the hung server, and stays stuck in its probe timeout while the failover commits.
       await new Promise((r) => setTimeout(r, 1500));
       const fo = await api<{ to: string }>(`${sys.url}/v1/admin/failover`, 'POST', { to });
       expect(fo).toMatchObject({ status: 200, body: { to } });
-      await new Promise((r) => setTimeout(r, 8000));
+      // The new region delivers while the old server still hangs.
+      const since = new Date();
+      await waitFor(
+        `deliveries in ${to} with ${active}'s server hung`,
+        async () =>
+          (
+            await db.pool.query<{ n: number }>(
+              'SELECT count(*)::int AS n FROM deliveries WHERE source_id = ANY($1) AND region = $2 AND delivered_at > $3',
+              [sources, to, since],
+            )
+          ).rows[0].n >= 3,
+        60_000,
+        200,
+      );
     } finally {
       process.kill(hung.pid, 'SIGCONT');
     }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { getSource, listDeliveries } from '../../db/queries';
+import { getSource, listDeliveries, sourceExists } from '../../db/queries';
 import { STAGES, type Stage } from '../../contracts/names';
 import { ApiError } from '../errors';
 import { DeliveriesQuery, DeliveriesReply, ErrorBody, SourceParams, SourceReply } from '../schemas';
@@ -56,7 +56,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sourceId } = request.params;
       const { after, limit } = request.query;
       const rows = await listDeliveries(app.pool, sourceId, after, limit);
-      if (rows.length === 0 && !(await getSource(app.pool, sourceId))) {
+      if (rows.length === 0 && !(await sourceExists(app.pool, sourceId))) {
         throw new ApiError(404, 'source_not_found', `no source ${sourceId}`);
       }
       return {
