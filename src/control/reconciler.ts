@@ -12,6 +12,7 @@
 // Cheap at scale: one visibility listing of the running runs per pass, open records read in keyset
 // pages, describe and query calls only for the few that look wrong, repairs bounded per pass.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import pLimit from 'p-limit';
 import type { Logger } from '../logger';
 import type { Pool } from '../db/pool';
 import { activeRegion, type RegionRow } from '../db/regions';
@@ -324,14 +325,14 @@ export class Reconciler {
       else entry.reason ||= 'not inspected in this pass';
     }
     // A query waits for a worker: with none polling, each would take the whole timeout. A few at a time.
-    let next = 0;
-    const lane = async () => {
-      while (next < toInspect.length) {
-        const [entry, rec] = toInspect[next++];
-        entry.reason = (await this.inspectOne(client, region, rec, report)) || entry.reason;
-      }
-    };
-    await Promise.all(Array.from({ length: INSPECT_CONCURRENCY }, lane));
+    const limit = pLimit(INSPECT_CONCURRENCY);
+    await Promise.all(
+      toInspect.map(([entry, rec]) =>
+        limit(async () => {
+          entry.reason = (await this.inspectOne(client, region, rec, report)) || entry.reason;
+        }),
+      ),
+    );
   }
 
   private async inspectOne(client: Client, region: RegionRow, rec: StalledRecord, report: ReconcilePass): Promise<string> {
