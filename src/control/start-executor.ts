@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { TemporalClients } from '../temporal/clients';
 import { inRecordTrace } from '../telemetry/spans';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
-import type { recordStartOptions } from './starter';
+import type { recordStartOptions } from './start-options';
 
 /** One workflow start: its options, and the trace it belongs to. */
 export interface StartJob {
