@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config';
 import { runStage } from '../src/activities/stage-write';
-import { recordStartOptions } from '../src/control/starter';
+import { recordStartOptions } from '../src/control/start-options';
 import { checkpointRecords } from '../src/db/checkpoint';
 import type { Pool } from '../src/db/pool';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../src/contracts/names';

@@ -1,12 +1,12 @@
 // `npm run docs:config`: writes the variable tables of docs/configuration.md from the schemas that
-// read them (EnvSchema and CliEnvSchema in src/config.ts): each entry's `description`, and its
+// read them (EnvSchema and CliEnvSchema in src/config-schema.ts): each entry's `description`, and its
 // `default` (or `docDefault` where the default is unset, computed or another variable's), so the
 // document cannot drift from the code. `npm run docs:config -- --check` only compares, and exits 1
 // when the file differs; test/unit/config.test.ts checks the same.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TObject, TSchema } from '@sinclair/typebox';
-import { CliEnvSchema, EnvSchema } from '../src/config';
+import { CliEnvSchema, EnvSchema } from '../src/config-schema';
 
 function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
@@ -20,7 +20,7 @@ const SECTIONS: { name: string; schema: TObject }[] = [
   { name: 'CliEnvSchema', schema: CliEnvSchema },
 ];
 
-const begin = (name: string) => `<!-- BEGIN GENERATED from ${name} in src/config.ts by npm run docs:config; do not edit -->`;
+const begin = (name: string) => `<!-- BEGIN GENERATED from ${name} in src/config-schema.ts by npm run docs:config; do not edit -->`;
 const end = (name: string) => `<!-- END GENERATED from ${name} -->`;
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');

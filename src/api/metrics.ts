@@ -2,9 +2,9 @@
 // - events of this process (HTTP requests, submit latency, failovers it ran): counted as they happen;
 // - events of the worker processes (deliveries, stage writes, fencing refusals) and pipeline-wide
 //   state: read from Postgres when /metrics is scraped. Totals come from the tables (so every API
-//   process reports the same, restart-proof values); the latency histograms tail each stage's
-//   watermark, which only moves over committed, gap-free rows, and observe each record once per
-//   process, from the moment the process started.
+//   process reports the same, restart-proof values); the latency histograms (stage-latency.ts) tail
+//   each stage's watermark, which only moves over committed, gap-free rows, and observe each record
+//   once per process, from the moment the process started.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
@@ -13,15 +13,12 @@ import { reconcilerView } from '../control/reconciler';
 import type { ControlLease } from '../control/lease';
 import { REPAIR_KINDS } from '../contracts/reconcile';
 import { controlView } from './control-view';
-import { STAGES } from '../contracts/names';
 import { listRegions } from '../db/regions';
-import { allWatermarks, relayBacklog, stageLoad, type SourceWatermarks } from '../db/stats';
-import { fencingRefusals, sourceCounts, stageWrites, type StageRange } from '../db/metrics-queries';
+import { allWatermarks, relayBacklog, stageLoad } from '../db/stats';
+import { fencingRefusals, sourceCounts } from '../db/metrics-queries';
+import { StageLatencies } from './stage-latency';
 
 const SUBMIT_ROUTE = '/v1/sources/:sourceId/records';
-/** At most this many rows per stage and source are observed per scrape; the rest next time. */
-const TAIL_STEP = 1000;
-const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 export interface MetricsOptions {
   pool: Pool;
@@ -61,19 +58,8 @@ export class PipelineMetrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
-  private readonly endToEnd = new Histogram({
-    name: 'pipeline_accept_to_delivered_seconds',
-    help: 'from acceptance to delivery, records delivered since this process started',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly stageLatency = new Histogram({
-    name: 'pipeline_stage_latency_seconds',
-    help: "from the previous stage's write (acceptance for inbound) to this stage's write: gate wait, queueing and work",
-    labelNames: ['stage'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  /** The latency histograms (registered here, between the gauges above and below). */
+  private readonly latencies = new StageLatencies(this.registry);
   private readonly inFlight = new Gauge({
     name: 'pipeline_stage_in_flight',
     help: 'records that finished the previous stage and not this one',
@@ -151,8 +137,6 @@ export class PipelineMetrics {
     help: 'open records the last pass compared with their workflows',
     registers: [this.registry],
   });
-  /** Per stage and source: the watermark up to which writes have been observed. */
-  private tail: Map<string, number> | undefined;
   private failoversSeen = 0;
   private refreshing: Promise<void> | undefined;
 
@@ -174,7 +158,7 @@ export class PipelineMetrics {
     });
     // Histograms count what is written from now on, not the history.
     app.addHook('onReady', async () => {
-      await this.observeStages(await allWatermarks(this.opts.pool)).catch(() => undefined);
+      await this.latencies.observe(this.opts.pool, await allWatermarks(this.opts.pool)).catch(() => undefined);
     });
   }
 
@@ -228,34 +212,7 @@ export class PipelineMetrics {
       this.inFlight.set({ stage: s.stage }, s.inFlight);
       this.oldest.set({ stage: s.stage }, s.oldestWaitingSeconds ?? 0);
     }
-    await this.observeStages(watermarks);
-  }
-
-  /** Observes every stage write between the last seen watermark and now (the first call only remembers). */
-  private async observeStages(sources: SourceWatermarks[]): Promise<void> {
-    const first = !this.tail;
-    const tail = (this.tail ??= new Map());
-    for (const stage of STAGES) {
-      const ranges: StageRange[] = [];
-      for (const s of sources) {
-        const key = `${stage}\u0000${s.sourceId}`;
-        const now = s.watermarks[stage];
-        const seen = tail.get(key);
-        if (first || seen === undefined) {
-          // A source created after the start is observed from its beginning.
-          tail.set(key, first ? now : 0);
-          if (first) continue;
-        }
-        const after = tail.get(key)!;
-        if (now > after) ranges.push({ sourceId: s.sourceId, after, upTo: Math.min(now, after + TAIL_STEP) });
-      }
-      const rows = await stageWrites(this.opts.pool, stage, ranges);
-      for (const r of ranges) tail.set(`${stage}\u0000${r.sourceId}`, r.upTo);
-      for (const row of rows) {
-        this.stageLatency.observe({ stage }, Math.max(0, row.stage_s));
-        if (stage === 'outbound') this.endToEnd.observe(Math.max(0, row.total_s));
-      }
-    }
+    await this.latencies.observe(pool, watermarks);
   }
 
   async text(): Promise<string> {

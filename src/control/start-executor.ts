@@ -5,10 +5,11 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import pLimit from 'p-limit';
 import type { TemporalClients } from '../temporal/clients';
 import { inRecordTrace } from '../telemetry/spans';
 import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
-import type { recordStartOptions } from './starter';
+import type { recordStartOptions } from './start-options';
 
 /** One workflow start: its options, and the trace it belongs to. */
 export interface StartJob {
@@ -41,42 +42,30 @@ export interface StartExecutor {
   close(): Promise<void>;
 }
 
-/** Runs fn over items with at most `limit` in flight, issuing them in order. */
-export async function inOrderLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  });
-  await Promise.all(lanes);
-}
-
 /**
  * Issues the starts with one client; a failed start is an outcome, not an error. A leased job is
  * issued only while the lease is held, checked right before its call: a holder paused past its
  * lease issues none of the starts it had queued.
  */
 export async function issueStarts(client: Client, jobs: StartJob[], concurrency: number, lease?: LeaseDeadline): Promise<StartOutcome[]> {
-  const outcomes = new Array<StartOutcome>(jobs.length);
-  await inOrderLimited(jobs, concurrency, async (job, i) => {
-    if (job.leased && !leaseHeld(lease)) {
-      outcomes[i] = LEASE_LOST;
-      return;
-    }
-    try {
-      await inRecordTrace(job.traceparent, job.attrs, () => client.workflow.start(RECORD_WORKFLOW_TYPE, job.options));
-      outcomes[i] = null;
-    } catch (err) {
-      const cause = (err as Error).cause as Error | undefined;
-      outcomes[i] =
-        err instanceof WorkflowExecutionAlreadyStartedError
-          ? CLOSED_RUN
-          : [(err as Error).message, cause?.message].filter(Boolean).join(': ');
-    }
-  });
-  return outcomes;
+  // p-limit runs its queue first in, first out: the starts are issued in job order, `concurrency` at most in flight.
+  const limit = pLimit(concurrency);
+  return Promise.all(
+    jobs.map((job) =>
+      limit(async (): Promise<StartOutcome> => {
+        if (job.leased && !leaseHeld(lease)) return LEASE_LOST;
+        try {
+          await inRecordTrace(job.traceparent, job.attrs, () => client.workflow.start(RECORD_WORKFLOW_TYPE, job.options));
+          return null;
+        } catch (err) {
+          const cause = (err as Error).cause as Error | undefined;
+          return err instanceof WorkflowExecutionAlreadyStartedError
+            ? CLOSED_RUN
+            : [(err as Error).message, cause?.message].filter(Boolean).join(': ');
+        }
+      }),
+    ),
+  );
 }
 
 /** Starts in this thread, with the process's clients. */

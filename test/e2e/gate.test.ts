@@ -1,7 +1,7 @@
 // The ordering gate, faults and blocked records against the real system.
 import { Client, Connection } from '@temporalio/client';
 import { runStage } from '../../src/activities/stage-write';
-import { recordStartOptions } from '../../src/control/starter';
+import { recordStartOptions } from '../../src/control/start-options';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { verifyInvariants, violations } from '../../src/db/verify';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contracts/names';

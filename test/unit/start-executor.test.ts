@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inOrderLimited, ThreadStartExecutor, type StartJob } from '../../src/control/start-executor';
+import type { Client } from '@temporalio/client';
+import { issueStarts, LEASE_LOST, ThreadStartExecutor, type StartJob } from '../../src/control/start-executor';
 
 let dir: string;
 let executor: ThreadStartExecutor;
@@ -48,18 +49,35 @@ describe('ThreadStartExecutor', () => {
   });
 });
 
-describe('inOrderLimited', () => {
-  it('issues in order with at most `limit` in flight', async () => {
-    const issued: number[] = [];
+describe('issueStarts', () => {
+  it('issues the starts in job order with at most `concurrency` in flight, and answers in job order', async () => {
+    const issued: string[] = [];
     let inFlight = 0;
     let most = 0;
-    await inOrderLimited([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-      issued.push(n);
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 10 - n));
-      inFlight -= 1;
-    });
-    expect(issued).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const client = {
+      workflow: {
+        start: async (_type: string, options: { workflowId: string }) => {
+          issued.push(options.workflowId);
+          most = Math.max(most, ++inFlight);
+          // Later jobs finish sooner: the order of issue must not follow the order of completion.
+          await new Promise((r) => setTimeout(r, 10 - Number(options.workflowId)));
+          inFlight -= 1;
+          if (options.workflowId === '5') throw new Error('refused');
+        },
+      },
+    } as unknown as Client;
+    const ids = ['1', '2', '3', '4', '5', '6', '7'];
+    const outcomes = await issueStarts(client, ids.map(job), 3);
+    expect(issued).toEqual(ids);
     expect(most).toBe(3);
+    expect(outcomes).toEqual([null, null, null, null, 'refused', null, null]);
+  });
+
+  it('issues no leased start without the lease', async () => {
+    const start = jest.fn(async () => undefined);
+    const client = { workflow: { start } } as unknown as Client;
+    const outcomes = await issueStarts(client, [{ ...job('a'), leased: true }, job('b')], 2);
+    expect(outcomes).toEqual([LEASE_LOST, null]);
+    expect(start).toHaveBeenCalledTimes(1);
   });
 });

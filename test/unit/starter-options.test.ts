@@ -1,4 +1,4 @@
-import { recordStartOptions } from '../../src/control/starter';
+import { recordStartOptions } from '../../src/control/start-options';
 import { SA } from '../../src/contracts/names';
 
 const defaults = { activityTimeoutMs: 1000, retryMaxIntervalMs: 500 };
