@@ -6,12 +6,22 @@ import { STAGES, type Stage } from './names';
 export type Watermarks = Partial<Record<Stage, number>>;
 
 /**
- * The stage whose watermark a source's start window counts from. Inbound: while a later stage is
- * down, inbound goes on taking a source's records in (the queue pipeline's behaviour), so the
- * records past inbound and not yet delivered come on top of the window (8 to 10 open with 4).
- * Counted from delivery, a window of n would keep n open, and inbound would stop with the stage.
+ * The stage whose commits move a source's start window in the usual case (the start window listens
+ * to its channel; the relay's pass covers the other stages). See windowEnd.
  */
 export const WINDOW_STAGE: Stage = 'inbound';
+
+/**
+ * The last seq a source's start window lets start: `window` past inbound's watermark, and `window`
+ * more past each later stage's (2 x window past preprocess, 3 x past core, ...). While every stage
+ * moves, inbound's bound is the lower one: inbound keeps taking records in while later stages work
+ * on earlier ones (8 to 10 open with a window of 4). When a later stage holds the source back (a
+ * record blocked there, its dependency down), that stage's bound stops the starts: the backlog waits
+ * in Postgres, not as workflows waiting at the stage (at most 3 x window past a held `core`).
+ */
+export function windowEnd(known: Watermarks, window: number): number {
+  return Math.min(...STAGES.map((stage, i) => (known[stage] ?? 0) + window * (i + 1)));
+}
 
 /** Knowledge only grows: the higher of the two watermarks per stage. */
 export function mergeWatermarks(a: Watermarks, b: Watermarks | undefined): Watermarks {

@@ -12,7 +12,7 @@ import type { StartContext } from '../db/checkpoint';
 import { readIdentities, unstartedInWindow } from '../db/queries';
 import { claimStarts, finishedAmong, pendingStarts, releaseClaims } from '../db/relay-queries';
 import { claimRestarts, type RestartClaim } from '../db/reconcile-queries';
-import { WINDOW_STAGE } from '../contracts/gate';
+import { windowEnd } from '../contracts/gate';
 import type { Logger } from '../logger';
 import type { TemporalClients } from '../temporal/clients';
 import { gateNotifier, type GateNotifier } from '../temporal/notifier';
@@ -153,7 +153,7 @@ export class WorkflowStarter {
     const windowOf = new Map([...watermarks.keys()].map((s) => [s, this.windows.of(s)]));
     const inWindow = (r: PendingRecord) => {
       const window = windowOf.get(r.source_id) ?? 0;
-      return window <= 0 || r.seq <= (watermarks.get(r.source_id)?.[WINDOW_STAGE] ?? 0) + window;
+      return window <= 0 || r.seq <= windowEnd(watermarks.get(r.source_id) ?? {}, window);
     };
     const due = records.filter((r) => r.epoch !== null || inWindow(r));
     // A submit's records (one source) are its newest: whether any wait tells whether the source has a backlog.

@@ -1,6 +1,5 @@
 // Read queries behind the API's GET routes.
 import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
-import { WINDOW_STAGE } from '../contracts/gate';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -112,23 +111,25 @@ export async function firstBlocked(pool: Pool, sourceIds: string[]): Promise<Map
 }
 
 /**
- * Never-started records of a source at most `window` past its WINDOW_STAGE watermark, in seq
- * order, and whether never-started ones wait beyond the window.
+ * Never-started records of a source inside its start window (windowEnd in contracts/gate.ts), in
+ * seq order, and whether never-started ones wait beyond the window.
  */
 export async function unstartedInWindow(pool: Pool, sourceId: string, window: number): Promise<{ seqs: number[]; beyond: boolean }> {
   // Named (prepared once per connection): a pass per inbound commit; parsing and planning it took
   // Postgres more than half of its CPU (docs/benchmarks.md, 2026-11-28 05:20).
   const { rows } = await pool.query<{ seq: number; beyond: boolean }>({
     name: 'unstarted-in-window',
-    text: `WITH w AS (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3)
+    // The window's end as windowEnd (contracts/gate.ts) computes it: the lowest of each stage's
+    // watermark plus window times its position.
+    text: `WITH w AS (SELECT min(watermark + $2 * array_position($3::text[], stage)) AS bound FROM watermarks WHERE source_id = $1)
      SELECT r.seq, false AS beyond FROM records r, w
-      WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.watermark + $2
+      WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.bound
      UNION ALL
      (SELECT r.seq, true FROM records r, w
-       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.watermark + $2
+       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.bound
        ORDER BY r.seq LIMIT 1)
      ORDER BY seq`,
-    values: [sourceId, window, WINDOW_STAGE],
+    values: [sourceId, window, STAGES],
   });
   // The row beyond the window, if any, is the last.
   return { seqs: rows.filter((r) => !r.beyond).map((r) => r.seq), beyond: rows.some((r) => r.beyond) };

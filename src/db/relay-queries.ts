@@ -1,5 +1,5 @@
 // The relay and the gate's sweeper: which records to start, which are marked started, which to nudge.
-import { WINDOW_STAGE } from '../contracts/gate';
+import { STAGES } from '../contracts/names';
 import type { Pool } from './pool';
 
 export interface NudgeTarget {
@@ -49,11 +49,11 @@ export async function pendingStarts(pool: Pool, epoch: number, limit: number, st
         AND (epoch IS DISTINCT FROM $1)
         -- leave just-accepted records to the submit path's own start
         AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
-        -- and never-started ones to their source's start window
-        AND (epoch IS NOT NULL OR $3 = 0 OR seq <= $3 + (SELECT w.watermark FROM watermarks w
-               WHERE w.source_id = records.source_id AND w.stage = $4))
+        -- and never-started ones to their source's start window (windowEnd in contracts/gate.ts)
+        AND (epoch IS NOT NULL OR $3 = 0 OR seq <= (SELECT min(w.watermark + $3 * array_position($4::text[], w.stage))
+               FROM watermarks w WHERE w.source_id = records.source_id))
       ORDER BY source_id, seq LIMIT $2`,
-    [epoch, limit, startWindow, WINDOW_STAGE],
+    [epoch, limit, startWindow, STAGES],
   );
   return rows;
 }

@@ -2,7 +2,7 @@
 // in, and whether more wait beyond it (what tells the API which sources have a backlog).
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { unstartedInWindow } from '../../src/db/queries';
-import { claimStarts } from '../../src/db/relay-queries';
+import { claimStarts, pendingStarts } from '../../src/db/relay-queries';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let db: TestDb;
@@ -28,9 +28,29 @@ describe('unstartedInWindow', () => {
     expect(await unstartedInWindow(db.pool, 'w1', 3)).toEqual({ seqs: [2, 3], beyond: true });
     expect(await unstartedInWindow(db.pool, 'w1', 1)).toEqual({ seqs: [], beyond: true });
     expect(await unstartedInWindow(db.pool, 'w1', 10)).toEqual({ seqs: [2, 3, 4, 5, 6, 7, 8, 9, 10], beyond: false });
-    await db.pool.query(`UPDATE watermarks SET watermark = 8 WHERE source_id = 'w1' AND stage = 'inbound'`);
+    // Every stage at 8 (the pipeline moves): the window counts from inbound.
+    await db.pool.query(`UPDATE watermarks SET watermark = 8 WHERE source_id = 'w1'`);
     expect(await unstartedInWindow(db.pool, 'w1', 1)).toEqual({ seqs: [2, 3, 4, 5, 6, 7, 8, 9], beyond: true });
     expect(await unstartedInWindow(db.pool, 'w1', 2)).toEqual({ seqs: [2, 3, 4, 5, 6, 7, 8, 9, 10], beyond: false });
+  });
+
+  it('counts from the stage that holds the source back: with core held, no more than 3 windows past it start', async () => {
+    await submit('held', 40);
+    // Record 6 is blocked at core (core's watermark stays at 5) while inbound and preprocess moved on.
+    await db.pool.query(
+      `UPDATE watermarks SET watermark = CASE WHEN stage IN ('inbound', 'preprocess') THEN 20 ELSE 5 END WHERE source_id = 'held'`,
+    );
+    // A window of 4: inbound would let in up to 24; core (third stage) holds it at 5 + 3 x 4 = 17.
+    const { seqs, beyond } = await unstartedInWindow(db.pool, 'held', 4);
+    expect(seqs).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+    expect(beyond).toBe(true);
+    // The relay's pass applies the same window.
+    await db.pool.query(`UPDATE records SET accepted_at = now() - interval '1 minute' WHERE source_id = 'held'`);
+    const pending = (await pendingStarts(db.pool, 1, 1000, 4)).filter((r) => r.source_id === 'held').map((r) => r.seq);
+    expect(pending).toEqual(seqs);
+    // Core moves on: the window opens with it.
+    await db.pool.query(`UPDATE watermarks SET watermark = 20 WHERE source_id = 'held'`);
+    expect((await unstartedInWindow(db.pool, 'held', 4)).seqs).toHaveLength(24);
   });
 
   it('finds nothing for a source whose records have all started', async () => {

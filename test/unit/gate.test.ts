@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { STAGES } from '../../src/contracts/names';
-import { advanceWatermark, firstUnfinishedStage, gateOpen, mergeWatermarks, waitingFor } from '../../src/contracts/gate';
+import { advanceWatermark, firstUnfinishedStage, gateOpen, mergeWatermarks, waitingFor, windowEnd } from '../../src/contracts/gate';
 
 describe('gate decisions', () => {
   it('opens a stage for seq n once every seq below n finished it', () => {
@@ -75,6 +75,14 @@ describe('gate decisions', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it('lets a start window in from inbound while every stage moves, and from the stage that holds the source back', () => {
+    expect(windowEnd({}, 4)).toBe(4);
+    expect(windowEnd({ inbound: 10, preprocess: 9, core: 8, postprocess: 8, outbound: 7 }, 4)).toBe(14);
+    // core held at 5 (a blocked record), inbound far ahead: 5 + 3 x 4.
+    expect(windowEnd({ inbound: 30, preprocess: 30, core: 5, postprocess: 5, outbound: 5 }, 4)).toBe(17);
+    expect(windowEnd({ inbound: 30, preprocess: 30, core: 30, postprocess: 30, outbound: 2 }, 4)).toBe(22);
   });
 
   it('knows the stages in order', () => {
