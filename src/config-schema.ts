@@ -139,6 +139,16 @@ export const EnvSchema = Type.Object({
   ),
   RECONCILE_GRACE_SECONDS: Int(10, 0, 'records started less than this long ago are not compared (their run may not be listed yet)'),
   RECONCILE_MAX_REPAIRS: Int(500, 1, 'runs the reconciler starts again per pass at most (the rest next pass)'),
+  RETENTION: Type.Optional(
+    Type.String({
+      pattern: '^[1-9][0-9]*(s|m|h|d)$',
+      docDefault: 'unset: off, nothing is removed',
+      description:
+        'finished records (delivered or skipped) older than this (`30d`, `12h`, `90m`, `45s`) are removed with their stage rows and deliveries, oldest first, in small batches by the control role; see [Retention](operations.md#retention)',
+    }),
+  ),
+  RETENTION_INTERVAL_MS: Int(60_000, 100, 'how often the control role removes what `RETENTION` lets go'),
+  RETENTION_BATCH: Int(500, 1, 'records of one source removed per transaction at most (their stage rows and deliveries with them)'),
   WORKFLOW_HISTORY_LIMIT: Int(2000, 10, "a record's workflow continues as new past this many history events while it waits"),
   ACTIVITY_TIMEOUT_MS: Int(10_000, 100, "start-to-close timeout of a stage activity (a killed worker's task is retried after it)"),
   RETRY_MAX_INTERVAL_MS: Int(5_000, 10, 'longest backoff between stage retries'),

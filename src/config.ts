@@ -13,6 +13,15 @@ export interface Config extends Env {
   regions: RegionConfig[];
   databaseUrl: string;
   dataDir: string;
+  /** RETENTION in milliseconds; null: off. */
+  retentionMs: number | null;
+}
+
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `30d`, `12h`, `90m`, `45s` (the schema's pattern) in milliseconds. */
+export function durationMs(text: string): number {
+  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1) as keyof typeof UNIT_MS];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -35,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ];
   return {
     ...e,
+    retentionMs: e.RETENTION === undefined ? null : durationMs(e.RETENTION),
     regions,
     databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),

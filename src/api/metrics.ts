@@ -10,6 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool';
 import type { RegionRouter } from '../control/region-router';
 import { reconcilerView } from '../control/reconciler';
+import { retentionView } from '../control/retention';
+import { oldestRecordSeconds } from '../db/retention';
 import type { ControlLease } from '../control/lease';
 import { REPAIR_KINDS } from '../contracts/reconcile';
 import { controlView } from './control-view';
@@ -100,6 +102,21 @@ export class PipelineMetrics {
     help: 'age of the oldest record the relay still has to start',
     registers: [this.registry],
   });
+  private readonly retainedRemoved = new Counter({
+    name: 'pipeline_retention_records_removed_total',
+    help: 'finished records removed by retention (RETENTION), with their stage rows and deliveries',
+    registers: [this.registry],
+  });
+  private readonly retainedRows = new Counter({
+    name: 'pipeline_retention_rows_removed_total',
+    help: 'rows removed by retention: the records and their stage rows and deliveries',
+    registers: [this.registry],
+  });
+  private readonly oldestKept = new Gauge({
+    name: 'pipeline_retention_oldest_record_seconds',
+    help: 'age of the oldest record kept (what retention bounds)',
+    registers: [this.registry],
+  });
   private readonly repairs = new Counter({
     name: 'pipeline_reconciler_repairs_total',
     help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind (over every holder of the control role)',
@@ -170,7 +187,7 @@ export class PipelineMetrics {
 
   private async doRefresh(): Promise<void> {
     const { pool, router, maxSources } = this.opts;
-    const [counts, fences, regions, relay, watermarks, reconciler, control] = await Promise.all([
+    const [counts, fences, regions, relay, watermarks, reconciler, control, retention, oldest] = await Promise.all([
       sourceCounts(pool),
       fencingRefusals(pool),
       listRegions(pool),
@@ -178,6 +195,8 @@ export class PipelineMetrics {
       allWatermarks(pool),
       reconcilerView(pool),
       controlView(pool, this.opts.lease),
+      retentionView(pool),
+      oldestRecordSeconds(pool),
     ]);
     // Totals from the tables: reset and set, so a value is exactly what Postgres says.
     for (const c of [this.accepted, this.delivered, this.skipped]) c.reset();
@@ -208,6 +227,11 @@ export class PipelineMetrics {
     this.reconcileChecked.set(reconciler.last?.checked ?? 0);
     this.relay.set(relay.count);
     this.relayAge.set(relay.oldestSeconds ?? 0);
+    this.retainedRemoved.reset();
+    this.retainedRemoved.inc(retention.recordsRemoved);
+    this.retainedRows.reset();
+    this.retainedRows.inc(retention.rowsRemoved);
+    this.oldestKept.set(oldest ?? 0);
     for (const s of await stageLoad(pool, watermarks)) {
       this.inFlight.set({ stage: s.stage }, s.inFlight);
       this.oldest.set({ stage: s.stage }, s.oldestWaitingSeconds ?? 0);

@@ -15,6 +15,7 @@ import { RegionRouter } from './region-router';
 import { ThreadStartExecutor, type StartExecutor } from './start-executor';
 import { StartWindow } from './start-window';
 import { WorkflowStarter } from './starter';
+import { Retention } from './retention';
 
 export interface ControlPlaneOptions {
   config: Config;
@@ -104,6 +105,18 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     deadlineMs: config.FAILOVER_DEADLINE_MS,
     recover: () => starter.recoverAll(),
   });
+  // Retention only when RETENTION is set (off by default).
+  const retention =
+    config.retentionMs === null
+      ? undefined
+      : new Retention({
+          pool,
+          logger,
+          lease: view,
+          retentionMs: config.retentionMs,
+          intervalMs: config.RETENTION_INTERVAL_MS,
+          batch: config.RETENTION_BATCH,
+        });
   // The start window listens only in a process that may hold the role.
   const gate =
     lease && config.START_WINDOW > 0
@@ -143,10 +156,12 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       starter.startRelay();
       router.start();
       reconciler.start();
+      retention?.start();
     },
     async stop() {
       await router.stop();
       await reconciler.stop();
+      await retention?.stop();
       window?.stop();
       await starter.stop();
       await gate?.close();

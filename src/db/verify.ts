@@ -139,10 +139,12 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
           : 'no dead letter';
     badSkips.push({ sourceId: l.source_id, seq: l.seq, blockedStage: l.blocked_stage, problem });
   }
+  // A dead letter outlives its record once retention removed it (below retained_from).
   const strayLetters = await q<{ source_id: string; seq: number; status: string | null }>(
     `SELECT d.source_id, d.seq, r.status
        FROM dead_letters d LEFT JOIN records r ON r.source_id = d.source_id AND r.seq = d.seq
-      WHERE ${scope('d.source_id')} AND (r.seq IS NULL OR r.status <> 'skipped')
+       LEFT JOIN source_retention k ON k.source_id = d.source_id
+      WHERE ${scope('d.source_id')} AND (r.seq IS NULL OR r.status <> 'skipped') AND d.seq >= coalesce(k.retained_from, 1)
       ORDER BY d.source_id, d.seq LIMIT ${LIST_LIMIT}`,
   );
   for (const s of strayLetters) orphans.push({ table: 'dead_letters', sourceId: s.source_id, seq: s.seq, status: s.status });
@@ -160,16 +162,18 @@ export async function verifyInvariants(pool: Pool, opts: VerifyOptions = {}): Pr
     )
   ).map((d) => ({ sourceId: d.source_id, deliveries: d.deliveries, delivered: d.delivered }));
 
-  // Nothing accepted went missing: the checkpoint gives a source's records the seqs 1..last_seq.
+  // Nothing accepted went missing: the checkpoint gives a source's records the seqs 1..last_seq, of
+  // which retention removes a finished prefix (source_retention.retained_from: the first seq kept).
   const seqGaps = (
     await q<{ source_id: string; last_seq: number; missing: number; beyond: number }>(
       `SELECT source_id, last_seq, missing, beyond FROM (
          SELECT s.source_id, s.last_seq,
-                (s.last_seq - count(r.seq) FILTER (WHERE r.seq BETWEEN 1 AND s.last_seq))::int AS missing,
-                (count(r.seq) FILTER (WHERE r.seq NOT BETWEEN 1 AND s.last_seq))::int AS beyond
-           FROM sources s LEFT JOIN records r USING (source_id)
+                (s.last_seq - coalesce(k.retained_from, 1) + 1
+                  - count(r.seq) FILTER (WHERE r.seq BETWEEN coalesce(k.retained_from, 1) AND s.last_seq))::int AS missing,
+                (count(r.seq) FILTER (WHERE r.seq NOT BETWEEN coalesce(k.retained_from, 1) AND s.last_seq))::int AS beyond
+           FROM sources s LEFT JOIN source_retention k USING (source_id) LEFT JOIN records r USING (source_id)
           WHERE ${scope('s.source_id')}
-          GROUP BY s.source_id, s.last_seq
+          GROUP BY s.source_id, s.last_seq, k.retained_from
        ) g WHERE missing <> 0 OR beyond <> 0 ORDER BY source_id LIMIT ${LIST_LIMIT}`,
     )
   ).map((g) => ({ sourceId: g.source_id, lastSeq: g.last_seq, missing: g.missing, beyond: g.beyond }));
