@@ -12,15 +12,16 @@ export type Watermarks = Partial<Record<Stage, number>>;
 export const WINDOW_STAGE: Stage = 'inbound';
 
 /**
- * The last seq a source's start window lets start: `window` past inbound's watermark, and `window`
- * more past each later stage's (2 x window past preprocess, 3 x past core, ...). While every stage
- * moves, inbound's bound is the lower one: inbound keeps taking records in while later stages work
- * on earlier ones (8 to 10 open with a window of 4). When a later stage holds the source back (a
- * record blocked there, its dependency down), that stage's bound stops the starts: the backlog waits
- * in Postgres, not as workflows waiting at the stage (at most 3 x window past a held `core`).
+ * The last seq a source's start window lets start: `window` past inbound's watermark, so inbound
+ * keeps taking a source's records in while later stages work on earlier ones, and goes on while a
+ * later stage's dependency is down (the queue pipeline's behaviour: the records wait at that stage).
+ * A record *blocked* at a stage holds its source until an operator acts, so then the window counts
+ * from it: at most `window` records past the blocked one are started, and the backlog behind them
+ * waits in Postgres, not as workflows waiting at that stage.
  */
-export function windowEnd(known: Watermarks, window: number): number {
-  return Math.min(...STAGES.map((stage, i) => (known[stage] ?? 0) + window * (i + 1)));
+export function windowEnd(known: Watermarks, window: number, firstBlocked?: number | null): number {
+  const inbound = known[WINDOW_STAGE] ?? 0;
+  return Math.min(inbound, firstBlocked ? firstBlocked - 1 : inbound) + window;
 }
 
 /** Knowledge only grows: the higher of the two watermarks per stage. */

@@ -153,6 +153,8 @@ export class WorkflowStarter {
     const windowOf = new Map([...watermarks.keys()].map((s) => [s, this.windows.of(s)]));
     const inWindow = (r: PendingRecord) => {
       const window = windowOf.get(r.source_id) ?? 0;
+      // The blocked record's bound is applied by the window's and the relay's reads (a submit's
+      // newest records are past the window anyway while one of its source is blocked).
       return window <= 0 || r.seq <= windowEnd(watermarks.get(r.source_id) ?? {}, window);
     };
     const due = records.filter((r) => r.epoch !== null || inWindow(r));

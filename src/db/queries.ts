@@ -1,5 +1,6 @@
 // Read queries behind the API's GET routes.
 import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
+import { WINDOW_STAGE } from '../contracts/gate';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -119,9 +120,13 @@ export async function unstartedInWindow(pool: Pool, sourceId: string, window: nu
   // Postgres more than half of its CPU (docs/benchmarks.md, 2026-11-28 05:20).
   const { rows } = await pool.query<{ seq: number; beyond: boolean }>({
     name: 'unstarted-in-window',
-    // The window's end as windowEnd (contracts/gate.ts) computes it: the lowest of each stage's
-    // watermark plus window times its position.
-    text: `WITH w AS (SELECT min(watermark + $2 * array_position($3::text[], stage)) AS bound FROM watermarks WHERE source_id = $1)
+    // The window's end as windowEnd (contracts/gate.ts) computes it: `window` past inbound's
+    // watermark, or past the record before the source's first blocked one, whichever is lower.
+    text: `WITH w AS (
+       SELECT least(wm.watermark, coalesce(b.first - 1, wm.watermark)) + $2 AS bound
+         FROM (SELECT watermark FROM watermarks WHERE source_id = $1 AND stage = $3) wm,
+              (SELECT min(seq) AS first FROM records WHERE source_id = $1 AND status = 'blocked') b
+     )
      SELECT r.seq, false AS beyond FROM records r, w
       WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq <= w.bound
      UNION ALL
@@ -129,7 +134,7 @@ export async function unstartedInWindow(pool: Pool, sourceId: string, window: nu
        WHERE r.source_id = $1 AND r.status = 'accepted' AND r.epoch IS NULL AND r.seq > w.bound
        ORDER BY r.seq LIMIT 1)
      ORDER BY seq`,
-    values: [sourceId, window, STAGES],
+    values: [sourceId, window, WINDOW_STAGE],
   });
   // The row beyond the window, if any, is the last.
   return { seqs: rows.filter((r) => !r.beyond).map((r) => r.seq), beyond: rows.some((r) => r.beyond) };

@@ -1,5 +1,5 @@
 // The relay and the gate's sweeper: which records to start, which are marked started, which to nudge.
-import { STAGES } from '../contracts/names';
+import { WINDOW_STAGE } from '../contracts/gate';
 import type { Pool } from './pool';
 
 export interface NudgeTarget {
@@ -50,10 +50,12 @@ export async function pendingStarts(pool: Pool, epoch: number, limit: number, st
         -- leave just-accepted records to the submit path's own start
         AND (epoch IS NOT NULL OR accepted_at < now() - interval '3 seconds')
         -- and never-started ones to their source's start window (windowEnd in contracts/gate.ts)
-        AND (epoch IS NOT NULL OR $3 = 0 OR seq <= (SELECT min(w.watermark + $3 * array_position($4::text[], w.stage))
-               FROM watermarks w WHERE w.source_id = records.source_id))
+        AND (epoch IS NOT NULL OR $3 = 0 OR seq <= $3 + (
+              SELECT least(w.watermark, coalesce((SELECT min(b.seq) - 1 FROM records b
+                                                   WHERE b.source_id = records.source_id AND b.status = 'blocked'), w.watermark))
+                FROM watermarks w WHERE w.source_id = records.source_id AND w.stage = $4))
       ORDER BY source_id, seq LIMIT $2`,
-    [epoch, limit, startWindow, STAGES],
+    [epoch, limit, startWindow, WINDOW_STAGE],
   );
   return rows;
 }

@@ -34,23 +34,23 @@ describe('unstartedInWindow', () => {
     expect(await unstartedInWindow(db.pool, 'w1', 2)).toEqual({ seqs: [2, 3, 4, 5, 6, 7, 8, 9, 10], beyond: false });
   });
 
-  it('counts from the stage that holds the source back: with core held, no more than 3 windows past it start', async () => {
+  it('counts from a blocked record that holds the source back: no more than the window past it start', async () => {
     await submit('held', 40);
-    // Record 6 is blocked at core (core's watermark stays at 5) while inbound and preprocess moved on.
+    // Records 1-5 passed core, 6 is blocked there; inbound and preprocess went on to 20 (the
+    // records started before the block). Never started: 21 to 40.
     await db.pool.query(
       `UPDATE watermarks SET watermark = CASE WHEN stage IN ('inbound', 'preprocess') THEN 20 ELSE 5 END WHERE source_id = 'held'`,
     );
-    // A window of 4: inbound would let in up to 24; core (third stage) holds it at 5 + 3 x 4 = 17.
-    const { seqs, beyond } = await unstartedInWindow(db.pool, 'held', 4);
-    expect(seqs).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
-    expect(beyond).toBe(true);
-    // The relay's pass applies the same window.
+    await db.pool.query(`UPDATE records SET status = 'processing', epoch = 1 WHERE source_id = 'held' AND seq <= 20`);
+    await db.pool.query(`UPDATE records SET status = 'blocked', blocked_stage = 'core' WHERE source_id = 'held' AND seq = 6`);
+    // A window of 4: inbound would let in up to 24; the blocked record holds it at 5 + 4 = 9, all started.
+    expect(await unstartedInWindow(db.pool, 'held', 4)).toEqual({ seqs: [], beyond: true });
     await db.pool.query(`UPDATE records SET accepted_at = now() - interval '1 minute' WHERE source_id = 'held'`);
-    const pending = (await pendingStarts(db.pool, 1, 1000, 4)).filter((r) => r.source_id === 'held').map((r) => r.seq);
-    expect(pending).toEqual(seqs);
-    // Core moves on: the window opens with it.
-    await db.pool.query(`UPDATE watermarks SET watermark = 20 WHERE source_id = 'held'`);
-    expect((await unstartedInWindow(db.pool, 'held', 4)).seqs).toHaveLength(24);
+    expect((await pendingStarts(db.pool, 1, 1000, 4)).filter((r) => r.source_id === 'held')).toEqual([]);
+    // Without the block (a dependency down at core instead), inbound's window: 21 to 24.
+    await db.pool.query(`UPDATE records SET status = 'processing', blocked_stage = NULL WHERE source_id = 'held' AND seq = 6`);
+    expect((await unstartedInWindow(db.pool, 'held', 4)).seqs).toEqual([21, 22, 23, 24]);
+    expect((await pendingStarts(db.pool, 1, 1000, 4)).filter((r) => r.source_id === 'held').map((r) => r.seq)).toEqual([21, 22, 23, 24]);
   });
 
   it('finds nothing for a source whose records have all started', async () => {

@@ -77,12 +77,15 @@ describe('gate decisions', () => {
     );
   });
 
-  it('lets a start window in from inbound while every stage moves, and from the stage that holds the source back', () => {
+  it('lets a start window in from inbound, and from the blocked record that holds the source back', () => {
     expect(windowEnd({}, 4)).toBe(4);
     expect(windowEnd({ inbound: 10, preprocess: 9, core: 8, postprocess: 8, outbound: 7 }, 4)).toBe(14);
-    // core held at 5 (a blocked record), inbound far ahead: 5 + 3 x 4.
-    expect(windowEnd({ inbound: 30, preprocess: 30, core: 5, postprocess: 5, outbound: 5 }, 4)).toBe(17);
-    expect(windowEnd({ inbound: 30, preprocess: 30, core: 30, postprocess: 30, outbound: 2 }, 4)).toBe(22);
+    // A later stage's dependency down: inbound goes on (the records wait at that stage).
+    expect(windowEnd({ inbound: 30, preprocess: 30, core: 5, postprocess: 5, outbound: 5 }, 4)).toBe(34);
+    // Record 6 blocked at core, inbound far ahead: 4 past the record before it.
+    expect(windowEnd({ inbound: 30, preprocess: 30, core: 5, postprocess: 5, outbound: 5 }, 4, 6)).toBe(9);
+    // A blocked record ahead of inbound's watermark does not widen the window.
+    expect(windowEnd({ inbound: 3 }, 4, 40)).toBe(7);
   });
 
   it('knows the stages in order', () => {
