@@ -11,7 +11,8 @@ import type { FailoverResult, RegionHealth } from '../contracts/failover';
 import { listRegions, type RegionRow } from '../db/regions';
 import type { TemporalClients } from '../temporal/clients';
 import { inspectRegion, summarize, type RegionInspection } from '../temporal/probe';
-import { RECORD_WORKFLOW_TYPE } from '../contracts/names';
+import { parseRecordWorkflowId, RECORD_WORKFLOW_TYPE } from '../contracts/names';
+import { finishedAmong } from '../db/relay-queries';
 import { HealthTally } from './health-tally';
 import { NO_LEASE, type LeaseView } from './lease';
 
@@ -175,9 +176,18 @@ export class RegionRouter {
           if (zombies.length >= 200) break;
         }
         if (!zombies.length) continue;
+        // A run whose record is already delivered (or skipped) is left to end on its own: its next
+        // stage write is fenced (it ends superseded) or it completes. Ending it would show a
+        // terminated run of the epoch that delivered the record.
+        const keys = zombies.map((z) => parseRecordWorkflowId(z.workflowId)).filter((k) => k !== null);
+        const finished = await finishedAmong(this.opts.pool, keys);
+        const live = zombies.filter((z) => {
+          const k = parseRecordWorkflowId(z.workflowId);
+          return !k || !finished.has(`${k.source_id}\u0000${k.seq}`);
+        });
         const now = (await listRegions(this.opts.pool)).find((r) => r.name === row.name);
         if (!now || now.active || now.epoch !== row.epoch) continue; // a failover since the read: next round
-        for (const z of zombies) {
+        for (const z of live) {
           if (!this.lease.held()) break;
           await client.workflow
             .getHandle(z.workflowId, z.runId)

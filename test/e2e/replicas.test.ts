@@ -120,20 +120,23 @@ async function scenario(fault?: (holderPid: number) => Promise<void>) {
     if (!fault) continue;
     const faultAt = Date.now();
     await fault(holderPid);
-    // The role moves to a live process: the other replica, or the supervisor's restarted API.
+    // The role moves to a live process: the other replica, or the supervisor's restarted API. Timed
+    // from the lease row (an HTTP poll of a paused replica would wait out its own timeout), then
+    // shown by the replicas' own view (GET /v1/admin/regions, asked of both at once).
     const moved = await waitFor(
       'the role on another process',
       async () => {
-        for (const url of doors()) {
-          const c = (await regionsAt(url).catch(() => undefined))?.control;
-          if (c?.live && c.holder && !c.holder.endsWith(`:${holderPid}`)) return true;
-        }
-        return false;
+        const { rows } = await db.pool.query<{ holder: string | null; live: boolean }>(
+          `SELECT holder, expires_at > now() AS live FROM control_lease WHERE name = 'control'`,
+        );
+        return Boolean(rows[0]?.live && rows[0].holder && !rows[0].holder.endsWith(`:${holderPid}`));
       },
       30_000,
-      100,
+      50,
     ).catch(() => false);
     if (moved) movedMs = Date.now() - faultAt;
+    const views = await Promise.all(doors().map((url) => regionsAt(url).catch(() => undefined)));
+    expect(views.some((v) => v?.control?.self && v.control.live && !v.control.holder?.endsWith(`:${holderPid}`))).toBe(moved);
     process.stdout.write(`control role: moved ${moved ? `within ${movedMs} ms` : 'not within 30 s'} of the fault on pid ${holderPid}\n`);
   }
   await waitFor('360 deliveries', async () => (await deliveredCount(db.pool, sources)) === 360, 300_000, 1000);
