@@ -9,7 +9,7 @@ import { TemporalClients } from '../temporal/clients';
 import { buildApp } from './app';
 import { createControlPlane } from '../control/role';
 import { workerControlForProcess, type WorkerControl } from './worker-control';
-import { stopTracing } from '../telemetry/tracing';
+import { exitOnSignals } from '../shutdown';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -58,21 +58,7 @@ if (require.main === module) {
     .then((server) => {
       server.app.log.info({ url: server.url }, 'api listening');
       process.send?.({ type: 'ready', url: server.url });
-      let closing = false;
-      const shutdown = () => {
-        if (closing) return;
-        closing = true;
-        server
-          .close()
-          .then(stopTracing)
-          .then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
-      process.on('disconnect', shutdown);
+      exitOnSignals(() => server.close());
     })
     .catch((err) => {
       process.stderr.write(`api failed to start: ${(err as Error).stack ?? err}\n`);

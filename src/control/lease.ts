@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { Pool } from '../db/pool';
 import { acquireOrRenew, releaseLease } from '../db/control-lease';
 import type { Logger } from '../logger';
+import { Periodic } from './periodic';
 
 export interface LeaseOptions {
   pool: Pool;
@@ -37,14 +38,13 @@ export const NO_LEASE: LeaseView = { held: () => false, token: () => null, deadl
 export class ControlLease extends EventEmitter implements LeaseView {
   readonly deadline = new BigInt64Array(new SharedArrayBuffer(8));
   private current: number | null = null;
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: Periodic;
   /** When this process last took the lease (for the views). */
   since: Date | null = null;
 
   constructor(private readonly opts: LeaseOptions) {
     super();
+    this.loop = new Periodic(opts.renewMs, () => this.tick());
   }
 
   get holder(): string {
@@ -61,12 +61,7 @@ export class ControlLease extends EventEmitter implements LeaseView {
 
   /** Tries at once, then every renewMs, until stop(). */
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      await this.tick();
-      if (!this.stopped) this.timer = setTimeout(() => void (this.ticking = tick()), this.opts.renewMs);
-    };
-    this.ticking = tick();
+    this.loop.start({ now: true });
   }
 
   /** One try: take or renew the lease, and say what changed. */
@@ -107,9 +102,7 @@ export class ControlLease extends EventEmitter implements LeaseView {
 
   /** Stops trying and gives the lease up if held, so another replica takes over at once. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
+    await this.loop.stop();
     const token = this.current;
     if (token === null) return;
     this.current = null;

@@ -2,7 +2,7 @@
 // beside the API replicas (or beside replicas run with CONTROL=off) and, while it holds it, runs the
 // relay and start window, the sweeper, the reconciler and the region router.
 import './tracing'; // first: the pg instrumentation must see pg's first require
-import { stopTracing } from '../telemetry/tracing';
+import { exitOnSignals } from '../shutdown';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createPool } from '../db/pool';
@@ -31,19 +31,7 @@ if (require.main === module) {
   main()
     .then((stop) => {
       process.send?.({ type: 'ready' });
-      let closing = false;
-      const shutdown = () => {
-        if (closing) return;
-        closing = true;
-        stop()
-          .then(stopTracing)
-          .then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
+      exitOnSignals(stop);
     })
     .catch((err) => {
       process.stderr.write(`control failed to start: ${(err as Error).stack ?? err}\n`);

@@ -19,6 +19,7 @@ import type { TemporalClients } from '../temporal/clients';
 import type { WorkflowStarter } from './starter';
 import { REPAIR_KINDS, type ReconcilePass, type ReconcileView, type RepairKind } from '../contracts/reconcile';
 import { NO_LEASE, type LeaseView } from './lease';
+import { Periodic } from './periodic';
 import { restartMissing } from './reconcile-missing';
 import { endFinishedRuns } from './reconcile-finished';
 import { inspectStalled } from './reconcile-stalled';
@@ -65,10 +66,14 @@ export class Reconciler {
   requestsServed = 0;
   private requested = 0;
   private current: Promise<ReconcilePass> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly loop: Periodic;
 
-  constructor(private readonly opts: ReconcilerOptions) {}
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.loop = new Periodic(opts.intervalMs, async () => {
+      if (!this.lease.held()) return;
+      await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'reconcile pass failed'));
+    });
+  }
 
   private get lease(): LeaseView {
     return this.opts.lease ?? NO_LEASE;
@@ -103,19 +108,12 @@ export class Reconciler {
   }
 
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      if (this.lease.held()) {
-        await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'reconcile pass failed'));
-      }
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
-    };
-    this.timer = setTimeout(() => void tick(), this.opts.intervalMs);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    await this.loop.stop();
+    // A pass asked for by an operator may still run.
     await this.current?.catch(() => undefined);
   }
 

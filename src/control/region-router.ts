@@ -15,6 +15,7 @@ import { parseRecordWorkflowId, RECORD_WORKFLOW_TYPE } from '../contracts/names'
 import { finishedAmong } from '../db/relay-queries';
 import { HealthTally } from './health-tally';
 import { NO_LEASE, type LeaseView } from './lease';
+import { Periodic } from './periodic';
 
 export interface RouterOptions {
   pool: Pool;
@@ -42,14 +43,15 @@ export class RegionRouter {
   private tally: HealthTally;
   /** The active epoch the tally counts for: a switch (by any replica) starts the count again. */
   private tallyEpoch: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: Periodic;
   private switching: Promise<FailoverResult> | undefined;
   failovers = 0;
 
   constructor(private readonly opts: RouterOptions) {
     this.tally = new HealthTally(opts.threshold, opts.startupGraceMs, performance.now());
+    this.loop = new Periodic(opts.intervalMs, () =>
+      this.checkOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'health round failed')),
+    );
   }
 
   /** Namespace and every task queue of a region, each timed; a region that cannot be reached has no queues. */
@@ -214,17 +216,10 @@ export class RegionRouter {
   }
 
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      await this.checkOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'health round failed'));
-      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
-    };
-    this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

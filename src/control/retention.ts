@@ -7,6 +7,7 @@ import type { Pool } from '../db/pool';
 import { readControlState, writeControlState } from '../db/control-lease';
 import { removeBatch, retentionCandidates } from '../db/retention';
 import { NO_LEASE, type LeaseView } from './lease';
+import { Periodic } from './periodic';
 
 export interface RetentionOptions {
   pool: Pool;
@@ -41,11 +42,14 @@ export async function retentionView(pool: Pool): Promise<RetentionView> {
 const CANDIDATE_SCAN = 5_000;
 
 export class Retention {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: Periodic;
 
-  constructor(private readonly opts: RetentionOptions) {}
+  constructor(private readonly opts: RetentionOptions) {
+    this.loop = new Periodic(opts.intervalMs, async () => {
+      if (!this.lease.held()) return;
+      await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'retention pass failed'));
+    });
+  }
 
   private get lease(): LeaseView {
     return this.opts.lease ?? NO_LEASE;
@@ -89,19 +93,10 @@ export class Retention {
   }
 
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      if (this.lease.held()) {
-        await this.runOnce().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'retention pass failed'));
-      }
-      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
-    };
-    this.timer = setTimeout(() => void (this.running = tick()), this.opts.intervalMs);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

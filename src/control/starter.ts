@@ -19,6 +19,7 @@ import { gateNotifier, type GateNotifier } from '../temporal/notifier';
 import { recordAttributes } from '../telemetry/spans';
 import { CLOSED_RUN, InlineStartExecutor, type StartExecutor, type StartJob, type StartOutcome } from './start-executor';
 import { NO_LEASE, type LeaseView } from './lease';
+import { Periodic } from './periodic';
 import { SourceWindows } from './start-window';
 import { sweepOnce } from './sweeper';
 import { recordWorkflowId } from '../contracts/names';
@@ -61,14 +62,14 @@ export interface StartReport {
 }
 
 export class WorkflowStarter {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly relay: Periodic;
   private relayTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly executor: StartExecutor;
   private readonly windows: SourceWindows;
 
   constructor(private readonly opts: StarterOptions) {
+    this.relay = new Periodic(opts.relayIntervalMs, () => this.relayTick());
     this.executor = opts.executor ?? new InlineStartExecutor(opts.temporal, opts.lease?.deadline);
     this.windows = new SourceWindows(opts.startWindow ?? 0, opts.startWindowBudget ?? 0);
   }
@@ -275,27 +276,26 @@ export class WorkflowStarter {
 
   /** Runs the relay every interval (and at once) until stop(); it acts while the control lease is held. */
   startRelay(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      try {
-        if (!this.lease.held()) return;
-        let report: StartReport;
-        do {
-          report = await this.relayOnce();
-          if (report.started) this.opts.logger.info(report, 'relay started workflows');
-        } while (report.started > 0 && !this.stopped);
-        const nudged =
-          this.opts.sweeper === false
-            ? 0
-            : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds, this.lease.token());
-        if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
-      } catch (err) {
-        this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
-      } finally {
-        if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.opts.relayIntervalMs);
-      }
-    };
-    this.running = tick();
+    this.relay.start({ now: true });
+  }
+
+  /** One tick of the relay loop: passes until nothing is left to start, then the sweeper's nudges. */
+  private async relayTick(): Promise<void> {
+    try {
+      if (!this.lease.held()) return;
+      let report: StartReport;
+      do {
+        report = await this.relayOnce();
+        if (report.started) this.opts.logger.info(report, 'relay started workflows');
+      } while (report.started > 0 && !this.stopped);
+      const nudged =
+        this.opts.sweeper === false
+          ? 0
+          : await sweepOnce(this.opts.pool, (r) => this.notifier(r), this.opts.nudgeAfterSeconds, this.lease.token());
+      if (nudged) this.opts.logger.info({ nudged }, 'nudged records first in line without progress');
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'relay pass failed');
+    }
   }
 
   private async notifier(region: string): Promise<GateNotifier> {
@@ -304,8 +304,7 @@ export class WorkflowStarter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.relay.stop();
     await this.executor.close();
   }
 }

@@ -1,6 +1,7 @@
 // Temporal dev servers for the test files (the CLI comes from the global setup, TEMPORAL_CLI).
 import { spawn } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { SA } from '../../src/contracts/names';
 import { devServerArgs } from '../../src/launcher/dev-server-args';
 import { waitForServer } from '../../src/temporal/setup';
@@ -27,6 +28,14 @@ export async function startDevServer(namespaces: string[]): Promise<{ address: s
       await exited;
     },
   };
+}
+
+/** The SDK's runtime for a test file's in-process workers: no log lines, the core's errors only. */
+export function installQuietRuntime(): void {
+  Runtime.install({
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
 }
 
 /**

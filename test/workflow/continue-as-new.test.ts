@@ -3,12 +3,12 @@
 // that waits and is nudged again and again, stage activities stubbed.
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES, stageTaskQueue, WORKFLOW_TASK_QUEUE } from '../../src/contracts/names';
 import type { StageResult, StageTask } from '../../src/activities/stage-write';
 import { gateSignal, type RecordWorkflowInput } from '../../src/contracts/record.messages';
 import { PATCH_CONTINUE_AS_NEW_SUGGESTED } from '../../src/workflows/record';
-import { createTestEnv } from '../helpers/temporal';
+import { createTestEnv, installQuietRuntime } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
@@ -21,10 +21,7 @@ let running: Promise<void>;
 let predecessorDone = false;
 
 beforeAll(async () => {
-  Runtime.install({
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
-  });
+  installQuietRuntime();
   env = await createTestEnv(NAMESPACE, { 'limit.historyCount.suggestContinueAsNew': 40 });
   const done = (stage: string, seq: number): StageResult => ({
     outcome: 'done',

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../src/contracts/failures';
 import {
   RECORD_WORKFLOW_TYPE,
@@ -27,7 +27,7 @@ import {
   type RecordWorkflowInput,
   type RecordWorkflowResult,
 } from '../../src/contracts/record.messages';
-import { createTestEnv } from '../helpers/temporal';
+import { createTestEnv, installQuietRuntime } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
@@ -49,10 +49,7 @@ let workers: Worker[];
 let running: Promise<void>;
 
 beforeAll(async () => {
-  Runtime.install({
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
-  });
+  installQuietRuntime();
   env = await createTestEnv(NAMESPACE);
   client = env.client;
   const stageWorkers = STAGES.map((stage) =>
