@@ -3,7 +3,7 @@
 // already answers on the port; then each region's namespace and search attributes.
 import path from 'node:path';
 import { westPort, westUiPort, type Config } from '../config';
-import { isServerReachable, setupNamespace, waitForServer } from '../temporal/setup';
+import { isServerReachable, namespaceRetentionMs, setupNamespace, waitForServer } from '../temporal/setup';
 import { devServerArgs } from './dev-server-args';
 import { logFile } from './log-files';
 import { say } from './say';
@@ -82,7 +82,7 @@ export async function startTemporal(
   for (const r of c.regions) {
     const connection = await waitForServer(r.address, 60_000, r.connect);
     try {
-      await setupNamespace(connection, r.namespace);
+      await setupNamespace(connection, r.namespace, namespaceRetentionMs(c.retentionMs));
     } catch (err) {
       // Temporal Cloud (and locked-down clusters) create namespaces and search attributes
       // outside the application: use them as they are.

@@ -45,13 +45,25 @@ export async function isServerReachable(address: string, connect: ConnectOptions
   }
 }
 
-/** Idempotent: registers the namespace (if missing) and the search attributes on it. */
-export async function setupNamespace(connection: Connection, namespace: string): Promise<void> {
+const DAY_MS = 86_400_000;
+
+/**
+ * How long Temporal keeps a closed workflow's history: a week, or RETENTION if shorter (a history is
+ * only useful while its record is kept), but never less than the day Temporal allows at least.
+ */
+export function namespaceRetentionMs(retentionMs: number | null): number {
+  return Math.max(DAY_MS, Math.min(7 * DAY_MS, retentionMs ?? Infinity));
+}
+
+/**
+ * Idempotent: registers the namespace (if missing) and the search attributes on it. With a
+ * retention, an existing namespace that keeps closed workflows longer is lowered to it.
+ */
+export async function setupNamespace(connection: Connection, namespace: string, retentionMs = namespaceRetentionMs(null)): Promise<void> {
+  let created = false;
   try {
-    await connection.workflowService.registerNamespace({
-      namespace,
-      workflowExecutionRetentionPeriod: msToTs('7 days'),
-    });
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(retentionMs) });
+    created = true;
   } catch (err) {
     if (!isGrpcCode(err, ALREADY_EXISTS)) throw err;
   }
@@ -64,6 +76,16 @@ export async function setupNamespace(connection: Connection, namespace: string):
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  if (!created) {
+    const { config } = await connection.workflowService.describeNamespace({ namespace });
+    const keptMs = Number(config?.workflowExecutionRetentionTtl?.seconds ?? 0) * 1000;
+    if (keptMs > retentionMs) {
+      await connection.workflowService.updateNamespace({
+        namespace,
+        config: { workflowExecutionRetentionTtl: msToTs(retentionMs) },
+      });
     }
   }
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
