@@ -6,11 +6,13 @@
 // hot source, idle latency, the backlog's steadiness, the sustained load, the submit latency) beside
 // the figures. Loopback only, bounded in count and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
+// A year of records: --prefill 1000000 --prefill-sources 10000 adds the large-database run.
 // A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --submits-busy 20 --sustained-s 10 --backlog 30 --backlog-sources 3
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runBacklog } from './bench/backlog';
+import { runScale, scaleLines, type Scale } from './bench/scale';
 import { bareIdleLatency, measureBare, runBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
 import { cpuSnapshot, cpuUsed } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
@@ -43,6 +45,9 @@ const { values: args } = parseArgs({
     /** yes: a second backlog run with the Temporal server SIGKILLed half way. */
     kill: { type: 'string', default: 'yes' },
     'interval-s': { type: 'string', default: '5' },
+    /** Finished records added by SQL for the large-database run, over this many sources (0: skip it). */
+    prefill: { type: 'string', default: '0' },
+    'prefill-sources': { type: 'string', default: '10000' },
     'timeout-s': { type: 'string', default: '1800' },
   },
 });
@@ -156,6 +161,9 @@ async function main() {
         backlogKill = await runBacklog(b, { ...opts, kill: true });
       }
     }
+    // Last: the history it adds stays in this run's database.
+    let scale: Scale | null = null;
+    if (n('prefill') > 0) scale = await runScale(b, n('prefill'), n('prefill-sources'), say);
     const results: Results = {
       sources: n('sources'),
       many,
@@ -171,6 +179,7 @@ async function main() {
       backlogShape: shape,
     };
     for (const line of report(results)) say(line);
+    if (scale) for (const line of ['', ...scaleLines(scale)]) say(line);
     say('');
     say(
       `machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load()}`,

@@ -16,8 +16,8 @@ import type { ControlLease } from '../control/lease';
 import { REPAIR_KINDS } from '../contracts/reconcile';
 import { controlView } from './control-view';
 import { listRegions } from '../db/regions';
-import { allWatermarks, relayBacklog, stageLoad } from '../db/stats';
-import { fencingRefusals, sourceCounts } from '../db/metrics-queries';
+import { openWatermarks, relayBacklog, stageLoad } from '../db/stats';
+import { fencingRefusals, sourceCounts, totalCounts, type SourceCounts } from '../db/metrics-queries';
 import { StageLatencies } from './stage-latency';
 
 const SUBMIT_ROUTE = '/v1/sources/:sourceId/records';
@@ -175,7 +175,7 @@ export class PipelineMetrics {
     });
     // Histograms count what is written from now on, not the history.
     app.addHook('onReady', async () => {
-      await this.latencies.observe(this.opts.pool, await allWatermarks(this.opts.pool)).catch(() => undefined);
+      await this.latencies.start(this.opts.pool).catch(() => undefined);
     });
   }
 
@@ -187,12 +187,13 @@ export class PipelineMetrics {
 
   private async doRefresh(): Promise<void> {
     const { pool, router, maxSources } = this.opts;
-    const [counts, fences, regions, relay, watermarks, reconciler, control, retention, oldest] = await Promise.all([
-      sourceCounts(pool),
+    const [listed, totals, fences, regions, relay, open, reconciler, control, retention, oldest] = await Promise.all([
+      sourceCounts(pool, maxSources),
+      totalCounts(pool),
       fencingRefusals(pool),
       listRegions(pool),
       relayBacklog(pool),
-      allWatermarks(pool),
+      openWatermarks(pool),
       reconcilerView(pool),
       controlView(pool, this.opts.lease),
       retentionView(pool),
@@ -201,13 +202,18 @@ export class PipelineMetrics {
     // Totals from the tables: reset and set, so a value is exactly what Postgres says.
     for (const c of [this.accepted, this.delivered, this.skipped]) c.reset();
     this.blocked.reset();
-    const add = (label: string, row: (typeof counts)[number]) => {
+    const add = (label: string, row: SourceCounts) => {
       this.accepted.inc({ source: label }, row.accepted);
       this.delivered.inc({ source: label }, row.delivered);
       this.skipped.inc({ source: label }, row.skipped);
       this.blocked.inc({ source: label }, row.blocked);
     };
-    counts.forEach((row, i) => add(i < maxSources ? row.source_id : 'other', row));
+    // The first sources by creation by name, the rest as one series: the totals minus those.
+    for (const row of listed) add(row.source_id, row);
+    if (totals.sources > listed.length) {
+      const rest = (k: keyof SourceCounts) => totals[k] - listed.reduce((n, row) => n + row[k], 0);
+      add('other', { accepted: rest('accepted'), delivered: rest('delivered'), skipped: rest('skipped'), blocked: rest('blocked') });
+    }
     this.fenced.reset();
     for (const f of fences) this.fenced.inc({ region: f.region, stage: f.stage }, f.refusals);
     this.active.reset();
@@ -232,11 +238,11 @@ export class PipelineMetrics {
     this.retainedRows.reset();
     this.retainedRows.inc(retention.rowsRemoved);
     this.oldestKept.set(oldest ?? 0);
-    for (const s of await stageLoad(pool, watermarks)) {
+    for (const s of await stageLoad(pool, open)) {
       this.inFlight.set({ stage: s.stage }, s.inFlight);
       this.oldest.set({ stage: s.stage }, s.oldestWaitingSeconds ?? 0);
     }
-    await this.latencies.observe(pool, watermarks);
+    await this.latencies.observe(pool);
   }
 
   async text(): Promise<string> {

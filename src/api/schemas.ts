@@ -124,7 +124,14 @@ export const ReadyReply = Type.Object({
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 export const StatsQuery = Type.Object(
-  { sources: Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'list at most this many sources (by id)' }) },
+  {
+    sources: Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      default: 100,
+      description: 'list at most this many sources: those with open work first, then the others, each by id',
+    }),
+  },
   { additionalProperties: false },
 );
 export const StatsReply = Type.Object({

@@ -3,17 +3,42 @@ import { STAGES, type Stage } from '../contracts/names';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
-/** Per source: accepted (last seq), delivered (outbound watermark minus the skipped below it), skipped, blocked now. */
-export async function sourceCounts(pool: Pool) {
-  const { rows } = await pool.query<{ source_id: string; accepted: number; delivered: number; skipped: number; blocked: number }>(
+export interface SourceCounts {
+  accepted: number;
+  delivered: number;
+  skipped: number;
+  blocked: number;
+}
+
+/**
+ * The first `limit` sources in order of creation, each with accepted (last seq), delivered (outbound
+ * watermark minus the skipped below it), skipped and blocked now.
+ */
+export async function sourceCounts(pool: Pool, limit: number): Promise<(SourceCounts & { source_id: string })[]> {
+  const { rows } = await pool.query<SourceCounts & { source_id: string }>(
     `SELECT s.source_id, s.last_seq::int AS accepted,
             (COALESCE(w.watermark, 0) - (SELECT count(*) FROM dead_letters d WHERE d.source_id = s.source_id AND d.seq <= COALESCE(w.watermark, 0)))::int AS delivered,
             (SELECT count(*) FROM dead_letters d WHERE d.source_id = s.source_id)::int AS skipped,
             (SELECT count(*) FROM records r WHERE r.source_id = s.source_id AND r.status = 'blocked')::int AS blocked
-       FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id AND w.stage = 'outbound'
+       FROM (SELECT * FROM sources ORDER BY created_at, source_id LIMIT $1) s
+       LEFT JOIN watermarks w ON w.source_id = s.source_id AND w.stage = 'outbound'
       ORDER BY s.created_at, s.source_id`,
+    [limit],
   );
   return rows;
+}
+
+/** The same counts over every source, aggregated in Postgres (no row per source leaves it). */
+export async function totalCounts(pool: Pool): Promise<SourceCounts & { sources: number }> {
+  const { rows } = await pool.query<SourceCounts & { sources: number }>(
+    `SELECT (SELECT count(*) FROM sources)::int AS sources,
+            (SELECT COALESCE(sum(last_seq), 0) FROM sources)::float8 AS accepted,
+            ((SELECT COALESCE(sum(watermark), 0) FROM watermarks WHERE stage = 'outbound')
+             - (SELECT count(*) FROM dead_letters d JOIN watermarks w ON w.source_id = d.source_id AND w.stage = 'outbound' AND d.seq <= w.watermark))::float8 AS delivered,
+            (SELECT count(*) FROM dead_letters)::float8 AS skipped,
+            (SELECT count(*) FROM records WHERE status = 'blocked')::float8 AS blocked`,
+  );
+  return rows[0];
 }
 
 export async function fencingRefusals(pool: Pool) {
@@ -59,4 +84,26 @@ export async function stageWrites(pool: Pool, stage: Stage, ranges: StageRange[]
     [ranges.map((r) => r.sourceId), ranges.map((r) => r.after), ranges.map((r) => r.upTo)],
   );
   return rows;
+}
+
+/**
+ * Per source: the highest seq at or below `upTo` that the stage wrote by `before` (0: none). A stage
+ * writes a source's records in seq order, so every later row of the source was written after.
+ */
+export async function lastWrittenBefore(
+  pool: Pool,
+  stage: Stage,
+  before: Date,
+  sources: { sourceId: string; upTo: number }[],
+): Promise<Map<string, number>> {
+  if (!sources.length) return new Map();
+  const { rows } = await pool.query<{ source_id: string; seq: number | null }>(
+    `SELECT u.source_id,
+            (SELECT t.seq FROM ${stageTable(stage)} t
+              WHERE t.source_id = u.source_id AND t.seq <= u.up_to AND t.written_at <= $3
+              ORDER BY t.seq DESC LIMIT 1) AS seq
+       FROM unnest($1::text[], $2::bigint[]) AS u(source_id, up_to)`,
+    [sources.map((s) => s.sourceId), sources.map((s) => s.upTo), before],
+  );
+  return new Map(rows.map((r) => [r.source_id, r.seq ?? 0]));
 }

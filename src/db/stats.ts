@@ -10,26 +10,84 @@ export interface SourceWatermarks {
   watermarks: Record<Stage, number>;
 }
 
-export async function allWatermarks(pool: Pool): Promise<SourceWatermarks[]> {
-  const { rows } = await pool.query<{ source_id: string; last_seq: number; stage: Stage | null; watermark: number | null }>(
-    `SELECT s.source_id, s.last_seq, w.stage, w.watermark
-       FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id
-      ORDER BY s.source_id`,
-  );
+type WatermarkRow = { source_id: string; last_seq: number; stage: Stage | null; watermark: number | null };
+
+function bySource(rows: WatermarkRow[]): SourceWatermarks[] {
   const out = new Map<string, SourceWatermarks>();
   for (const r of rows) {
     let s = out.get(r.source_id);
     if (!s) {
       s = {
         sourceId: r.source_id,
-        lastSeq: r.last_seq,
+        lastSeq: Number(r.last_seq),
         watermarks: Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number>,
       };
       out.set(r.source_id, s);
     }
-    if (r.stage) s.watermarks[r.stage] = r.watermark ?? 0;
+    if (r.stage) s.watermarks[r.stage] = Number(r.watermark ?? 0);
   }
   return [...out.values()];
+}
+
+const WATERMARKS_OF = `SELECT s.source_id, s.last_seq, w.stage, w.watermark
+                         FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id`;
+
+/**
+ * The sources with open work (a record accepted, processing or blocked), by id: only they can have
+ * records in flight at a stage. Read through the partial index of open records, so a scrape costs
+ * what is open, not what the history holds.
+ */
+export async function openWatermarks(pool: Pool): Promise<SourceWatermarks[]> {
+  const { rows } = await pool.query<WatermarkRow>(
+    `${WATERMARKS_OF}
+      WHERE s.source_id IN (SELECT DISTINCT source_id FROM records WHERE status IN ('accepted', 'processing', 'blocked'))
+      ORDER BY s.source_id`,
+  );
+  return bySource(rows);
+}
+
+/** These sources' watermarks, by id. */
+export async function watermarksOf(pool: Pool, ids: string[]): Promise<SourceWatermarks[]> {
+  if (!ids.length) return [];
+  const { rows } = await pool.query<WatermarkRow>(`${WATERMARKS_OF} WHERE s.source_id = ANY($1::text[]) ORDER BY s.source_id`, [ids]);
+  return bySource(rows);
+}
+
+/**
+ * The watermarks of the sources whose watermarks moved after `since` (database time) and of the
+ * sources `also`, with the database's time of the read.
+ */
+export async function movedWatermarks(pool: Pool, since: Date, also: string[]): Promise<{ at: Date; sources: SourceWatermarks[] }> {
+  const { rows } = await pool.query<WatermarkRow & { at: Date }>(
+    `${WATERMARKS_OF.replace('SELECT ', 'SELECT now() AS at, ')}
+      WHERE s.source_id IN (SELECT source_id FROM watermarks WHERE updated_at > $1) OR s.source_id = ANY($2::text[])
+      ORDER BY s.source_id`,
+    [since, also],
+  );
+  const at = rows[0]?.at ?? (await pool.query<{ at: Date }>('SELECT now() AS at')).rows[0].at;
+  return { at, sources: bySource(rows) };
+}
+
+/** Up to `n` sources for a listing: those with open work first (by id), then the others by id. */
+export async function listedSources(pool: Pool, open: SourceWatermarks[], n: number): Promise<SourceWatermarks[]> {
+  const listed = open.slice(0, n);
+  if (listed.length >= n) return listed;
+  const { rows } = await pool.query<{ source_id: string }>(
+    'SELECT source_id FROM sources WHERE source_id <> ALL($1::text[]) ORDER BY source_id LIMIT $2',
+    [open.map((s) => s.sourceId), n - listed.length],
+  );
+  return [
+    ...listed,
+    ...(await watermarksOf(
+      pool,
+      rows.map((r) => r.source_id),
+    )),
+  ];
+}
+
+export async function sourceCount(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sources');
+  return rows[0].n;
 }
 
 export interface StageLoad {

@@ -1,9 +1,11 @@
 // GET /v1/stats: the operator's one-page view: Temporal task queues of both regions (pollers,
 // backlog), per stage what is in flight and how long the oldest has waited, per source progress.
+// It reads the sources with open work and at most `?sources=` others: its cost follows what is open,
+// not the history or the number of sources.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { listRegions } from '../../db/regions';
 import { firstBlocked } from '../../db/queries';
-import { allWatermarks, recentTotals, relayBacklog, stageLoad } from '../../db/stats';
+import { listedSources, openWatermarks, recentTotals, relayBacklog, sourceCount, stageLoad } from '../../db/stats';
 import { StatsQuery, StatsReply } from '../schemas';
 import { sourceView } from './sources';
 import { controlView } from '../control-view';
@@ -25,7 +27,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { pool, regionRouter } = app;
       const rows = await listRegions(pool);
       const active = rows.find((r) => r.active);
-      const [regions, watermarks, totals, relay] = await Promise.all([
+      const [regions, open, sourcesTotal, totals, relay] = await Promise.all([
         Promise.all(
           rows.map(async (row) => {
             const inspection = await regionRouter.inspect(row);
@@ -45,12 +47,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
             };
           }),
         ),
-        allWatermarks(pool),
+        openWatermarks(pool),
+        sourceCount(pool),
         recentTotals(pool, WINDOW_SECONDS),
         relayBacklog(pool),
       ]);
       const [control, reconciler] = await Promise.all([controlView(pool, app.controlLease), reconcilerView(pool)]);
-      const listed = watermarks.slice(0, request.query.sources);
+      const listed = await listedSources(pool, open, request.query.sources);
       const blocked = await firstBlocked(
         pool,
         listed.map((s) => s.sourceId),
@@ -60,7 +63,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         activeRegion: active?.name ?? 'none',
         epoch: active?.epoch ?? 0,
         regions,
-        stages: await stageLoad(pool, watermarks),
+        stages: await stageLoad(pool, open),
         relayBacklog: relay,
         totals: { windowSeconds: WINDOW_SECONDS, ...totals },
         control,
@@ -71,7 +74,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           repairedTotal: reconciler.repairedTotal,
           stalledSources: reconciler.last?.stalled.length ?? 0,
         },
-        sourcesTotal: watermarks.length,
+        sourcesTotal,
         sources: listed.map((s) => ({ sourceId: s.sourceId, ...sourceView(s.lastSeq, s.watermarks, blocked.get(s.sourceId)) })),
       };
     },
