@@ -6,13 +6,15 @@
 // hot source, idle latency, the backlog's steadiness, the sustained load, the submit latency) beside
 // the figures. Loopback only, bounded in count and time, stops by itself.
 //   npm run bench -- --sources 10 --records 100 --hot 300 --bare 400 --backlog 1000 --sustained-s 60
-// A year of records: --prefill 1000000 --prefill-sources 10000 adds the large-database run.
+// A year of records: --prefill 1000000 --prefill-sources 10000 adds the large-database run;
+// --soak-min 30 the soak (with --retention 2m --backlog 0: retention running during it).
 // A quick look: --sources 2 --records 20 --hot 20 --bare 20 --pairs 1 --idle 3 --submits 50 --submits-busy 20 --sustained-s 10 --backlog 30 --backlog-sources 3
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runBacklog } from './bench/backlog';
 import { runScale, scaleLines, type Scale } from './bench/scale';
+import { runSoak, soakLines, type Soak } from './bench/soak';
 import { bareIdleLatency, measureBare, runBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
 import { cpuSnapshot, cpuUsed } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
@@ -47,6 +49,10 @@ const { values: args } = parseArgs({
     'interval-s': { type: 'string', default: '5' },
     /** Finished records added by SQL for the large-database run, over this many sources (0: skip it). */
     prefill: { type: 'string', default: '0' },
+    /** Minutes of the soak at --sustained-load x the capacity (0: skip). */
+    'soak-min': { type: 'string', default: '0' },
+    /** RETENTION for the system (the soak with retention running): only without --prefill and --backlog, whose records it would remove. */
+    retention: { type: 'string', default: '' },
     'prefill-sources': { type: 'string', default: '10000' },
     'timeout-s': { type: 'string', default: '1800' },
   },
@@ -58,6 +64,9 @@ const TIMEOUT_MS = n('timeout-s') * 1000;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
+  if (args.retention && (n('prefill') > 0 || n('backlog') > 0)) {
+    throw new Error('--retention removes finished records during the run: use it with --prefill 0 and --backlog 0 (for the soak)');
+  }
   const load = () =>
     os
       .loadavg()
@@ -66,7 +75,8 @@ async function main() {
   const loadAtStart = load();
   const db = await createScratchDb('bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   say(`starting the system (database ${db.name})`);
-  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  const retention: Record<string, string> = args.retention ? { RETENTION: args.retention, RETENTION_INTERVAL_MS: '10000' } : {};
+  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn', ...retention } });
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const client = new Client({ connection, namespace: NAMESPACE });
   const b: Bench = { sys, pool: db.pool, client, dbName: db.name, timeoutMs: TIMEOUT_MS, batch: n('batch') };
@@ -149,6 +159,12 @@ async function main() {
         seconds: n('sustained-s'),
       };
     }
+    let soak: Soak | null = null;
+    if (n('soak-min') > 0) {
+      const perS = n('sustained-load') * many.deliveredPerS;
+      say(`soak: ${perS.toFixed(1)} records/s for ${n('soak-min')} min over ${n('sources')} sources`);
+      soak = await runSoak(b, perS, n('soak-min'), n('sources'), args.retention || null, say);
+    }
     const shape = `${n('backlog-sources')} sources x ${n('backlog')}`;
     let backlog = null;
     let backlogKill = null;
@@ -179,6 +195,7 @@ async function main() {
       backlogShape: shape,
     };
     for (const line of report(results)) say(line);
+    if (soak) for (const line of ['', ...soakLines(soak)]) say(line);
     if (scale) for (const line of ['', ...scaleLines(scale)]) say(line);
     say('');
     say(
