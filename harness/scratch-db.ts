@@ -83,8 +83,19 @@ export async function createScratchDb(label: string, serverUrl: string, opts: Sc
   };
 }
 
+/**
+ * Drops the database and the Temporal databases named after it (`<name>_temporal_<region>` and
+ * its visibility database: a system run with TEMPORAL_SERVER=postgres creates them).
+ */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+  await withAdmin(serverUrl, async (c) => {
+    const temporal = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [
+      `${name}_temporal_`,
+    ]);
+    for (const db of [name, ...temporal.rows.map((r) => r.datname)]) {
+      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
+    }
+  });
 }
 
 // Any constant: serialises the processes that may create the template at the same time.

@@ -7,7 +7,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/contracts/control';
-import { portFree } from '../src/launcher/ports';
+import { freePortRange } from '../src/launcher/ports';
+
+export { freePortRange };
 
 export function projectRoot(dir = __dirname): string {
   return fs.existsSync(path.join(dir, 'package.json')) ? dir : projectRoot(path.dirname(dir));
@@ -27,26 +29,6 @@ export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? process.env.HARNESS_ADMIN_
  */
 export async function freePort(): Promise<number> {
   return freePortRange(1);
-}
-
-const EPHEMERAL_LOW = (() => {
-  try {
-    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
-})();
-const PORT_FLOOR = 10_000;
-
-/** n consecutive free ports on 127.0.0.1, below the ephemeral range (see freePort). */
-export async function freePortRange(n: number): Promise<number> {
-  const span = Math.max(EPHEMERAL_LOW - PORT_FLOOR - n, 1000);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = PORT_FLOOR + Math.floor(Math.random() * span);
-    const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree('127.0.0.1', base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`no ${n} consecutive free ports found below ${EPHEMERAL_LOW}`);
 }
 
 /** The last lines of each process log, so that a CI failure to start says why. */

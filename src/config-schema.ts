@@ -58,14 +58,19 @@ export const EnvSchema = Type.Object({
       description: "west's own profile (its address, namespace, TLS, API key); see [Production settings](#production-settings)",
     }),
   ),
-  TEMPORAL_PORT: Int(7233, 1, 'port of the dev server `npm start` runs'),
+  TEMPORAL_PORT: Int(7233, 1, "port of the Temporal server `npm start` runs (east's, in the `servers` topology)"),
   TEMPORAL_UI_PORT: Int(8233, 0, "the dev server's Web UI (`0`: headless)"),
   REGION_TOPOLOGY: Type.Union([Type.Literal('shared'), Type.Literal('servers')], {
     default: 'shared',
     description: '`shared`: both namespaces on one dev server; `servers`: one dev server per region',
   }),
+  TEMPORAL_SERVER: Type.Union([Type.Literal('dev'), Type.Literal('postgres')], {
+    default: 'dev',
+    description:
+      "`npm start`: the Temporal it runs. `dev`: the CLI's dev server (SQLite in `DATA_DIR`); `postgres`: the real Temporal server (v1.31.2, built once into `TEMPORAL_CLI_CACHE`) on the pipeline's Postgres, one per region (it implies `REGION_TOPOLOGY=servers`; `shared` is refused), its databases `<database>_temporal_<region>` and `<database>_temporal_<region>_visibility`; no Web UI yet. See [the real server](operations.md#the-real-temporal-server-on-postgres)",
+  }),
   TEMPORAL_PORT_WEST: Type.Optional(
-    Type.Integer({ minimum: 1, docDefault: '`TEMPORAL_PORT + 1`', description: 'the west dev server in the `servers` topology' }),
+    Type.Integer({ minimum: 1, docDefault: '`TEMPORAL_PORT + 1`', description: "the west server's port in the `servers` topology" }),
   ),
   TEMPORAL_UI_PORT_WEST: Type.Optional(
     Type.Integer({
@@ -78,7 +83,8 @@ export const EnvSchema = Type.Object({
   TEMPORAL_CLI_CACHE: Type.String({
     default: path.join(os.homedir(), '.cache', 'record-pipeline'),
     docDefault: '`~/.cache/record-pipeline`',
-    description: 'where the `temporal` CLI is built once and reused',
+    description:
+      'where the `temporal` CLI (and with `TEMPORAL_SERVER=postgres` the Temporal server and its SQL tool) is built once and reused',
   }),
   NAMESPACE_EAST: Type.Optional(
     Type.String({ docDefault: "east's profile namespace, else `pipeline-east`", description: "the east region's namespace" }),

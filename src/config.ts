@@ -36,6 +36,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${details}`);
   }
   const e = value as Env;
+  // The real server runs one per region (each its own databases and cluster): shared is not an option.
+  if (e.TEMPORAL_SERVER === 'postgres') {
+    if (env.REGION_TOPOLOGY === 'shared') {
+      throw new ConfigError(
+        'invalid configuration: TEMPORAL_SERVER=postgres runs one Temporal server per region; unset REGION_TOPOLOGY or set it to servers',
+      );
+    }
+    e.REGION_TOPOLOGY = 'servers';
+  }
   const local = `127.0.0.1:${e.TEMPORAL_PORT}`;
   const westLocal = e.REGION_TOPOLOGY === 'servers' ? `127.0.0.1:${westPort(e)}` : local;
   const regions: RegionConfig[] = [

@@ -1,8 +1,9 @@
 // Once per `npm test`: make sure Postgres answers (local, else embedded) and the Temporal CLI
-// exists (built once into its cache), and hand both to the test files through the environment, with
-// what the files of this run share: the name of the template every test database is copied from
-// (migrated by the first file that needs one), the folder where the shared system is recorded, the
-// admin token and this process's pid (test/global-teardown.ts stops and drops what they created).
+// exists (built once into its cache; with TEMPORAL_SERVER=postgres the real server too), and hand
+// both to the test files through the environment, with what the files of this run share: the name
+// of the template every test database is copied from (migrated by the first file that needs one),
+// the folder where the shared system is recorded, the admin token and this process's pid
+// (test/global-teardown.ts stops and drops what they created).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { ensurePostgres } from '../src/launcher/postgres';
+import { ensureTemporalServer } from '../src/launcher/temporal-server';
 import { templateName } from '../harness/scratch-db';
 
 export default async function globalSetup(): Promise<void> {
@@ -29,6 +31,11 @@ export default async function globalSetup(): Promise<void> {
     cacheDir: config.TEMPORAL_CLI_CACHE,
     log: (line) => process.stderr.write(`[test setup] ${line}\n`),
   });
+  // TEMPORAL_SERVER=postgres (npm run test:server): the real server and its SQL tool, built once
+  // here rather than inside the first system's boot timeout.
+  if (config.TEMPORAL_SERVER === 'postgres') {
+    await ensureTemporalServer({ cacheDir: config.TEMPORAL_CLI_CACHE, log: (line) => process.stderr.write(`[test setup] ${line}\n`) });
+  }
   // The tests start their own servers; a developer's settings must not leak into them.
   for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_ADDRESS_EAST', 'TEMPORAL_ADDRESS_WEST', 'DATABASE_URL', 'PORT']) delete process.env[key];
 }

@@ -1,6 +1,7 @@
 // `npm start`'s supervisor: brings up the whole system on one machine, in order, and stops it.
-//   Temporal dev server -> Postgres (+ migrations) -> API -> a workflow worker and five stage workers
-//   per region, each its own OS process, restarted with backoff if it dies.
+//   Postgres -> Temporal (dev servers, or the real server on Postgres) -> migrations -> API -> a
+//   workflow worker and five stage workers per region, each its own OS process, restarted with
+//   backoff if it dies.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
@@ -45,9 +46,10 @@ export class Supervisor {
     this.releaseLock = acquireLock(c.dataDir);
     if (!(await portFree(c.HOST, c.PORT))) throw new Error(`port ${c.PORT} is in use: set PORT to another port`);
 
-    const addresses = await startTemporal(c, this.supervise, this.servers);
+    // Postgres first: the real Temporal server (TEMPORAL_SERVER=postgres) keeps its state there.
     this.postgres = await ensurePostgres({ databaseUrl: c.DATABASE_URL, dataDir: c.dataDir, log: say });
     say(`postgres: ${redactUrl(this.postgres.databaseUrl)} (${this.postgres.kind})`);
+    const addresses = await startTemporal(c, this.supervise, this.servers, this.postgres.databaseUrl);
     const active = await prepareLocalDatabase(c, this.postgres.databaseUrl);
 
     const env = childEnv(c, { databaseUrl: this.postgres.databaseUrl, addresses });
