@@ -27,8 +27,13 @@ export interface ServerBinaries {
   sqlTool: string;
 }
 
+/** Named with their version, so that a change of the pinned version builds the new one. */
 export function cachedServerBinaries(cacheDir: string): ServerBinaries {
-  return { server: path.join(cacheDir, 'bin', 'temporal-server'), sqlTool: path.join(cacheDir, 'bin', 'temporal-sql-tool') };
+  const bin = path.join(cacheDir, 'bin');
+  return {
+    server: path.join(bin, `temporal-server-${TEMPORAL_SERVER_VERSION}`),
+    sqlTool: path.join(bin, `temporal-sql-tool-${TEMPORAL_SERVER_VERSION}`),
+  };
 }
 
 /** The cached server and SQL tool, else `go install` of both into the cache (several minutes, once). */
