@@ -48,6 +48,8 @@ const { values: args } = parseArgs({
     kill: { type: 'string', default: 'yes' },
     'interval-s': { type: 'string', default: '5' },
     /** Finished records added by SQL for the large-database run, over this many sources (0: skip it). */
+    /** The Temporal server: the CLI's dev server, or the real server on Postgres (TEMPORAL_SERVER). */
+    engine: { type: 'string', default: 'dev' },
     prefill: { type: 'string', default: '0' },
     /** Minutes of the soak at --sustained-load x the capacity (0: skip). */
     'soak-min': { type: 'string', default: '0' },
@@ -64,6 +66,7 @@ const TIMEOUT_MS = n('timeout-s') * 1000;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
+  if (args.engine !== 'dev' && args.engine !== 'postgres') throw new Error(`--engine is dev or postgres, not ${args.engine}`);
   if (args.retention && (n('prefill') > 0 || n('backlog') > 0)) {
     throw new Error('--retention removes finished records during the run: use it with --prefill 0 and --backlog 0 (for the soak)');
   }
@@ -74,9 +77,9 @@ async function main() {
       .join(' ');
   const loadAtStart = load();
   const db = await createScratchDb('bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  say(`starting the system (database ${db.name})`);
+  say(`starting the system (database ${db.name}, Temporal: ${args.engine === 'dev' ? 'the dev server' : 'the real server on Postgres'})`);
   const retention: Record<string, string> = args.retention ? { RETENTION: args.retention, RETENTION_INTERVAL_MS: '10000' } : {};
-  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn', ...retention } });
+  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn', TEMPORAL_SERVER: args.engine, ...retention } });
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const client = new Client({ connection, namespace: NAMESPACE });
   const b: Bench = { sys, pool: db.pool, client, dbName: db.name, timeoutMs: TIMEOUT_MS, batch: n('batch') };
@@ -199,7 +202,7 @@ async function main() {
     if (scale) for (const line of ['', ...scaleLines(scale)]) say(line);
     say('');
     say(
-      `machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load()}`,
+      `engine: ${args.engine === 'dev' ? 'the Temporal CLI dev server (SQLite)' : 'the Temporal server on Postgres, one per region'}; machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load()}`,
     );
   } finally {
     clearTimeout(guard);

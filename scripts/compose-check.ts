@@ -10,6 +10,7 @@ import { EnvSchema, loadConfig } from '../src/config';
 import { REGIONS, WORKER_ROLES, defaultNamespace, SEARCH_ATTRIBUTES } from '../src/contracts/names';
 import type { MetricObject } from 'prom-client';
 import { PipelineMetrics, type MetricsOptions } from '../src/api/metrics';
+import { HISTORY_SHARDS, SCHEMAS, SQL_PLUGIN, TEMPORAL_SERVER_VERSION, dynamicConfig } from '../src/launcher/temporal-server';
 import {
   DASHBOARD_FILE,
   WORKER_FAMILIES,
@@ -33,6 +34,45 @@ export function readCompose(file: string): Record<string, Service> {
 /** The API replicas: api, api-2, ... */
 const apiServices = (services: Record<string, Service>) => Object.keys(services).filter((s) => s === 'api' || s.startsWith('api-'));
 
+/**
+ * Compose runs what TEMPORAL_SERVER=postgres runs (src/launcher/temporal-server.ts): the same server
+ * version, shard count, schema steps and dynamic config.
+ */
+export function temporalServerProblems(services: Record<string, Service>, root: string): string[] {
+  const problems: string[] = [];
+  const expect = (ok: unknown, problem: string) => {
+    if (!ok) problems.push(problem);
+  };
+  const version = TEMPORAL_SERVER_VERSION.replace(/^v/, '');
+  const server = services.temporal ?? {};
+  const env = (server.environment ?? {}) as Record<string, unknown>;
+  expect(server.image === `temporalio/server:${version}`, `temporal: image is not temporalio/server:${version}, the launcher's server`);
+  for (const name of ['temporal-schema', 'temporal-setup'])
+    expect(services[name]?.image === `temporalio/admin-tools:${version}`, `${name}: image is not temporalio/admin-tools:${version}`);
+  expect(env.DB === SQL_PLUGIN, `temporal: DB is not ${SQL_PLUGIN}`);
+  expect(
+    String(env.NUM_HISTORY_SHARDS) === String(HISTORY_SHARDS),
+    `temporal: NUM_HISTORY_SHARDS is not ${HISTORY_SHARDS}, the launcher's`,
+  );
+  expect(
+    server.depends_on?.['temporal-schema']?.condition === 'service_completed_successfully',
+    'temporal: does not wait for temporal-schema to complete',
+  );
+  const schema = (services['temporal-schema']?.command ?? []).join(' ');
+  for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema --schema-name', `--plugin ${SQL_PLUGIN}`])
+    expect(schema.includes(step), `temporal-schema does not run ${step}`);
+  for (const s of Object.values(SCHEMAS)) expect(schema.includes(s), `temporal-schema does not apply ${s}`);
+  const target = String(env.DYNAMIC_CONFIG_FILE_PATH ?? '');
+  const mount = ((server.volumes ?? []) as string[]).map((v) => v.split(':')).find(([, to]) => to === target);
+  expect(mount, `temporal: DYNAMIC_CONFIG_FILE_PATH (${target || 'unset'}) is not a mounted file`);
+  if (mount) {
+    const file = path.join(root, mount[0]);
+    const same = fs.existsSync(file) && JSON.stringify(YAML.parse(fs.readFileSync(file, 'utf8'))) === JSON.stringify(dynamicConfig());
+    expect(same, `temporal: ${mount[0]} is not the launcher's dynamic config (dynamicConfig() in src/launcher/temporal-server.ts)`);
+  }
+  return problems;
+}
+
 /** Every way the compose file disagrees with the code; empty when it is consistent. */
 export function composeProblems(services: Record<string, Service>, root = projectRoot()): string[] {
   const problems: string[] = [];
@@ -40,7 +80,7 @@ export function composeProblems(services: Record<string, Service>, root = projec
     if (!ok) problems.push(problem);
   };
   const defaults = loadConfig({});
-  for (const name of ['postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'api', 'prometheus', 'grafana', 'jaeger'])
+  for (const name of ['postgres', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'api', 'prometheus', 'grafana', 'jaeger'])
     expect(services[name], `service ${name} is missing`);
   for (const region of REGIONS) {
     for (const role of WORKER_ROLES) {
@@ -123,8 +163,10 @@ export function composeProblems(services: Record<string, Service>, root = projec
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
     expect(setup.includes(`--name ${name} --type ${type}`), `temporal-setup does not create the search attribute ${name}`);
 
+  problems.push(...temporalServerProblems(services, root));
+
   for (const [name, svc] of Object.entries(services)) {
-    if (name === 'temporal-setup') continue;
+    if (name === 'temporal-setup' || name === 'temporal-schema') continue;
     expect(svc.restart === 'unless-stopped', `${name}: restart is ${svc.restart ?? 'not set'}, expected unless-stopped`);
     if (svc.image) expect(/:v?\d[\w.-]*$/.test(svc.image), `${name}: image ${svc.image} is not pinned to a version`);
     // The UIs' images have no shell or HTTP client to run a check with.

@@ -1,5 +1,6 @@
 // CPU seconds of the system's processes from /proc/<pid>/stat (utime + stime, all threads): the
-// project's (supervisor, API, workers), the bench database's Postgres backends, the Temporal server.
+// project's (supervisor, API, workers), the bench database's Postgres backends, the Temporal server
+// (with the real server, its own Postgres backends too).
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { Pool } from '../../src/db/pool';
@@ -51,7 +52,15 @@ export async function cpuSnapshot(sys: System, pool: Pool, dbName: string): Prom
   const workers = (await sys.workers()).map((w) => w.pid).filter((p): p is number => p !== null);
   const project = [sys.proc.pid!, await sys.apiPid(), ...workers];
   const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName]);
-  return { project: snapPids(project), postgres: snapPids(rows.map((r) => r.pid)), temporal: snapPids(await temporalPids(sys)) };
+  // The real server's Postgres backends (TEMPORAL_SERVER=postgres: its databases are named after ours) count as Temporal's.
+  const server = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE starts_with(datname, $1 || '_temporal_')`, [
+    dbName,
+  ]);
+  return {
+    project: snapPids(project),
+    postgres: snapPids(rows.map((r) => r.pid)),
+    temporal: snapPids([...(await temporalPids(sys)), ...server.rows.map((r) => r.pid)]),
+  };
 }
 
 /** Seconds used between two snapshots. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { composeProblems, observabilityProblems, readCompose } from '../../scripts/compose-check';
+import { composeProblems, observabilityProblems, readCompose, temporalServerProblems } from '../../scripts/compose-check';
 import {
   DASHBOARD_FILE,
   dashboardMetricNames,
@@ -23,6 +23,23 @@ describe('docker-compose.yml', () => {
     expect(composeProblems(services)).toEqual([]);
   });
 
+  it("runs the launcher's dynamic config for the Temporal server, and is reported when it differs", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'temporal'));
+      const file = path.join(dir, 'temporal', 'dynamic-config.yaml');
+      const config = YAML.parse(fs.readFileSync(path.join(ROOT, 'temporal', 'dynamic-config.yaml'), 'utf8'));
+      config['matching.longPollExpirationInterval'] = [{ value: '60s' }];
+      fs.writeFileSync(file, YAML.stringify(config));
+      expect(temporalServerProblems(services, ROOT)).toEqual([]);
+      expect(temporalServerProblems(services, dir)).toEqual([
+        "temporal: ./temporal/dynamic-config.yaml is not the launcher's dynamic config (dynamicConfig() in src/launcher/temporal-server.ts)",
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is reported when broken', () => {
     const broken = structuredClone(services);
     delete broken['worker-west-core'];
@@ -37,6 +54,9 @@ describe('docker-compose.yml', () => {
     broken.grafana.volumes = [];
     delete broken.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
     delete broken['api-2'];
+    broken.temporal.image = 'temporalio/auto-setup:1.29';
+    broken.temporal.environment.NUM_HISTORY_SHARDS = 512;
+    broken['temporal-schema'].command = ['temporal-sql-tool --db temporal setup-schema -v 0.0'];
     expect(composeProblems(broken)).toEqual(
       expect.arrayContaining([
         '1 API service(s): run at least two replicas (api, api-2)',
@@ -53,6 +73,10 @@ describe('docker-compose.yml', () => {
         'grafana: no provisioning folder mounted at /etc/grafana/provisioning',
         `grafana: ${DASHBOARD_FILE} is not mounted at /var/lib/grafana/dashboards`,
         'grafana: the home dashboard is not pipeline.json',
+        "temporal: image is not temporalio/server:1.31.2, the launcher's server",
+        "temporal: NUM_HISTORY_SHARDS is not 4, the launcher's",
+        'temporal-schema does not run update-schema --schema-name',
+        'temporal-schema does not apply postgresql/v12/visibility',
       ]),
     );
   });
