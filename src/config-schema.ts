@@ -192,6 +192,16 @@ export const EnvSchema = Type.Object({
     0,
     'tests only: each stage write holds its transaction open this long right after its fence check (the zombie test pauses a worker there); `0`: off',
   ),
+  WEBHOOK_TIMEOUT_MS: Int(
+    5_000,
+    100,
+    "a webhook destination's call waits this long at most for the endpoint's answer (and at most 80 % of the activity's timeout); no answer counts as a failed call, tried again",
+  ),
+  WEBHOOK_MAX_BACKOFF_MS: Int(
+    30_000,
+    100,
+    "between failed webhook calls of a record the wait doubles from 1 s up to this (a `Retry-After` is honoured up to an hour); a disabled destination (410) is looked at again this often",
+  ),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024, 'largest request body'),
   PG_POOL_MAX: Int(10, 1, 'Postgres connections per process'),
   WORKERS_PER_STAGE: Int(

@@ -7,6 +7,8 @@ import type { Watermarks } from '../contracts/gate';
 import { stageTable } from '../db/stages';
 import { countFencingRefusal } from '../db/metrics-queries';
 import type { JsonObject, StageWork } from '../stages/work';
+import { storedDestination } from '../destinations/destination';
+import { deliverByWebhook, type WebhookSettings } from './webhook-delivery';
 
 export interface StageTask {
   sourceId: string;
@@ -67,6 +69,8 @@ export interface StageWriteDeps {
   work: Record<Stage, StageWork>;
   /** Tests only (STAGE_TX_DELAY_MS): hold the write transaction open this long after the fence check. */
   txDelayMs?: number;
+  /** Calls to sources' webhook destinations (outbound); without it, every source delivers to the table only. */
+  webhooks?: WebhookSettings;
 }
 
 /** Counts a fenced write for the API's metrics (the refused transaction itself rolled back). */
@@ -109,6 +113,8 @@ interface StageRead {
   watermark: number;
   input: JsonObject | null;
   faulted: boolean;
+  /** outbound only: the source's destination, as stored. */
+  destination?: unknown;
 }
 
 const READ_SQL = Object.fromEntries(
@@ -117,6 +123,7 @@ const READ_SQL = Object.fromEntries(
     `SELECT r.record_id, r.status, r.accepted_at, w.watermark,
             ${i === 0 ? 'r.payload' : `(SELECT p.output FROM ${stageTable(STAGES[i - 1])} p WHERE p.source_id = r.source_id AND p.seq = r.seq)`} AS input,
             EXISTS (SELECT 1 FROM faults f WHERE f.region = $3 AND f.stage = $4) AS faulted
+            ${stage === 'outbound' ? ', (SELECT s.destination FROM sources s WHERE s.source_id = r.source_id) AS destination' : ''}
        FROM records r JOIN watermarks w ON w.source_id = r.source_id AND w.stage = $4
       WHERE r.source_id = $1 AND r.seq = $2`,
   ]),
@@ -149,8 +156,8 @@ async function attemptStage(
   holdUpTo: number,
 ): Promise<StageWrite> {
   const { sourceId, seq, epoch } = task;
-  const call = async (output: JsonObject | null): Promise<StageWriteRow> => {
-    const { rows } = await db.query<StageWriteRow>({
+  const call = async (output: JsonObject | null, on: Pool | PoolClient = db): Promise<StageWriteRow> => {
+    const { rows } = await on.query<StageWriteRow>({
       name: 'stage-write',
       text: 'SELECT * FROM stage_write($1, $2, $3, $4, $5, $6, $7)',
       values: [deps.region, stage, sourceId, seq, epoch, output, holdUpTo],
@@ -186,6 +193,17 @@ async function attemptStage(
     recordId: read.record_id,
     acceptedAt: read.accepted_at.toISOString(),
   });
+  if (stage === 'outbound' && deps.webhooks && storedDestination(read.destination).type === 'webhook') {
+    const task = { region: deps.region, sourceId, seq, epoch, recordId: read.record_id, output };
+    const row = await deliverByWebhook(
+      db,
+      deps.webhooks,
+      task,
+      (c, out) => call(out, c),
+      (c) => checkFence(c, deps.region, stage, epoch),
+    );
+    return answer(row);
+  }
   return answer(await call(output));
 }
 

@@ -1,6 +1,7 @@
 // The five stage activities, built from their dependencies so tests can swap the work or the pool.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityTimeoutMs } from './activity-timeout';
 import { FailureType } from '../contracts/failures';
 import { STAGES, type Stage } from '../contracts/names';
 import type { GateListener } from '../db/gate-listener';
@@ -8,6 +9,7 @@ import type { Pool } from '../db/pool';
 import { defaultWork, type StageWork } from '../stages/work';
 import type { GateNotifier } from '../temporal/notifier';
 import { inSpan, recordAttributes, tagActiveSpan } from '../telemetry/spans';
+import type { WebhookSettings } from './webhook-delivery';
 import { isRejection, markBlocked, runStage, type StageResult, type StageTask, type StageWrite, type StageWriteDeps } from './stage-write';
 
 export type { StageResult, StageTask } from './stage-write';
@@ -21,6 +23,8 @@ export interface StageActivityDeps {
   delayMs?: number;
   /** Tests only: a pause inside each stage write transaction, after its fence check. */
   txDelayMs?: number;
+  /** Calls to webhook destinations (outbound); without it every source delivers to the table only. */
+  webhooks?: WebhookSettings;
   /** Wakes the record now first in line at the stage (the gate signal). */
   notify?: GateNotifier;
   /** The fast path: wait in the activity for the predecessor's commit (see gate-listener.ts). */
@@ -42,6 +46,7 @@ export function createStageActivities(deps: StageActivityDeps) {
     region: deps.region,
     work: { ...defaultWork, ...deps.work },
     txDelayMs: deps.txDelayMs,
+    webhooks: deps.webhooks,
   };
   const activity =
     (stage: Stage) =>
@@ -123,15 +128,6 @@ export function createStageActivities(deps: StageActivityDeps) {
   const acts = {} as Record<Stage, (task: StageTask) => Promise<StageResult>>;
   for (const stage of STAGES) acts[stage] = activity(stage);
   return acts;
-}
-
-/** The running activity's start-to-close timeout (outside an activity, as in some tests: none). */
-function activityTimeoutMs(): number {
-  try {
-    return Context.current().info.startToCloseTimeoutMs || Infinity;
-  } catch {
-    return Infinity;
-  }
 }
 
 export type StageActivities = ReturnType<typeof createStageActivities>;

@@ -33,6 +33,8 @@ export async function skipRecord(pool: Pool, sourceId: string, seq: number, reas
       stage,
       [blocked_reason, reason].filter(Boolean).join(' / skipped: '),
     ]);
+    // A webhook's failed calls of the record: nothing is tried any more.
+    await c.query('DELETE FROM webhook_attempts WHERE source_id = $1 AND seq = $2', [sourceId, seq]);
     const next = await skippedRunEnd(c, sourceId, seq);
     const watermarks: Watermarks = {};
     for (const row of wm.rows) {

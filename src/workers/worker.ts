@@ -75,6 +75,7 @@ async function main(): Promise<void> {
         region,
         delayMs: config.STAGE_DELAY_MS,
         txDelayMs: config.STAGE_TX_DELAY_MS,
+        webhooks: { timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_MS },
         notify,
         gate,
         gateWaitMs: config.GATE_WAIT_MS,

@@ -1,0 +1,130 @@
+// The outbound stage for a source with a webhook destination: the call is made inside the stage's
+// transaction, after the fence and the gate are checked under their locks and before the delivery
+// is written, so record n+1 is never sent before n was acknowledged and a fenced region never sends.
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType, RecordRejectedError } from '../contracts/failures';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool';
+import { readDestination, type WebhookDestination } from '../destinations/destination';
+import { sendWebhook, type WebhookAnswer } from '../destinations/webhook';
+import type { JsonObject } from '../stages/work';
+import { activityTimeoutMs } from './activity-timeout';
+
+export interface WebhookSettings {
+  /** At most this long per call (and at most 80 % of the activity's own timeout). */
+  timeoutMs: number;
+  /** Backoff between failed calls: 1 s, doubling, up to this. */
+  maxBackoffMs: number;
+}
+
+/** A Retry-After is honoured up to this. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+/** A gap this long between the fence check and the call (a paused process) means: check again. */
+const FENCE_FRESH_MS = 250;
+
+export interface WebhookTask {
+  region: string;
+  sourceId: string;
+  seq: number;
+  epoch: number;
+  recordId: string;
+  output: JsonObject;
+}
+
+/** What the caller's stage write does: stage_write with this output (null: only fence and gate). */
+export type GateWrite<Row> = (db: PoolClient, output: JsonObject | null) => Promise<Row>;
+
+type Outcome<Row> = { row: Row } | { fail: ApplicationFailure | RecordRejectedError };
+
+/**
+ * Runs the stage write around the call. `gate(null)` takes the region's fence (FOR SHARE: a failover
+ * waits for this transaction, or ends its session), the watermark row and the record row (FOR
+ * UPDATE: another attempt of this record, or its successor, waits) and answers `open` when the record
+ * is next; only then is the endpoint called. The lock is held during the call, bounded by its timeout.
+ */
+export async function deliverByWebhook<Row extends { outcome: string }>(
+  db: Pool | PoolClient,
+  settings: WebhookSettings,
+  task: WebhookTask,
+  gate: GateWrite<Row>,
+  fenceCheck: (c: PoolClient) => Promise<unknown>,
+): Promise<Row> {
+  const run = async (c: PoolClient): Promise<Outcome<Row>> => {
+    // Read in this transaction: an admin's change or a 410 committed before it counts.
+    const dest = await readDestination(c, task.sourceId);
+    const open = await gate(c, null);
+    if (open.outcome !== 'open') return { row: open };
+    if (dest.type !== 'webhook') return { row: await gate(c, task.output) };
+    const fencedAt = performance.now();
+    if (dest.disabledAt) {
+      const error = `destination disabled since ${dest.disabledAt} (${dest.disabledReason}); an admin sets it again with PUT /v1/admin/sources/:sourceId/destination`;
+      return { fail: await failed(c, task, settings, { kind: 'retry', status: null, error }, dest, true) };
+    }
+    if (performance.now() - fencedAt > FENCE_FRESH_MS) await fenceCheck(c);
+    const answer = await sendWebhook(
+      {
+        url: dest.url,
+        secret: dest.secret,
+        sourceId: task.sourceId,
+        seq: task.seq,
+        recordId: task.recordId,
+        epoch: task.epoch,
+        output: task.output,
+      },
+      Math.min(settings.timeoutMs, activityTimeoutMs() * 0.8),
+    );
+    if (answer.kind !== 'delivered') return { fail: await failed(c, task, settings, answer, dest, false) };
+    const row = await gate(c, task.output);
+    await c.query({
+      name: 'webhook-attempts-done',
+      text: 'DELETE FROM webhook_attempts WHERE source_id = $1 AND seq = $2',
+      values: [task.sourceId, task.seq],
+    });
+    return { row };
+  };
+  // Committed first (the attempt's record, a 410's disabling), then thrown.
+  const outcome = 'release' in db ? await run(db) : await withTransaction(db, run);
+  if ('fail' in outcome) throw outcome.fail;
+  return outcome.row;
+}
+
+/** Records the failed call and answers what the activity throws. */
+async function failed(
+  c: PoolClient,
+  task: WebhookTask,
+  settings: WebhookSettings,
+  answer: Exclude<WebhookAnswer, { kind: 'delivered' }>,
+  dest: WebhookDestination,
+  disabled: boolean,
+): Promise<ApplicationFailure | RecordRejectedError> {
+  const host = new URL(dest.url).host;
+  if (answer.kind === 'gone') {
+    await c.query(
+      `UPDATE sources SET destination = destination || jsonb_build_object('disabledAt', now(), 'disabledReason', $2::text)
+        WHERE source_id = $1 AND destination->>'url' = $3`,
+      [task.sourceId, `${host} answered ${answer.error}`, dest.url],
+    );
+  }
+  const { rows } = await c.query<{ attempts: number }>('SELECT attempts FROM webhook_attempts WHERE source_id = $1 AND seq = $2', [
+    task.sourceId,
+    task.seq,
+  ]);
+  const attempts = (rows[0]?.attempts ?? 0) + 1;
+  const backoff = Math.min(settings.maxBackoffMs, 1000 * 2 ** Math.min(attempts - 1, 30));
+  const retryAfter =
+    answer.kind === 'retry' && answer.retryAfterMs !== undefined ? Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_MS) : undefined;
+  const delayMs = answer.kind === 'reject' ? null : (retryAfter ?? backoff);
+  const error = disabled ? answer.error : answer.status === null ? `${host}: ${answer.error}` : `${host} answered ${answer.error}`;
+  await c.query(
+    `INSERT INTO webhook_attempts (source_id, seq, attempts, last_status, last_error, last_at, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, now(), now() + $6 * interval '1 millisecond')
+     ON CONFLICT (source_id, seq) DO UPDATE SET attempts = EXCLUDED.attempts, last_status = EXCLUDED.last_status,
+       last_error = EXCLUDED.last_error, last_at = EXCLUDED.last_at, next_attempt_at = EXCLUDED.next_attempt_at`,
+    [task.sourceId, task.seq, attempts, answer.status, error.slice(0, 1000), delayMs],
+  );
+  if (answer.kind === 'reject') return new RecordRejectedError(`webhook ${error}`);
+  return ApplicationFailure.create({
+    type: FailureType.DependencyUnavailable,
+    message: `webhook ${error} (attempt ${attempts}; next in ${Math.round(delayMs! / 100) / 10} s)`,
+    nextRetryDelay: delayMs!,
+  });
+}

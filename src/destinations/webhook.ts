@@ -1,0 +1,101 @@
+// One call of a source's webhook, by the Standard Webhooks convention, and what its answer means
+// for the record: delivered, try again later (and when), rejected, or the endpoint is gone.
+import { Webhook } from 'standardwebhooks';
+import type { JsonObject } from '../stages/work';
+
+export interface WebhookCall {
+  url: string;
+  secret: string;
+  sourceId: string;
+  seq: number;
+  recordId: string;
+  /** The region's epoch: a fencing token a receiver may compare (a lower one is a stale sender). */
+  epoch: number;
+  output: JsonObject;
+}
+
+export type WebhookAnswer =
+  | { kind: 'delivered'; status: number }
+  /** Timeouts, connection errors, 5xx, 429, 408: the record waits and the call is made again. */
+  | { kind: 'retry'; status: number | null; error: string; retryAfterMs?: number }
+  /** Any other answer (4xx, a redirect): the record itself is refused, it blocks. */
+  | { kind: 'reject'; status: number; error: string }
+  /** 410 Gone: the destination is disabled until an admin sets it again. */
+  | { kind: 'gone'; status: 410; error: string };
+
+/** How much of an answer's body is kept as the reason. */
+const ANSWER_BYTES = 200;
+
+/** `<sourceId>:<seq>`: the same on every retry, failover and replay, so receivers deduplicate by it. */
+export function webhookId(sourceId: string, seq: number): string {
+  return `${sourceId}:${seq}`;
+}
+
+/** The request as sent: body and headers (signed over id, timestamp and body). */
+export function webhookRequest(call: WebhookCall, now: Date): { body: string; headers: Record<string, string> } {
+  const id = webhookId(call.sourceId, call.seq);
+  const body = JSON.stringify({ sourceId: call.sourceId, seq: call.seq, id: call.recordId, output: call.output });
+  const signature = new Webhook(call.secret).sign(id, now, body);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': signature,
+      'webhook-epoch': String(call.epoch),
+    },
+  };
+}
+
+/** Retry-After in milliseconds: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** What an HTTP status means for the record. */
+export function classify(status: number, text: string, retryAfter?: number): WebhookAnswer {
+  if (status >= 200 && status < 300) return { kind: 'delivered', status };
+  const error = `${status}${text ? `: ${text}` : ''}`;
+  if (status === 410) return { kind: 'gone', status, error };
+  if (status >= 500 || status === 429 || status === 408) return { kind: 'retry', status, error, retryAfterMs: retryAfter };
+  return { kind: 'reject', status, error: status >= 300 && status < 400 ? `${error} (redirects are not followed)` : error };
+}
+
+/**
+ * Sends the call once, at most timeoutMs. Never throws: a network failure is an answer too
+ * (retry). Redirects are not followed: a redirect could lead past the host allow-list.
+ */
+export async function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date()): Promise<WebhookAnswer> {
+  const { body, headers } = webhookRequest(call, now);
+  let res: Response;
+  try {
+    res = await fetch(call.url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const error =
+      e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
+    return { kind: 'retry', status: null, error };
+  }
+  const text = await firstBytes(res);
+  return classify(res.status, text, retryAfterMs(res.headers.get('retry-after')));
+}
+
+/** The start of an answer's body, on one line; the rest is not read. */
+async function firstBytes(res: Response): Promise<string> {
+  try {
+    const reader = res.body?.getReader();
+    if (!reader) return '';
+    const { value } = await reader.read();
+    await reader.cancel().catch(() => undefined);
+    return Buffer.from(value ?? [])
+      .toString('utf8', 0, ANSWER_BYTES)
+      .replace(/\s+/g, ' ')
+      .trim();
+  } catch {
+    return '';
+  }
+}
