@@ -200,7 +200,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_MAX_BACKOFF_MS: Int(
     30_000,
     100,
-    "between failed webhook calls of a record the wait doubles from 1 s up to this (a `Retry-After` is honoured up to an hour); a disabled destination (410) is looked at again this often",
+    'between failed webhook calls of a record the wait doubles from 1 s up to this (a `Retry-After` is honoured up to an hour); a disabled destination (410) is looked at again this often',
   ),
   BODY_LIMIT_BYTES: Int(16 * 1024 * 1024, 1024, 'largest request body'),
   PG_POOL_MAX: Int(10, 1, 'Postgres connections per process'),

@@ -18,6 +18,7 @@ import { controlView } from './control-view';
 import { listRegions } from '../db/regions';
 import { openWatermarks, relayBacklog, stageLoad } from '../db/stats';
 import { fencingRefusals, sourceCounts, totalCounts, type SourceCounts } from '../db/metrics-queries';
+import { webhookView } from '../db/webhooks';
 import { StageLatencies } from './stage-latency';
 
 const SUBMIT_ROUTE = '/v1/sources/:sourceId/records';
@@ -117,6 +118,26 @@ export class PipelineMetrics {
     help: 'age of the oldest record kept (what retention bounds)',
     registers: [this.registry],
   });
+  private readonly webhookRetrying = new Gauge({
+    name: 'pipeline_webhook_records_retrying',
+    help: 'records whose webhook calls failed and that try again (their sources wait behind them)',
+    registers: [this.registry],
+  });
+  private readonly webhookRefused = new Gauge({
+    name: 'pipeline_webhook_records_refused',
+    help: "records blocked by their webhook endpoint's answer (a 4xx other than 408, 410, 429)",
+    registers: [this.registry],
+  });
+  private readonly webhookAttempts = new Gauge({
+    name: 'pipeline_webhook_failed_attempts',
+    help: 'failed webhook calls of the records still retrying or refused, together',
+    registers: [this.registry],
+  });
+  private readonly webhookDisabled = new Gauge({
+    name: 'pipeline_webhook_destinations_disabled',
+    help: 'webhook destinations disabled by a 410 Gone (their sources are held until an admin sets them again)',
+    registers: [this.registry],
+  });
   private readonly repairs = new Counter({
     name: 'pipeline_reconciler_repairs_total',
     help: 'mismatches between Postgres and Temporal the reconciler repaired, by kind (over every holder of the control role)',
@@ -187,7 +208,7 @@ export class PipelineMetrics {
 
   private async doRefresh(): Promise<void> {
     const { pool, router, maxSources } = this.opts;
-    const [listed, totals, fences, regions, relay, open, reconciler, control, retention, oldest] = await Promise.all([
+    const [listed, totals, fences, regions, relay, open, reconciler, control, retention, oldest, webhooks] = await Promise.all([
       sourceCounts(pool, maxSources),
       totalCounts(pool),
       fencingRefusals(pool),
@@ -198,6 +219,7 @@ export class PipelineMetrics {
       controlView(pool, this.opts.lease),
       retentionView(pool),
       oldestRecordSeconds(pool),
+      webhookView(pool, 0),
     ]);
     // Totals from the tables: reset and set, so a value is exactly what Postgres says.
     for (const c of [this.accepted, this.delivered, this.skipped]) c.reset();
@@ -238,6 +260,10 @@ export class PipelineMetrics {
     this.retainedRows.reset();
     this.retainedRows.inc(retention.rowsRemoved);
     this.oldestKept.set(oldest ?? 0);
+    this.webhookRetrying.set(webhooks.retrying);
+    this.webhookRefused.set(webhooks.refused);
+    this.webhookAttempts.set(webhooks.failedAttempts);
+    this.webhookDisabled.set(webhooks.disabledTotal);
     for (const s of await stageLoad(pool, open)) {
       this.inFlight.set({ stage: s.stage }, s.inFlight);
       this.oldest.set({ stage: s.stage }, s.oldestWaitingSeconds ?? 0);

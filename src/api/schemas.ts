@@ -46,6 +46,14 @@ const StageMap = <T extends ReturnType<typeof Type.Integer> | ReturnType<typeof 
 
 export const RecordStatus = Type.Union(RECORD_STATUSES.map((s) => Type.Literal(s)));
 
+export const WebhookAttempts = Type.Object({
+  attempts: Type.Integer({ description: 'failed calls so far' }),
+  lastStatus: Type.Union([Type.Integer(), Type.Null()], { description: "the endpoint's last HTTP status (null: no answer)" }),
+  lastError: Type.String({ description: "the last answer's status and first bytes, or why there was none" }),
+  lastAt: Type.String(),
+  nextAttemptAt: Type.Union([Type.String(), Type.Null()], { description: 'when the next call is due (null: the record is blocked)' }),
+});
+
 export const RecordReply = Type.Object({
   sourceId: Type.String(),
   seq: Type.Integer(),
@@ -61,6 +69,9 @@ export const RecordReply = Type.Object({
   blocked: Type.Union([Type.Object({ stage: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   traceId: Type.Union([Type.String(), Type.Null()], {
     description: "the OpenTelemetry trace id of the record's trace (null when tracing was off when it was accepted)",
+  }),
+  webhook: Type.Union([WebhookAttempts, Type.Null()], {
+    description: "a webhook destination's failed calls of this record while it still tries (null: none failed, or it is delivered)",
   }),
 });
 export type RecordReply = Static<typeof RecordReply>;
@@ -177,6 +188,23 @@ export const StatsReply = Type.Object({
     repairedTotal: Type.Record(Type.String(), Type.Integer(), { description: 'repairs by kind over every holder of the control role' }),
     stalledSources: Type.Integer({ description: 'sources stalled at the last pass (listed in GET /v1/admin/reconcile)' }),
   }),
+  webhooks: Type.Object(
+    {
+      retrying: Type.Integer({ description: 'records whose webhook calls failed and that try again (their sources wait behind them)' }),
+      refused: Type.Integer({ description: "records blocked by their endpoint's answer (a 4xx): retry or skip them" }),
+      failedAttempts: Type.Integer({ description: 'failed calls of those records, together' }),
+      recent: Type.Array(Type.Composite([Type.Object({ sourceId: Type.String(), seq: Type.Integer() }), WebhookAttempts]), {
+        description: 'the latest failures, newest first (at most 10)',
+      }),
+      disabledTotal: Type.Integer({
+        description: 'destinations a 410 Gone disabled (their sources are held until an admin sets them again)',
+      }),
+      disabled: Type.Array(Type.Object({ sourceId: Type.String(), disabledAt: Type.String(), reason: Type.String() }), {
+        description: 'at most 10 of them',
+      }),
+    },
+    { description: 'webhook destinations: failed calls of records still open, and disabled destinations' },
+  ),
   sourcesTotal: Type.Integer(),
   sources: Type.Array(
     Type.Object({

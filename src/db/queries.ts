@@ -22,12 +22,16 @@ export type RecordRow = {
   blocked_reason: string | null;
   delivered_at: Date | null;
   traceparent: string | null;
+  /** A webhook destination's failed calls while the record still tries (null: none). */
+  webhook: { attempts: number; last_status: number | null; last_error: string; last_at: string; next_attempt_at: string | null } | null;
 } & Record<Stage, StagePass | null>;
 
 export async function getRecord(pool: Pool, sourceId: string, seq: number): Promise<RecordRow | undefined> {
   const { rows } = await pool.query<RecordRow>(
     `SELECT r.record_id, r.status, r.region, r.epoch, r.accepted_at, r.blocked_stage, r.blocked_reason,
             r.traceparent, d.delivered_at,
+            (SELECT row_to_json(a) FROM (SELECT w.attempts, w.last_status, w.last_error, w.last_at, w.next_attempt_at
+               FROM webhook_attempts w WHERE w.source_id = r.source_id AND w.seq = r.seq) a) AS webhook,
             ${STAGES.map(
               (s) => `(SELECT json_build_object('at', t.written_at, 'region', t.region, 'epoch', t.epoch)
                FROM ${stageTable(s)} t WHERE t.source_id = r.source_id AND t.seq = r.seq) AS ${s}`,

@@ -11,6 +11,7 @@ import { skipRecord } from '../../src/db/operator';
 import { STAGES } from '../../src/contracts/names';
 import { RecordRejectedError } from '../../src/contracts/failures';
 import { defaultWork } from '../../src/stages/work';
+import { webhookView } from '../../src/db/webhooks';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
@@ -140,6 +141,10 @@ describe('a webhook destination', () => {
     expect(await attemptsRow('wh-503', 1)).toMatchObject({ attempts: 1, last_status: 503, due_ms: 1000 });
     expect(await outboundFailure('wh-503', 1)).toMatchObject({ nextRetryDelay: 2000 });
     expect(await attemptsRow('wh-503', 1)).toMatchObject({ attempts: 2, due_ms: 2000 });
+    // What /v1/stats and /metrics show of it.
+    const view = await webhookView(db.pool);
+    expect(view.retrying).toBeGreaterThanOrEqual(1);
+    expect(view.recent[0]).toMatchObject({ sourceId: 'wh-503', seq: 1, attempts: 2, lastStatus: 503, nextAttemptAt: expect.any(String) });
     expect(await delivered('wh-503')).toEqual([]);
     behaviour = () => ({ status: 204 });
     expect((await runStage(deps, 'outbound', task('wh-503', 1))).outcome).toBe('done');
@@ -203,6 +208,9 @@ describe('a webhook destination', () => {
       disabledReason: expect.stringMatching(/answered 410: no such hook/),
     });
     expect(rows[0].destination.disabledAt).toBeTruthy();
+    expect((await webhookView(db.pool)).disabled).toEqual([
+      { sourceId: 'wh-410', disabledAt: expect.any(String), reason: expect.stringMatching(/410/) },
+    ]);
     behaviour = () => ({ status: 200 });
     const held = await outboundFailure('wh-410', 1);
     expect((held as Error).message).toMatch(/destination disabled since .*410: no such hook.*sets it again/);

@@ -111,6 +111,13 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         deliveredAt: row.delivered_at?.toISOString() ?? null,
         blocked: row.blocked_stage ? { stage: row.blocked_stage, reason: row.blocked_reason } : null,
         traceId: traceIdOf(row.traceparent),
+        webhook: row.webhook && {
+          attempts: row.webhook.attempts,
+          lastStatus: row.webhook.last_status,
+          lastError: row.webhook.last_error,
+          lastAt: new Date(row.webhook.last_at).toISOString(),
+          nextAttemptAt: row.webhook.next_attempt_at && new Date(row.webhook.next_attempt_at).toISOString(),
+        },
       };
     },
   );

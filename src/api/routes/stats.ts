@@ -10,6 +10,7 @@ import { StatsQuery, StatsReply } from '../schemas';
 import { sourceView } from './sources';
 import { controlView } from '../control-view';
 import { reconcilerView } from '../../control/reconciler';
+import { webhookView } from '../../db/webhooks';
 
 const WINDOW_SECONDS = 60;
 
@@ -52,7 +53,11 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         recentTotals(pool, WINDOW_SECONDS),
         relayBacklog(pool),
       ]);
-      const [control, reconciler] = await Promise.all([controlView(pool, app.controlLease), reconcilerView(pool)]);
+      const [control, reconciler, webhooks] = await Promise.all([
+        controlView(pool, app.controlLease),
+        reconcilerView(pool),
+        webhookView(pool),
+      ]);
       const listed = await listedSources(pool, open, request.query.sources);
       const blocked = await firstBlocked(
         pool,
@@ -74,6 +79,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           repairedTotal: reconciler.repairedTotal,
           stalledSources: reconciler.last?.stalled.length ?? 0,
         },
+        webhooks,
         sourcesTotal,
         sources: listed.map((s) => ({ sourceId: s.sourceId, ...sourceView(s.lastSeq, s.watermarks, blocked.get(s.sourceId)) })),
       };

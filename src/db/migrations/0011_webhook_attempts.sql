@@ -17,3 +17,6 @@ CREATE TABLE webhook_attempts (
   next_attempt_at  timestamptz,
   PRIMARY KEY (source_id, seq)
 );
+
+-- The scrapes list disabled destinations (410) through this, without reading every source.
+CREATE INDEX sources_destination_disabled ON sources (source_id) WHERE destination ? 'disabledAt';
