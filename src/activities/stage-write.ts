@@ -15,18 +15,33 @@ export interface StageTask {
   seq: number;
   /** The epoch the record's workflow was started in; a write from any other epoch is fenced. */
   epoch: number;
+  /**
+   * The workflow shows a webhook's failures (its Current Details): a failed call whose answer differs
+   * from the last one comes back as `deferred` instead of failing. Absent in older workflows' tasks.
+   */
+  deferNewAnswers?: boolean;
 }
 
 /**
  * done: this call wrote the stage; already: an earlier attempt did; waiting: the predecessor has not
- * finished the stage yet (nothing written); skipped: an operator skipped the record.
+ * finished the stage yet (nothing written); skipped: an operator skipped the record; deferred: the
+ * webhook call failed with a new answer (nothing written), to be made again after `deferred.delayMs`.
  */
-export type StageOutcome = 'done' | 'already' | 'waiting' | 'skipped';
+export type StageOutcome = 'done' | 'already' | 'waiting' | 'skipped' | 'deferred';
 
 export interface StageResult {
   outcome: StageOutcome;
   /** The source's watermarks as this transaction saw them (after its own write). */
   watermarks: Watermarks;
+  /** outcome `deferred`: the endpoint's answer and when to call again. */
+  deferred?: DeferredCall;
+}
+
+export interface DeferredCall {
+  /** "<host> answered 503: ..." */
+  error: string;
+  attempts: number;
+  delayMs: number;
 }
 
 /**
@@ -194,14 +209,15 @@ async function attemptStage(
     acceptedAt: read.accepted_at.toISOString(),
   });
   if (stage === 'outbound' && deps.webhooks && storedDestination(read.destination).type === 'webhook') {
-    const task = { region: deps.region, sourceId, seq, epoch, recordId: read.record_id, output };
+    const call$ = { region: deps.region, sourceId, seq, epoch, recordId: read.record_id, output, deferNewAnswers: !!task.deferNewAnswers };
     const row = await deliverByWebhook(
       db,
       deps.webhooks,
-      task,
+      call$,
       (c, out) => call(out, c),
       (c) => checkFence(c, deps.region, stage, epoch),
     );
+    if ('deferred' in row) return { outcome: 'deferred', watermarks: {}, deferred: row.deferred };
     return answer(row);
   }
   return answer(await call(output));

@@ -75,7 +75,7 @@ export function createStageActivities(deps: StageActivityDeps) {
         const next = (result.watermarks[stage] ?? task.seq) + 1;
         if (next > task.seq) await deps.notify(task.sourceId, next, { watermarks: result.watermarks });
       }
-      return { outcome: result.outcome, watermarks: result.watermarks };
+      return { outcome: result.outcome, watermarks: result.watermarks, ...(result.deferred ? { deferred: result.deferred } : {}) };
     };
 
   /**

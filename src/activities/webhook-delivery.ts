@@ -8,6 +8,7 @@ import { readDestination, type WebhookDestination } from '../destinations/destin
 import { sendWebhook, type WebhookAnswer } from '../destinations/webhook';
 import type { JsonObject } from '../stages/work';
 import { activityTimeoutMs } from './activity-timeout';
+import type { DeferredCall } from './stage-write';
 
 export interface WebhookSettings {
   /** At most this long per call (and at most 80 % of the activity's own timeout). */
@@ -28,12 +29,15 @@ export interface WebhookTask {
   epoch: number;
   recordId: string;
   output: JsonObject;
+  /** A failed call with a new answer is answered `deferred` (the workflow shows it), not thrown. */
+  deferNewAnswers: boolean;
 }
 
 /** What the caller's stage write does: stage_write with this output (null: only fence and gate). */
 export type GateWrite<Row> = (db: PoolClient, output: JsonObject | null) => Promise<Row>;
 
-type Outcome<Row> = { row: Row } | { fail: ApplicationFailure | RecordRejectedError };
+type Failed = ApplicationFailure | RecordRejectedError | { deferred: DeferredCall };
+type Outcome<Row> = { row: Row } | { fail: Failed };
 
 /**
  * Runs the stage write around the call. `gate(null)` takes the region's fence (FOR SHARE: a failover
@@ -47,7 +51,7 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
   task: WebhookTask,
   gate: GateWrite<Row>,
   fenceCheck: (c: PoolClient) => Promise<unknown>,
-): Promise<Row> {
+): Promise<Row | { deferred: DeferredCall }> {
   const run = async (c: PoolClient): Promise<Outcome<Row>> => {
     // Read in this transaction: an admin's change or a 410 committed before it counts.
     const dest = await readDestination(c, task.sourceId);
@@ -83,8 +87,9 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
   };
   // Committed first (the attempt's record, a 410's disabling), then thrown.
   const outcome = 'release' in db ? await run(db) : await withTransaction(db, run);
-  if ('fail' in outcome) throw outcome.fail;
-  return outcome.row;
+  if (!('fail' in outcome)) return outcome.row;
+  if ('deferred' in outcome.fail) return outcome.fail;
+  throw outcome.fail;
 }
 
 /** Records the failed call and answers what the activity throws. */
@@ -95,7 +100,7 @@ async function failed(
   answer: Exclude<WebhookAnswer, { kind: 'delivered' }>,
   dest: WebhookDestination,
   disabled: boolean,
-): Promise<ApplicationFailure | RecordRejectedError> {
+): Promise<Failed> {
   const host = new URL(dest.url).host;
   if (answer.kind === 'gone') {
     await c.query(
@@ -104,10 +109,10 @@ async function failed(
       [task.sourceId, `${host} answered ${answer.error}`, dest.url],
     );
   }
-  const { rows } = await c.query<{ attempts: number }>('SELECT attempts FROM webhook_attempts WHERE source_id = $1 AND seq = $2', [
-    task.sourceId,
-    task.seq,
-  ]);
+  const { rows } = await c.query<{ attempts: number; last_status: number | null; last_error: string }>(
+    'SELECT attempts, last_status, last_error FROM webhook_attempts WHERE source_id = $1 AND seq = $2',
+    [task.sourceId, task.seq],
+  );
   const attempts = (rows[0]?.attempts ?? 0) + 1;
   const backoff = Math.min(settings.maxBackoffMs, 1000 * 2 ** Math.min(attempts - 1, 30));
   const retryAfter =
@@ -122,6 +127,11 @@ async function failed(
     [task.sourceId, task.seq, attempts, answer.status, error.slice(0, 1000), delayMs],
   );
   if (answer.kind === 'reject') return new RecordRejectedError(`webhook ${error}`);
+  // A new kind of answer (another status; for no answer, another reason) goes to the workflow, which
+  // shows it; the same again is retried by Temporal, which costs the history nothing.
+  const last = rows[0];
+  const isNew = !last || last.last_status !== answer.status || (answer.status === null && last.last_error !== error.slice(0, 1000));
+  if (task.deferNewAnswers && isNew) return { deferred: { error, attempts, delayMs: delayMs! } };
   return ApplicationFailure.create({
     type: FailureType.DependencyUnavailable,
     message: `webhook ${error} (attempt ${attempts}; next in ${Math.round(delayMs! / 100) / 10} s)`,

@@ -13,6 +13,8 @@ export interface DetailsInput {
   waitingFor?: number;
   /** Why the stage rejected the record (phase `blocked`), or why it was fenced (`superseded`). */
   reason?: string;
+  /** Phase `running` at outbound: the webhook destination's last answer, while the call is retried. */
+  destination?: { error: string; attempts: number; delayMs: number };
 }
 
 export function currentDetails(d: DetailsInput): string {
@@ -20,6 +22,14 @@ export function currentDetails(d: DetailsInput): string {
   const at = d.stage ? ` (stage ${STAGES.indexOf(d.stage) + 1} of ${STAGES.length})` : '';
   switch (d.phase) {
     case 'running':
+      if (d.destination) {
+        const view = `/v1/sources/${encodeURIComponent(d.sourceId)}/records/${d.seq}`;
+        return [
+          `**Waiting for the destination**${at}: ${d.destination.error} (attempt ${d.destination.attempts}).`,
+          '',
+          `${record} is called again with backoff, next in ${Math.round(d.destination.delayMs / 100) / 10} s; later records of ${d.sourceId} wait behind it. \`GET ${view}\` shows the attempts and the endpoint's latest answer.`,
+        ].join('\n');
+      }
       return d.stage ? `**Running ${d.stage}**${at} for ${record}.` : `**Starting** ${record}.`;
     case 'waiting':
       return `**Waiting at ${d.stage}**${at}: the ordering gate holds ${record} until record #${d.waitingFor} of ${d.sourceId} has finished ${d.stage}.`;

@@ -15,10 +15,12 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StageActivities, StageResult } from '../activities/stage';
+import type { DeferredCall } from '../activities/stage-write';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../contracts/failures';
 import { nextStage, SA, STAGE_DELIVERED, STAGE_SKIPPED, STAGE_SUPERSEDED, STAGES, stageTaskQueue, type Stage } from '../contracts/names';
 import { gateOpen, mergeWatermarks, waitingFor, type Watermarks } from '../contracts/gate';
@@ -105,6 +107,8 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
   // The UI's Current Details: written on each change of phase (or of what a waiting record waits
   // for); it costs no history event, so replay is unaffected.
   let fencedReason = '';
+  // The webhook destination's last new answer while the record waits to call it again.
+  let destination: DeferredCall | undefined;
   const show = () =>
     setCurrentDetails(
       currentDetails({
@@ -114,6 +118,7 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
         stage: current,
         waitingFor: current ? waitingFor(known, current) : undefined,
         reason: blocked?.reason ?? fencedReason,
+        destination,
       }),
     );
 
@@ -166,7 +171,9 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
       retryRequested = false;
       let result: StageResult;
       try {
-        result = await acts[stage]({ sourceId, seq, epoch: input.epoch });
+        // The flag only asks the outbound stage to report a webhook's new answers (replay-safe: an
+        // activity's input is not compared on replay, and old histories never answer `deferred`).
+        result = await acts[stage]({ sourceId, seq, epoch: input.epoch, ...(stage === 'outbound' ? { deferNewAnswers: true } : {}) });
       } catch (err) {
         const type = failureType(err);
         if (type === FailureType.Fenced) {
@@ -189,6 +196,18 @@ export async function recordWorkflow(input: RecordWorkflowInput): Promise<Record
       readOnce = true;
       known = mergeWatermarks(known, result.watermarks);
       if (result.outcome === 'skipped') return finish('skipped', STAGE_SKIPPED, stage);
+      if (result.outcome === 'deferred' && result.deferred) {
+        // The destination failed with a new answer: shown, then called again after the backoff.
+        destination = result.deferred;
+        show();
+        await sleep(result.deferred.delayMs);
+        const info = workflowInfo();
+        if (info.historyLength > historyLimit || info.continueAsNewSuggested) {
+          await continueAsNew<typeof recordWorkflow>({ ...input, startStage: stage, watermarks: known });
+        }
+        continue;
+      }
+      destination = undefined;
       registered = result.outcome === 'waiting';
       if (registered) continue;
       break;

@@ -152,6 +152,30 @@ describe('a webhook destination', () => {
     expect(received.map((r) => r.id)).toEqual(['wh-503:1', 'wh-503:1', 'wh-503:1']);
   });
 
+  it('answers a new kind of failure to a workflow that shows them (deferred), and throws the same one again', async () => {
+    await ready('wh-defer', 1);
+    const asking = { ...task('wh-defer', 1), deferNewAnswers: true };
+    behaviour = () => ({ status: 503, body: 'maintenance' });
+    expect(await runStage(deps, 'outbound', asking)).toMatchObject({
+      outcome: 'deferred',
+      deferred: { error: expect.stringMatching(/answered 503: maintenance$/), attempts: 1, delayMs: 1000 },
+    });
+    // The same answer again: Temporal retries it (no history for the workflow).
+    expect(await runStage(deps, 'outbound', asking).catch((e: unknown) => e)).toMatchObject({
+      type: 'DependencyUnavailable',
+      nextRetryDelay: 2000,
+    });
+    behaviour = () => ({ status: 502 });
+    expect(await runStage(deps, 'outbound', asking)).toMatchObject({ outcome: 'deferred', deferred: { attempts: 3, delayMs: 4000 } });
+    expect(await attemptsRow('wh-defer', 1)).toMatchObject({ attempts: 3, last_status: 502 });
+    // A refusal is never deferred: the record blocks.
+    behaviour = () => ({ status: 422, body: 'no' });
+    expect(await runStage(deps, 'outbound', asking).catch((e: unknown) => e)).toBeInstanceOf(RecordRejectedError);
+    behaviour = () => ({ status: 200 });
+    expect((await runStage(deps, 'outbound', asking)).outcome).toBe('done');
+    expect(await delivered('wh-defer')).toEqual([1]);
+  });
+
   it("honours 429's Retry-After, and retries 408 and a call without an answer", async () => {
     await ready('wh-429', 1);
     behaviour = () => ({ status: 429, headers: { 'retry-after': '2' } });

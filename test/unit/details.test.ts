@@ -31,4 +31,19 @@ describe('currentDetails', () => {
     expect(currentDetails({ sourceId: 's', seq: 1, phase: 'delivered', stage: null })).toBe('**Delivered**: s #1 finished all 5 stages.');
     expect(currentDetails({ sourceId: 's', seq: 1, phase: 'skipped', stage: 'core' })).toMatch(/^\*\*Skipped\*\* at core/);
   });
+
+  it("names the webhook destination's last answer while the record waits to call it again", () => {
+    const text = currentDetails({
+      sourceId: 's',
+      seq: 4,
+      phase: 'running',
+      stage: 'outbound',
+      destination: { error: 'hooks.example.com answered 503: maintenance', attempts: 3, delayMs: 4000 },
+    });
+    expect(text).toMatch(
+      /^\*\*Waiting for the destination\*\* \(stage 5 of 5\): hooks\.example\.com answered 503: maintenance \(attempt 3\)\./,
+    );
+    expect(text).toContain('next in 4 s');
+    expect(text).toContain('`GET /v1/sources/s/records/4`');
+  });
 });

@@ -229,6 +229,36 @@ describe('recordWorkflow', () => {
     expect(await resultWithin(handle, 15_000)).toEqual({ outcome: 'delivered' });
   });
 
+  it("asks outbound to report a webhook's new answers, shows the last one in Current Details while it waits, calls again after the delay, then delivers", async () => {
+    const asked: (boolean | undefined)[] = [];
+    let calls = 0;
+    let firstAt = 0;
+    let againAt = 0;
+    stubs.core = async (task) => (asked.push(task.deferNewAnswers), done('core', task.seq));
+    stubs.outbound = async (task) => {
+      asked.push(task.deferNewAnswers);
+      calls += 1;
+      if (calls === 1) {
+        firstAt = Date.now();
+        return {
+          outcome: 'deferred',
+          watermarks: {},
+          deferred: { error: 'hooks.example.com answered 503: maintenance', attempts: 1, delayMs: 3_000 },
+        };
+      }
+      againAt = Date.now();
+      return done('outbound', task.seq);
+    };
+    const handle = await start({ seq: 1 });
+    await waitUntil(async () => (await detailsOf(handle)).startsWith('**Waiting for the destination**'));
+    expect(await detailsOf(handle)).toContain('hooks.example.com answered 503: maintenance (attempt 1)');
+    expect(await resultWithin(handle, 20_000)).toEqual({ outcome: 'delivered' });
+    expect(calls).toBe(2);
+    expect(againAt - firstAt).toBeGreaterThanOrEqual(2_900);
+    expect(asked).toEqual([undefined, true, true]);
+    expect(await detailsOf(handle)).toMatch(/^\*\*Delivered\*\*/);
+  });
+
   it('blocked, then skipped by the operator: ends skipped at that stage, runs no later stage, and its Stage search attribute says skipped', async () => {
     const calls: Stage[] = [];
     for (const stage of STAGES) stubs[stage] = async (task) => (calls.push(stage), done(stage, task.seq));
