@@ -78,26 +78,46 @@ export interface Sustained extends Latency {
   submits: SubmitTimes;
 }
 
-/** Records at `perS` for `seconds`, one per request, round-robin over `sources`; accept -> delivered once all are in. */
-export async function runSustained(b: Bench, perS: number, seconds: number, sources: number): Promise<Sustained> {
-  const ids = sourceIds('sustained', sources);
+/**
+ * Submits records at `perS` for `seconds`, one per request on one kept-alive connection, round-robin
+ * over the sources (record i is `r<i>`); `onEach` runs after each accepted one, with its count and
+ * the submit's milliseconds. Returns how many were submitted, and over how many connections.
+ */
+export async function publishAtRate(
+  b: Bench,
+  ids: string[],
+  perS: number,
+  seconds: number,
+  note: string,
+  onEach: (submitted: number, ms: number) => Promise<void> | void,
+): Promise<{ submitted: number; connections: number }> {
   const http = new KeptAliveClient(b.sys.url);
-  const ms: number[] = [];
   const started = Date.now();
   let i = 0;
   try {
     while (Date.now() - started < seconds * 1000) {
       const due = started + (i * 1000) / perS;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      const r = await http.submitOne(ids[i % sources], `r${i}`, { amount: i, note: 'sustained' });
+      const r = await http.submitOne(ids[i % ids.length], `r${i}`, { amount: i, note });
       if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
-      ms.push(r.ms);
       i += 1;
-      if (i % 50 === 0) process.stdout.write(`\r  sustained: ${i} submitted, ${((Date.now() - started) / 1000).toFixed(0)} s   `);
+      await onEach(i, r.ms);
     }
   } finally {
     http.close();
   }
+  return { submitted: i, connections: http.connections };
+}
+
+/** Records at `perS` for `seconds`, one per request, round-robin over `sources`; accept -> delivered once all are in. */
+export async function runSustained(b: Bench, perS: number, seconds: number, sources: number): Promise<Sustained> {
+  const ids = sourceIds('sustained', sources);
+  const ms: number[] = [];
+  const started = Date.now();
+  const { submitted: i, connections } = await publishAtRate(b, ids, perS, seconds, 'sustained', (n, took) => {
+    ms.push(took);
+    if (n % 50 === 0) process.stdout.write(`\r  sustained: ${n} submitted, ${((Date.now() - started) / 1000).toFixed(0)} s   `);
+  });
   const loadS = (Date.now() - started) / 1000;
   process.stdout.write('\n');
   const delivered = await deliveredCount(b.pool, ids);
@@ -108,6 +128,6 @@ export async function runSustained(b: Bench, perS: number, seconds: number, sour
     submittedPerS: i / loadS,
     records: i,
     behindAtEnd: i - delivered,
-    submits: summary(ms, http.connections, delivered, loadS),
+    submits: summary(ms, connections, delivered, loadS),
   };
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { sourceIds, type Bench } from './pipeline';
 import { waitFor } from '../../harness/system';
 import { retentionView } from '../../src/control/retention';
-import { KeptAliveClient } from './kept-alive';
+import { publishAtRate } from './load';
 import { temporalPids } from './cpu';
 import { percentile, targetTable, within, type Target } from './stats';
 
@@ -74,32 +74,20 @@ export async function runSoak(
   const seconds = minutes * 60;
   const samples: { atS: number; rss: Map<string, number>; latencies: number[] }[] = [];
   const removedBefore = await retentionRemoved(b);
-  const http = new KeptAliveClient(b.sys.url);
   const started = Date.now();
   let nextSample = started + SAMPLE_MS;
-  let i = 0;
-  try {
-    while (Date.now() - started < seconds * 1000) {
-      const due = started + (i * 1000) / perS;
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      const r = await http.submitOne(ids[i % sources], `r${i}`, { amount: i, note: 'soak' });
-      if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
-      i += 1;
-      if (Date.now() >= nextSample) {
-        nextSample += SAMPLE_MS;
-        const rss = new Map<string, number>();
-        for (const [name, pid] of await processes(b)) {
-          const mb = rssMb(pid);
-          if (mb !== undefined) rss.set(name, mb);
-        }
-        const atS = (Date.now() - started) / 1000;
-        samples.push({ atS, rss, latencies: await deliveredSince(b, cursors) });
-        say(`  soak: ${atS.toFixed(0)} s, ${i} submitted, API ${rss.get('api')?.toFixed(0)} MB`);
-      }
+  const { submitted: i } = await publishAtRate(b, ids, perS, seconds, 'soak', async (submitted) => {
+    if (Date.now() < nextSample) return;
+    nextSample += SAMPLE_MS;
+    const rss = new Map<string, number>();
+    for (const [name, pid] of await processes(b)) {
+      const mb = rssMb(pid);
+      if (mb !== undefined) rss.set(name, mb);
     }
-  } finally {
-    http.close();
-  }
+    const atS = (Date.now() - started) / 1000;
+    samples.push({ atS, rss, latencies: await deliveredSince(b, cursors) });
+    say(`  soak: ${atS.toFixed(0)} s, ${submitted} submitted, API ${rss.get('api')?.toFixed(0)} MB`);
+  });
   const loadS = (Date.now() - started) / 1000;
   // Drained when no record of the soak is open (with RETENTION the first ones are gone by then).
   const open = async () =>

@@ -6,7 +6,7 @@
 import { Histogram, type Registry } from 'prom-client';
 import type { Pool } from '../db/pool';
 import { STAGES, type Stage } from '../contracts/names';
-import { movedWatermarks } from '../db/stats';
+import { dbNow, movedWatermarks } from '../db/stats';
 import { lastWrittenBefore, stageWrites, type StageRange } from '../db/metrics-queries';
 
 /** At most this many rows per stage and source are observed per scrape; the rest next time. */
@@ -41,7 +41,7 @@ export class StageLatencies {
 
   /** Counts from now on: writes before this are history. */
   async start(pool: Pool): Promise<void> {
-    this.since ??= (await pool.query<{ at: Date }>('SELECT now() AS at')).rows[0].at;
+    this.since ??= await dbNow(pool);
   }
 
   /** Observes every stage write since the last call (the first call, without start(), only remembers when). */

@@ -1,5 +1,6 @@
 // Queries behind the pipeline metrics that count events of worker processes from Postgres.
 import { STAGES, type Stage } from '../contracts/names';
+import { SOURCE_COUNT_SQL } from './stats';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -31,7 +32,7 @@ export async function sourceCounts(pool: Pool, limit: number): Promise<(SourceCo
 /** The same counts over every source, aggregated in Postgres (no row per source leaves it). */
 export async function totalCounts(pool: Pool): Promise<SourceCounts & { sources: number }> {
   const { rows } = await pool.query<SourceCounts & { sources: number }>(
-    `SELECT (SELECT count(*) FROM sources)::int AS sources,
+    `SELECT (${SOURCE_COUNT_SQL}) AS sources,
             (SELECT COALESCE(sum(last_seq), 0) FROM sources)::float8 AS accepted,
             ((SELECT COALESCE(sum(watermark), 0) FROM watermarks WHERE stage = 'outbound')
              - (SELECT count(*) FROM dead_letters d JOIN watermarks w ON w.source_id = d.source_id AND w.stage = 'outbound' AND d.seq <= w.watermark))::float8 AS delivered,

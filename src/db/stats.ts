@@ -19,12 +19,12 @@ function bySource(rows: WatermarkRow[]): SourceWatermarks[] {
     if (!s) {
       s = {
         sourceId: r.source_id,
-        lastSeq: Number(r.last_seq),
+        lastSeq: r.last_seq,
         watermarks: Object.fromEntries(STAGES.map((st) => [st, 0])) as Record<Stage, number>,
       };
       out.set(r.source_id, s);
     }
-    if (r.stage) s.watermarks[r.stage] = Number(r.watermark ?? 0);
+    if (r.stage) s.watermarks[r.stage] = r.watermark ?? 0;
   }
   return [...out.values()];
 }
@@ -59,12 +59,13 @@ export async function watermarksOf(pool: Pool, ids: string[]): Promise<SourceWat
  */
 export async function movedWatermarks(pool: Pool, since: Date, also: string[]): Promise<{ at: Date; sources: SourceWatermarks[] }> {
   const { rows } = await pool.query<WatermarkRow & { at: Date }>(
-    `${WATERMARKS_OF.replace('SELECT ', 'SELECT now() AS at, ')}
+    `SELECT now() AS at, s.source_id, s.last_seq, w.stage, w.watermark
+       FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id
       WHERE s.source_id IN (SELECT source_id FROM watermarks WHERE updated_at > $1) OR s.source_id = ANY($2::text[])
       ORDER BY s.source_id`,
     [since, also],
   );
-  const at = rows[0]?.at ?? (await pool.query<{ at: Date }>('SELECT now() AS at')).rows[0].at;
+  const at = rows[0]?.at ?? (await dbNow(pool));
   return { at, sources: bySource(rows) };
 }
 
@@ -85,9 +86,17 @@ export async function listedSources(pool: Pool, open: SourceWatermarks[], n: num
   ];
 }
 
+/** How many sources there are (also a column of the metrics' totals). */
+export const SOURCE_COUNT_SQL = 'SELECT count(*)::int FROM sources';
+
 export async function sourceCount(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sources');
+  const { rows } = await pool.query<{ n: number }>(`SELECT (${SOURCE_COUNT_SQL}) AS n`);
   return rows[0].n;
+}
+
+/** The database's clock: the one the tables' timestamps are in. */
+export async function dbNow(pool: Pool): Promise<Date> {
+  return (await pool.query<{ at: Date }>('SELECT now() AS at')).rows[0].at;
 }
 
 export interface StageLoad {
