@@ -1,6 +1,7 @@
 // What a requested destination must be before it is stored: the URL's scheme, credentials,
 // fragment, length and host (loopback and private ones only when allow-listed), and the secret.
 import { randomBytes } from 'node:crypto';
+import { ConfigError, loadConfig } from '../../src/config';
 import { internalHost, MAX_URL_LENGTH, parseAllowedHosts, validateDestination } from '../../src/destinations/validate';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -152,5 +153,14 @@ describe('internalHost', () => {
     expect(internalHost('10.0.0.1')).toBe('private');
     expect(internalHost('[fe80::1]')).toBe('link-local');
     expect(internalHost('example.com')).toBeUndefined();
+  });
+});
+
+describe('WEBHOOK_ALLOWED_HOSTS', () => {
+  it('is empty by default, and refused at boot when it holds URLs or paths rather than hosts', () => {
+    expect(loadConfig({}).WEBHOOK_ALLOWED_HOSTS).toBe('');
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'localhost, 10.0.0.7,[::1]' }).WEBHOOK_ALLOWED_HOSTS).toBe('localhost, 10.0.0.7,[::1]');
+    for (const bad of ['http://localhost', 'localhost/hook', 'a;b'])
+      expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: bad })).toThrow(ConfigError);
   });
 });
