@@ -107,7 +107,7 @@ export const destinationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Where a source's records are delivered (never the webhook's secret)",
         params: SourceParams,
-        response: { 200: DestinationView, 404: ErrorBody },
+        response: { 200: DestinationView, 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => {
