@@ -72,9 +72,10 @@ describe('setting a destination', () => {
 
   it('shows a webhook disabled by a 410, and a PUT enables it again', async () => {
     await put('gone', { type: 'webhook', url: HOOK, secret: SECRET });
+    // As the outbound stage writes it on a 410: Postgres's own text of a timestamptz.
     const at = '2030-01-02T03:04:05.000Z';
     await db.pool.query(
-      `UPDATE sources SET destination = destination || jsonb_build_object('disabledAt', $2::text, 'disabledReason', '410 Gone') WHERE source_id = $1`,
+      `UPDATE sources SET destination = destination || jsonb_build_object('disabledAt', $2::timestamptz, 'disabledReason', '410 Gone') WHERE source_id = $1`,
       ['gone', at],
     );
     expect((await get('gone')).json()).toEqual({

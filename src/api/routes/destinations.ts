@@ -64,8 +64,14 @@ function view(sourceId: string, stored: unknown): DestinationView {
     type: 'webhook',
     url: d.url,
     secretSet: true,
-    ...(d.disabledAt ? { disabledAt: d.disabledAt, disabledReason: d.disabledReason } : {}),
+    ...(d.disabledAt ? { disabledAt: isoTime(d.disabledAt), disabledReason: d.disabledReason } : {}),
   };
+}
+
+/** A time stored in the JSON (Postgres writes `2030-01-02T03:04:05.123456+00:00`) as the API's other times. */
+function isoTime(text: string): string {
+  const at = new Date(text);
+  return Number.isNaN(at.getTime()) ? text : at.toISOString();
 }
 
 export const destinationRoutes: FastifyPluginAsyncTypebox = async (app) => {
