@@ -249,6 +249,13 @@ export const EnvSchema = Type.Object({
   SUBMIT_MAX_INFLIGHT: Int(64, 1, 'submits being checkpointed at once; beyond it `503 overloaded` with `Retry-After: 1`, nothing written'),
   REQUEST_TIMEOUT_MS: Int(60_000, 1000, 'longest time to receive a whole request'),
   CONNECTION_TIMEOUT_MS: Int(30_000, 1000, 'an idle socket is closed after this long'),
+  WEBHOOK_ALLOWED_HOSTS: Type.String({
+    default: '',
+    pattern: '^[\\sA-Za-z0-9.:,\\[\\]_-]*$',
+    docDefault: 'empty: none',
+    description:
+      'comma-separated host names or addresses (`localhost,10.0.0.7,::1`, compared case-insensitively) that a webhook destination may point at although they are loopback or private, and over plain `http`; every other endpoint must be a public `https` URL. See [Pointing a source at an endpoint](operations.md#pointing-a-source-at-an-endpoint)',
+  }),
   // Read by the OpenTelemetry SDK itself (src/telemetry): listed here to be validated and documented.
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(
     Type.String({

@@ -24,6 +24,7 @@ import { reconcilerPlugin } from './plugins/reconciler';
 import { workerControlPlugin } from './plugins/worker-control';
 import { metricsPlugin } from './plugins/metrics';
 import { keyRoutes } from './routes/keys';
+import { destinationRoutes } from './routes/destinations';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
 import { adminRoutes } from './routes/admin';
@@ -101,5 +102,6 @@ export async function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): 
     reply.type(app.metrics.registry.contentType).send(await app.metrics.text()),
   );
   await app.register(keyRoutes);
+  await app.register(destinationRoutes);
   return app;
 }

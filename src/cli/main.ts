@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadCliConfig } from '../config';
 import { registerAdmin } from './commands/admin';
+import { registerDestination } from './commands/destination';
 import { registerStatus } from './commands/status';
 import { registerSubmit } from './commands/submit';
 import { registerVerify } from './commands/verify';
@@ -25,6 +26,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   registerStatus(program);
   registerVerify(program);
   registerAdmin(program);
+  registerDestination(program);
   return program;
 }
 

@@ -17,6 +17,9 @@ let sourceKey: string;
 // What valid requests wrote, to compare with the tables at the end.
 const accepted = new Map<string, Set<string>>();
 let keysCreated = 0;
+// Sources a destination was set for (a PUT creates the source when it has no row yet).
+const destinationSources = new Set<string>();
+const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 let failovers = 0;
 const faults = new Set<string>();
 let answers = 0;
@@ -377,6 +380,56 @@ const routes: [string, fc.Arbitrary<Req>, (r: Req, a: { status: number; json: Re
     () => undefined,
   ],
   [
+    'PUT /v1/admin/sources/:sourceId/destination',
+    fc.oneof(
+      requestArb(
+        'PUT',
+        pathId.map((s) => `/v1/admin/sources/${s}/destination`),
+        fc.oneof(
+          {
+            weight: 3,
+            arbitrary: fc.record(
+              {
+                type: fc.constantFrom('table', 'webhook', 'email'),
+                url: fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), unicodeText),
+                secret: fc.oneof(fc.constant(SECRET), unicodeText),
+              },
+              { requiredKeys: ['type'] },
+            ),
+          },
+          fc.jsonValue(),
+        ),
+      ),
+      // Well-formed ones too (https URLs of every shape, the table), so that some are stored.
+      fc.record({
+        method: fc.constant('PUT'),
+        url: validId.map((s) => `/v1/admin/sources/${s}/destination`),
+        body: fc
+          .oneof(
+            fc.constant({ type: 'table' }),
+            fc
+              .webUrl({ validSchemes: ['https'], withQueryParameters: true, withFragments: true })
+              .map((url) => ({ type: 'webhook', url, secret: SECRET })),
+          )
+          .map((json) => ({ json })),
+        contentType: fc.constant('application/json'),
+        auth: fc.constant(`Bearer ${ADMIN}`),
+        headers: fc.constant({}),
+      }),
+    ),
+    (r, a) => {
+      if (a.status === 200) destinationSources.add(decodeURIComponent(r.url.split('/')[4]));
+    },
+  ],
+  [
+    'GET /v1/admin/sources/:sourceId/destination',
+    requestArb(
+      'GET',
+      pathId.map((s) => `/v1/admin/sources/${s}/destination`),
+    ),
+    () => undefined,
+  ],
+  [
     'unknown routes and methods',
     fc.oneof(
       requestArb(
@@ -421,11 +474,18 @@ describe('fuzzing every route', () => {
     }
     expect(rows.every((r) => r.status === 'accepted')).toBe(true);
     const counts = await tableCounts(db.pool);
-    expect(counts).toMatchObject({ sources: accepted.size, dead_letters: 0, deliveries: 0, stage_inbound: 0, faults: faults.size });
+    expect(counts).toMatchObject({
+      sources: new Set([...accepted.keys(), ...destinationSources]).size,
+      dead_letters: 0,
+      deliveries: 0,
+      stage_inbound: 0,
+      faults: faults.size,
+    });
     expect((await db.pool.query('SELECT count(*)::int AS n FROM source_keys')).rows[0].n).toBe(keysCreated);
     expect((await db.pool.query("SELECT epoch FROM regions WHERE name = 'east'")).rows[0].epoch).toBe(1 + failovers);
     // Some valid requests got through, or the test proves little.
     expect(rows.length).toBeGreaterThan(0);
+    expect(destinationSources.size).toBeGreaterThan(0);
   });
 
   it('survives malformed HTTP on a real socket and still answers', async () => {
