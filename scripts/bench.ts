@@ -20,6 +20,7 @@ import { cpuSnapshot, cpuUsed } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
+import { startReceiver } from './bench/receiver';
 import { pairedRatios, sameRoundRatios } from './bench/stats';
 import { createScratchDb } from '../harness/scratch-db';
 import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
@@ -29,6 +30,8 @@ const { values: args } = parseArgs({
     sources: { type: 'string', default: '10' },
     records: { type: 'string', default: '100' },
     hot: { type: 'string', default: '300' },
+    /** yes: each round also runs the hot source with a webhook destination (a receiver on loopback). */
+    webhook: { type: 'string', default: 'yes' },
     /** 10-source runs, each between two bare runs; the ratio to bare is their median. */
     pairs: { type: 'string', default: '3' },
     bare: { type: 'string', default: '400' },
@@ -63,6 +66,9 @@ const n = (name: keyof typeof args) => Number(args[name]);
 const NAMESPACE = 'pipeline-east';
 const TIMEOUT_MS = n('timeout-s') * 1000;
 
+/** The webhook destination's signing secret in the bench (the receiver does not check it). */
+const BENCH_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
@@ -79,7 +85,21 @@ async function main() {
   const db = await createScratchDb('bench', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   say(`starting the system (database ${db.name}, Temporal: ${args.engine === 'dev' ? 'the dev server' : 'the real server on Postgres'})`);
   const retention: Record<string, string> = args.retention ? { RETENTION: args.retention, RETENTION_INTERVAL_MS: '10000' } : {};
-  const sys = await startSystem({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn', TEMPORAL_SERVER: args.engine, ...retention } });
+  const sys = await startSystem({
+    databaseUrl: db.url,
+    env: { LOG_LEVEL: 'warn', TEMPORAL_SERVER: args.engine, WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', ...retention },
+  });
+  const receiver = args.webhook === 'yes' ? await startReceiver() : undefined;
+  const toReceiver = async (ids: string[]) => {
+    for (const id of ids) {
+      const res = await api(`${sys.url}/v1/admin/sources/${id}/destination`, 'PUT', {
+        type: 'webhook',
+        url: receiver!.url,
+        secret: BENCH_SECRET,
+      });
+      if (res.status !== 200) throw new Error(`PUT destination answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
+  };
   const connection = await Connection.connect({ address: sys.temporalAddress });
   const client = new Client({ connection, namespace: NAMESPACE });
   const b: Bench = { sys, pool: db.pool, client, dbName: db.name, timeoutMs: TIMEOUT_MS, batch: n('batch') };
@@ -116,11 +136,16 @@ async function main() {
     const bares = [await bareRun(`1 of ${pairs + 1}`, bare.pid)];
     const manys: Measured[] = [];
     const hots: Measured[] = [];
+    const hooks: Measured[] = [];
     for (let i = 1; i <= pairs; i++) {
       say(`many sources (${i} of ${pairs}): ${n('sources')} x ${n('records')} records`);
       manys.push(await measured(() => runPipeline(b, 'many', n('sources'), n('records'))));
       say(`one hot source (${i} of ${pairs}): ${n('hot')} records`);
       hots.push(await measured(() => runPipeline(b, 'hot', 1, n('hot'))));
+      if (receiver) {
+        say(`one hot source with a webhook destination on loopback (${i} of ${pairs}): ${n('hot')} records`);
+        hooks.push(await measured(() => runPipeline(b, 'hook', 1, n('hot'), toReceiver)));
+      }
       bares.push(await bareRun(`${i + 1} of ${pairs + 1}`, bare.pid));
     }
     const paired = pairedRatios(
@@ -133,6 +158,22 @@ async function main() {
       manys.map((m) => m.deliveredPerS),
     );
     const hot = hots[hotPaired.index];
+    const hookPaired = hooks.length
+      ? sameRoundRatios(
+          hooks.map((h) => h.deliveredPerS),
+          hots.map((h) => h.deliveredPerS),
+        )
+      : null;
+    const webhook = hookPaired
+      ? {
+          run: hooks[hookPaired.index],
+          hookPerS: hooks.map((h) => h.deliveredPerS),
+          ratios: hookPaired.ratios,
+          median: hookPaired.median,
+          calls: receiver!.calls(),
+        }
+      : null;
+    await receiver?.close();
     const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
     const bareRate = mean(bares.map((x) => x.perS));
     const bareCpu = { worker: mean(bares.map((x) => x.cpu.worker)), temporal: mean(bares.map((x) => x.cpu.temporal)) };
@@ -190,6 +231,7 @@ async function main() {
       bare: { count: n('bare'), perS: bareRate, runs: bares.map((x) => x.perS), cpu: bareCpu },
       paired: { manyPerS: manys.map((m) => m.deliveredPerS), ratios: paired.ratios, median: paired.median },
       hotPaired: { hotPerS: hots.map((h) => h.deliveredPerS), ratios: hotPaired.ratios, median: hotPaired.median },
+      webhook,
       idle: { count: n('idle'), p50: idle, bareP50: bareIdle },
       submits,
       sustained,

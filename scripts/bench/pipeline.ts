@@ -106,9 +106,17 @@ export interface RunResult extends Latency {
   actions: ActionCount;
 }
 
-export async function runPipeline(b: Bench, label: string, sources: number, perSource: number): Promise<RunResult> {
+/** `prepare`: what is done to the sources before their records are submitted (their destination, say). */
+export async function runPipeline(
+  b: Bench,
+  label: string,
+  sources: number,
+  perSource: number,
+  prepare?: (ids: string[]) => Promise<void>,
+): Promise<RunResult> {
   const ids = sourceIds(label, sources);
   const total = sources * perSource;
+  await prepare?.(ids);
   const started = Date.now();
   await submitBulk(b, ids, perSource);
   const acceptedMs = Date.now() - started;

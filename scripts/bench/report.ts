@@ -18,6 +18,8 @@ export interface Results {
   paired: { manyPerS: number[]; ratios: number[]; median: number };
   /** The hot-source runs, each against the 10-source run of its own round; `hot` is the median one. */
   hotPaired: { hotPerS: number[]; ratios: number[]; median: number };
+  /** The hot source with a webhook destination on loopback, each run against the table destination's hot run of its round. */
+  webhook: { run: Measured; hookPerS: number[]; ratios: number[]; median: number; calls: number } | null;
   idle: { count: number; p50: number; bareP50: number };
   submits: BusySubmitTimes | null;
   sustained: (Sustained & { share: number; seconds: number }) | null;
@@ -45,6 +47,14 @@ function runsTable(r: Results): string[] {
       `1 hot source (the median of ${r.hotPaired.hotPerS.length} against their rounds' ${r.sources}-source runs: ${r.hotPaired.hotPerS.map((x) => f(x)).join(', ')}/s)`,
       r.hot,
     ),
+    ...(r.webhook
+      ? [
+          row(
+            `1 hot source, webhook destination on loopback (the median of ${r.webhook.hookPerS.length} against their rounds' hot runs: ${r.webhook.hookPerS.map((x) => f(x)).join(', ')}/s; ${r.webhook.calls} calls received)`,
+            r.webhook.run,
+          ),
+        ]
+      : []),
     `| bare Temporal (one worker process, own task queue, 5 empty activities; before, between and after the ${r.sources}-source runs) | ${r.bare.count} | | ${f(r.bare.perS)} (${r.bare.runs.map((x) => f(x)).join(', ')}) | | | | 6 (start + 5 activities) |`,
     '',
     `idle latency, accept -> delivered p50 (${r.idle.count} lone records): ${f(r.idle.p50 * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${r.idle.count} lone, start -> result): ${f(r.idle.bareP50 * 1000, 0)} ms`,
@@ -54,6 +64,7 @@ function runsTable(r: Results): string[] {
     '|---|---|---|---|---|',
     cpuRow(`${r.sources} sources`, r.many),
     cpuRow('1 hot source', r.hot),
+    ...(r.webhook ? [cpuRow('1 hot source, webhook', r.webhook.run)] : []),
     `| bare Temporal | ${f(r.bare.cpu.worker / r.bare.count, 4)} (its worker) | | ${f(r.bare.cpu.worker / r.bare.count, 4)} | ${f(r.bare.cpu.temporal / r.bare.count, 4)} |`,
     '',
     `On two cores kept busy, these costs allow ${f(ceiling(r, r.many), 2)} x bare Temporal's rate (${r.sources} sources) and ${f(ceiling(r, r.hot), 2)} x (1 hot source): bare's CPU per workflow, worker and server, over the pipeline's per record, its processes, Postgres and the server.`,
@@ -112,6 +123,14 @@ function targets(r: Results): Target[] {
     target: 'hot source ≥ 0.9 x many sources',
     figure: `${f(hot.median, 2)} x, the median of ${hot.ratios.length} runs against the ${r.sources}-source run of their round (${hot.ratios.map((x) => f(x, 2)).join(', ')})`,
     met: within(hot.median, 0.9, 2, 'min'),
+  });
+  const w = r.webhook;
+  t.push({
+    target: 'hot source with a webhook destination (loopback) ≥ 0.9 x the table destination',
+    figure: w
+      ? `${f(w.median, 2)} x, the median of ${w.ratios.length} runs against the hot run of their round (${w.ratios.map((x) => f(x, 2)).join(', ')})`
+      : '',
+    met: w ? within(w.median, 0.9, 2, 'min') : null,
   });
   t.push({
     target: 'idle latency p50 ≤ 150 ms',

@@ -10,7 +10,8 @@ export type { SharedSystem } from '../../harness/shared-system';
  * ACTIVITY_TIMEOUT_MS: a killed or stopped worker's task comes back within 3 s (gate, cli, pipeline);
  * GATE_NUDGE_SECONDS and RELAY_INTERVAL_MS: the sweeper's nudge and the relay act within the gate
  * test's waits; STAGE_DELAY_MS: records are still in flight when pipeline's worker is killed;
- * RETRY_MAX_INTERVAL_MS: a stage whose dependency has recovered is retried within 2 s (gate, cli, ui).
+ * RETRY_MAX_INTERVAL_MS: a stage whose dependency has recovered is retried within 2 s (gate, cli, ui);
+ * WEBHOOK_*: the webhook test's receiver is on loopback, and its failures are retried within 2 s.
  */
 export const SHARED_ENV: Record<string, string> = {
   ACTIVITY_TIMEOUT_MS: '3000',
@@ -18,6 +19,9 @@ export const SHARED_ENV: Record<string, string> = {
   RELAY_INTERVAL_MS: '500',
   STAGE_DELAY_MS: '10',
   RETRY_MAX_INTERVAL_MS: '2000',
+  // The webhook test's receiver listens on loopback; its failed calls are tried again within 2 s.
+  WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  WEBHOOK_MAX_BACKOFF_MS: '2000',
 };
 
 /**
