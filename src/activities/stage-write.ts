@@ -208,11 +208,13 @@ async function attemptStage(
     recordId: read.record_id,
     acceptedAt: read.accepted_at.toISOString(),
   });
-  if (stage === 'outbound' && deps.webhooks && storedDestination(read.destination).type === 'webhook') {
+  const destination = stage === 'outbound' && deps.webhooks ? storedDestination(read.destination) : undefined;
+  if (destination?.type === 'webhook') {
     const call$ = { region: deps.region, sourceId, seq, epoch, recordId: read.record_id, output, deferNewAnswers: !!task.deferNewAnswers };
     const row = await deliverByWebhook(
       db,
-      deps.webhooks,
+      deps.webhooks!,
+      destination,
       call$,
       (c, out) => call(out, c),
       (c) => checkFence(c, deps.region, stage, epoch),

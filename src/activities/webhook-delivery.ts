@@ -4,8 +4,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType, RecordRejectedError } from '../contracts/failures';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import { readDestination, type WebhookDestination } from '../destinations/destination';
+import type { WebhookDestination } from '../destinations/destination';
 import { sendWebhook, type WebhookAnswer } from '../destinations/webhook';
+import { refusedUrl } from '../destinations/callable';
 import type { JsonObject } from '../stages/work';
 import { activityTimeoutMs } from './activity-timeout';
 import type { DeferredCall } from './stage-write';
@@ -15,6 +16,8 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Backoff between failed calls: 1 s, doubling, up to this. */
   maxBackoffMs: number;
+  /** WEBHOOK_ALLOWED_HOSTS, parsed: the URL is checked against it again at each call. */
+  allowedHosts: readonly string[];
 }
 
 /** A Retry-After is honoured up to this. */
@@ -48,21 +51,23 @@ type Outcome<Row> = { row: Row } | { fail: Failed };
 export async function deliverByWebhook<Row extends { outcome: string }>(
   db: Pool | PoolClient,
   settings: WebhookSettings,
+  /** As the attempt read it, just before (a 410 or an admin's change committed since counts at the next attempt). */
+  dest: WebhookDestination,
   task: WebhookTask,
   gate: GateWrite<Row>,
   fenceCheck: (c: PoolClient) => Promise<unknown>,
 ): Promise<Row | { deferred: DeferredCall }> {
+  // Before the transaction: a name's lookup holds no lock.
+  const refused = await refusedUrl(dest.url, settings.allowedHosts);
   const run = async (c: PoolClient): Promise<Outcome<Row>> => {
-    // Read in this transaction: an admin's change or a 410 committed before it counts.
-    const dest = await readDestination(c, task.sourceId);
     const open = await gate(c, null);
     if (open.outcome !== 'open') return { row: open };
-    if (dest.type !== 'webhook') return { row: await gate(c, task.output) };
     const fencedAt = performance.now();
     if (dest.disabledAt) {
       const error = `destination disabled since ${dest.disabledAt} (${dest.disabledReason}); an admin sets it again with PUT /v1/admin/sources/:sourceId/destination`;
       return { fail: await failed(c, task, settings, { kind: 'retry', status: null, error }, dest, true) };
     }
+    if (refused) return { fail: await failed(c, task, settings, { kind: 'reject', status: null, error: refused }, dest, true) };
     if (performance.now() - fencedAt > FENCE_FRESH_MS) await fenceCheck(c);
     const answer = await sendWebhook(
       {
@@ -99,7 +104,7 @@ async function failed(
   settings: WebhookSettings,
   answer: Exclude<WebhookAnswer, { kind: 'delivered' }>,
   dest: WebhookDestination,
-  disabled: boolean,
+  notAnAnswer: boolean,
 ): Promise<Failed> {
   const host = new URL(dest.url).host;
   if (answer.kind === 'gone') {
@@ -118,7 +123,7 @@ async function failed(
   const retryAfter =
     answer.kind === 'retry' && answer.retryAfterMs !== undefined ? Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_MS) : undefined;
   const delayMs = answer.kind === 'reject' ? null : (retryAfter ?? backoff);
-  const error = disabled ? answer.error : answer.status === null ? `${host}: ${answer.error}` : `${host} answered ${answer.error}`;
+  const error = notAnAnswer ? answer.error : answer.status === null ? `${host}: ${answer.error}` : `${host} answered ${answer.error}`;
   await c.query(
     `INSERT INTO webhook_attempts (source_id, seq, attempts, last_status, last_error, last_at, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, now(), now() + $6 * interval '1 millisecond')
@@ -126,7 +131,7 @@ async function failed(
        last_error = EXCLUDED.last_error, last_at = EXCLUDED.last_at, next_attempt_at = EXCLUDED.next_attempt_at`,
     [task.sourceId, task.seq, attempts, answer.status, error.slice(0, 1000), delayMs],
   );
-  if (answer.kind === 'reject') return new RecordRejectedError(`webhook ${error}`);
+  if (answer.kind === 'reject') return new RecordRejectedError(notAnAnswer ? `webhook to ${host} refused: ${error}` : `webhook ${error}`);
   // A new kind of answer (another status; for no answer, another reason) goes to the workflow, which
   // shows it; the same again is retried by Temporal, which costs the history nothing.
   const last = rows[0];

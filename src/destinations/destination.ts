@@ -1,6 +1,5 @@
 // Where a source's records go, as stored in sources.destination: '{}' (or {"type":"table"}) is the
 // deliveries table only; a webhook destination also calls the source's endpoint once per record.
-import type { Pool, PoolClient } from '../db/pool';
 
 export interface WebhookDestination {
   type: 'webhook';
@@ -26,14 +25,4 @@ export function storedDestination(json: unknown): Destination {
     };
   }
   return { type: 'table' };
-}
-
-/** The source's destination (the table when the source has none or does not exist). */
-export async function readDestination(db: Pool | PoolClient, sourceId: string): Promise<Destination> {
-  const { rows } = await db.query<{ destination: unknown }>({
-    name: 'destination-read',
-    text: 'SELECT destination FROM sources WHERE source_id = $1',
-    values: [sourceId],
-  });
-  return storedDestination(rows[0]?.destination);
 }

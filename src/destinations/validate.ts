@@ -35,7 +35,7 @@ export function parseAllowedHosts(text: string): string[] {
   ];
 }
 
-function canonicalHost(host: string): string {
+export function canonicalHost(host: string): string {
   if (host === '') return '';
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   try {
@@ -62,7 +62,8 @@ export function validateDestination(request: DestinationRequest, allowedHosts: r
   return { ok: true, destination: { type: 'webhook', url: request.url, secret: request.secret } };
 }
 
-function checkUrl(raw: string, allowedHosts: readonly string[]): DestinationCheck | undefined {
+/** A webhook URL's refusal (scheme, credentials, fragment, an internal host not listed), or undefined when it may be called. */
+export function checkUrl(raw: string, allowedHosts: readonly string[]): DestinationCheck | undefined {
   if (raw.length > MAX_URL_LENGTH) {
     return refuse('url_too_long', `the URL is ${raw.length} characters; at most ${MAX_URL_LENGTH} are allowed`);
   }

@@ -1,5 +1,7 @@
 // One call of a source's webhook, by the Standard Webhooks convention, and what its answer means
 // for the record: delivered, try again later (and when), rejected, or the endpoint is gone.
+import http from 'node:http';
+import https from 'node:https';
 import { Webhook } from 'standardwebhooks';
 import type { JsonObject } from '../stages/work';
 
@@ -19,12 +21,14 @@ export type WebhookAnswer =
   /** Timeouts, connection errors, 5xx, 429, 408: the record waits and the call is made again. */
   | { kind: 'retry'; status: number | null; error: string; retryAfterMs?: number }
   /** Any other answer (4xx, a redirect): the record itself is refused, it blocks. */
-  | { kind: 'reject'; status: number; error: string }
+  | { kind: 'reject'; status: number | null; error: string }
   /** 410 Gone: the destination is disabled until an admin sets it again. */
   | { kind: 'gone'; status: 410; error: string };
 
 /** How much of an answer's body is kept as the reason. */
 const ANSWER_BYTES = 200;
+/** An answer longer than this is not read to its end. */
+const MAX_DRAIN_BYTES = 64 * 1024;
 
 /** `<sourceId>:<seq>`: the same on every retry, failover and replay, so receivers deduplicate by it. */
 export function webhookId(sourceId: string, seq: number): string {
@@ -65,37 +69,65 @@ export function classify(status: number, text: string, retryAfter?: number): Web
   return { kind: 'reject', status, error: status >= 300 && status < 400 ? `${error} (redirects are not followed)` : error };
 }
 
+// Kept-alive connections per endpoint: a source's records are called one after another.
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+
 /**
  * Sends the call once, at most timeoutMs. Never throws: a network failure is an answer too
- * (retry). Redirects are not followed: a redirect could lead past the host allow-list.
+ * (retry). Redirects are not followed: a redirect could lead past the host allow-list. Node's http
+ * client rather than fetch: a third of fetch's CPU per call.
  */
-export async function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date()): Promise<WebhookAnswer> {
+export function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date()): Promise<WebhookAnswer> {
   const { body, headers } = webhookRequest(call, now);
-  let res: Response;
-  try {
-    res = await fetch(call.url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const error =
-      e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
-    return { kind: 'retry', status: null, error };
-  }
-  const text = await firstBytes(res);
-  return classify(res.status, text, retryAfterMs(res.headers.get('retry-after')));
+  const url = new URL(call.url);
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer: WebhookAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    const req = client.request(
+      url,
+      {
+        method: 'POST',
+        agent: agents[url.protocol as keyof typeof agents],
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const done = () => {
+          const text = Buffer.concat(chunks).toString('utf8', 0, Math.min(size, ANSWER_BYTES)).replace(/\s+/g, ' ').trim();
+          settle(classify(res.statusCode ?? 0, text, retryAfterMs(header(res.headers['retry-after']))));
+        };
+        res.on('data', (chunk: Buffer) => {
+          // Only the start of the answer is kept; the rest is read and dropped, so the connection stays usable.
+          if (size < ANSWER_BYTES) chunks.push(chunk);
+          size += chunk.length;
+          // A long answer is not read to its end: the connection is closed instead.
+          if (size > MAX_DRAIN_BYTES) {
+            res.destroy();
+            done();
+          }
+        });
+        res.on('end', done);
+        res.on('error', done);
+      },
+    );
+    const timer = setTimeout(() => {
+      settle({ kind: 'retry', status: null, error: `no answer within ${timeoutMs} ms` });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      settle({ kind: 'retry', status: null, error: `${err.code ?? err.name}: ${err.message}` }),
+    );
+    req.end(body);
+  });
 }
 
-/** The start of an answer's body, on one line; the rest is not read. */
-async function firstBytes(res: Response): Promise<string> {
-  try {
-    const reader = res.body?.getReader();
-    if (!reader) return '';
-    const { value } = await reader.read();
-    await reader.cancel().catch(() => undefined);
-    return Buffer.from(value ?? [])
-      .toString('utf8', 0, ANSWER_BYTES)
-      .replace(/\s+/g, ' ')
-      .trim();
-  } catch {
-    return '';
-  }
+function header(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
 }

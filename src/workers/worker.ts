@@ -1,5 +1,6 @@
 // One worker process: a region's workflow worker, or one stage's activity worker.
 //   node dist/src/workers/worker.js <region> <workflows|inbound|preprocess|core|postprocess|outbound>
+import { parseAllowedHosts } from '../destinations/validate';
 import './tracing'; // first: the pg instrumentation must see pg's first require
 import path from 'node:path';
 import { Client } from '@temporalio/client';
@@ -75,7 +76,11 @@ async function main(): Promise<void> {
         region,
         delayMs: config.STAGE_DELAY_MS,
         txDelayMs: config.STAGE_TX_DELAY_MS,
-        webhooks: { timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_MS },
+        webhooks: {
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_MS,
+          allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS),
+        },
         notify,
         gate,
         gateWaitMs: config.GATE_WAIT_MS,

@@ -36,7 +36,12 @@ const hanging: http.ServerResponse[] = [];
 
 beforeAll(async () => {
   db = await createTestDb('webhook');
-  deps = { pool: db.pool, region: 'east', work: defaultWork, webhooks: { timeoutMs: 2_000, maxBackoffMs: 8_000 } };
+  deps = {
+    pool: db.pool,
+    region: 'east',
+    work: defaultWork,
+    webhooks: { timeoutMs: 2_000, maxBackoffMs: 8_000, allowedHosts: ['127.0.0.1'] },
+  };
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -210,6 +215,19 @@ describe('a webhook destination', () => {
     expect(await attemptsRow('wh-400', 1)).toBeUndefined();
     expect((await runStage(deps, 'outbound', task('wh-400', 2))).outcome).toBe('done');
     expect(received.map((r) => r.id)).toEqual(['wh-400:1', 'wh-400:2']);
+  });
+
+  it('calls nothing when the allow-list no longer lets the URL through: the record blocks with the reason', async () => {
+    await ready('wh-list', 1);
+    const err = await runStage({ ...deps, webhooks: { ...deps.webhooks!, allowedHosts: [] } }, 'outbound', task('wh-list', 1)).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RecordRejectedError);
+    expect((err as Error).message).toMatch(
+      /^webhook to 127\.0\.0\.1:\d+ refused: 127\.0\.0\.1 is a loopback address; .*WEBHOOK_ALLOWED_HOSTS/,
+    );
+    expect(received).toEqual([]);
+    expect(await attemptsRow('wh-list', 1)).toMatchObject({ attempts: 1, last_status: null });
   });
 
   it('does not follow a redirect (it could lead past the host allow-list)', async () => {
