@@ -67,7 +67,7 @@ export const EnvSchema = Type.Object({
   TEMPORAL_SERVER: Type.Union([Type.Literal('dev'), Type.Literal('postgres')], {
     default: 'dev',
     description:
-      "`npm start`: the Temporal it runs. `dev`: the CLI's dev server (SQLite in `DATA_DIR`); `postgres`: the real Temporal server (v1.31.2, built once into `TEMPORAL_CLI_CACHE`) on the pipeline's Postgres, one per region (it implies `REGION_TOPOLOGY=servers`; `shared` is refused), its databases `<database>_temporal_<region>` and `<database>_temporal_<region>_visibility`; no Web UI yet. See [the real server](operations.md#the-real-temporal-server-on-postgres)",
+      "`npm start`: the Temporal it runs. `dev`: the CLI's dev server (SQLite in `DATA_DIR`); `postgres`: the real Temporal server (v1.31.2, built once into `TEMPORAL_CLI_CACHE`) on the pipeline's Postgres, one per region (it implies `REGION_TOPOLOGY=servers`; `shared` is refused), its databases `<database>_temporal_<region>` and `<database>_temporal_<region>_visibility`, and a Web UI per region (the ui-server, built the same way). See [the real server](operations.md#the-real-temporal-server-on-postgres)",
   }),
   TEMPORAL_PORT_WEST: Type.Optional(
     Type.Integer({ minimum: 1, docDefault: '`TEMPORAL_PORT + 1`', description: "the west server's port in the `servers` topology" }),

@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config';
 import { ensureTemporalCli } from '../src/launcher/temporal-cli';
 import { ensurePostgres } from '../src/launcher/postgres';
 import { ensureTemporalServer } from '../src/launcher/temporal-server';
+import { ensureUiServer } from '../src/launcher/temporal-ui';
 import { templateName } from '../harness/scratch-db';
 
 export default async function globalSetup(): Promise<void> {
@@ -31,10 +32,12 @@ export default async function globalSetup(): Promise<void> {
     cacheDir: config.TEMPORAL_CLI_CACHE,
     log: (line) => process.stderr.write(`[test setup] ${line}\n`),
   });
-  // TEMPORAL_SERVER=postgres (npm run test:server): the real server and its SQL tool, built once
-  // here rather than inside the first system's boot timeout.
+  // TEMPORAL_SERVER=postgres (npm run test:server): the real server, its SQL tool and the Web UI
+  // server, built once here rather than inside the first system's boot timeout.
   if (config.TEMPORAL_SERVER === 'postgres') {
-    await ensureTemporalServer({ cacheDir: config.TEMPORAL_CLI_CACHE, log: (line) => process.stderr.write(`[test setup] ${line}\n`) });
+    const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
+    await ensureTemporalServer({ cacheDir: config.TEMPORAL_CLI_CACHE, log });
+    await ensureUiServer({ cacheDir: config.TEMPORAL_CLI_CACHE, log });
   }
   // The tests start their own servers; a developer's settings must not leak into them.
   for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_ADDRESS_EAST', 'TEMPORAL_ADDRESS_WEST', 'DATABASE_URL', 'PORT']) delete process.env[key];

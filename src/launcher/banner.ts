@@ -44,11 +44,9 @@ export function printBanner(c: Config, facts: BannerFacts): void {
   const ui =
     c.regions.some((r) => r.external) || c.TEMPORAL_UI_PORT === 0
       ? '(not started here)'
-      : c.TEMPORAL_SERVER === 'postgres'
-        ? 'none with TEMPORAL_SERVER=postgres for now (the real server has no built-in UI)'
-        : c.REGION_TOPOLOGY === 'servers'
-          ? `east http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${c.regions[0].namespace}/workflows, west http://localhost:${westUiPort(c)}/namespaces/${c.regions[1].namespace}/workflows`
-          : `http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${ns}/workflows`;
+      : c.TEMPORAL_SERVER === 'postgres' || c.REGION_TOPOLOGY === 'servers'
+        ? `east http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${c.regions[0].namespace}/workflows, west http://localhost:${westUiPort(c)}/namespaces/${c.regions[1].namespace}/workflows`
+        : `http://localhost:${c.TEMPORAL_UI_PORT}/namespaces/${ns}/workflows`;
   const lines = [
     '',
     'The record pipeline is up.',

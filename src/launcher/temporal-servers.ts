@@ -4,6 +4,7 @@
 // unless one already answers on the port; then each region's namespace and search attributes.
 import path from 'node:path';
 import { westPort, westUiPort, type Config } from '../config';
+import { ensureUiServer, writeUiFiles } from './temporal-ui';
 import { isServerReachable, namespaceRetentionMs, setupNamespace, waitForServer } from '../temporal/setup';
 import { devServerArgs } from './dev-server-args';
 import { logFile } from './log-files';
@@ -136,12 +137,12 @@ async function startRealServers(
   const dir = path.join(c.dataDir, 'temporal-server');
   let bins: ServerBinaries | undefined;
   const regions = [
-    { region: 'east', port: c.TEMPORAL_PORT },
-    { region: 'west', port: westPort(c) },
+    { region: 'east', port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT },
+    { region: 'west', port: westPort(c), uiPort: westUiPort(c) },
   ];
   // One range for both regions: the first server's ports are not bound yet when the second's are chosen.
   const base = await freePortRange(SERVICE_PORT_COUNT * regions.length);
-  for (const [i, { region, port }] of regions.entries()) {
+  for (const [i, { region, port, uiPort }] of regions.entries()) {
     const address = `127.0.0.1:${port}`;
     if (await isServerReachable(address)) {
       say(`temporal: a server already answers at ${address}; using it for ${region}`);
@@ -168,5 +169,22 @@ async function startRealServers(
     servers.push({ region, address, child });
     say(`temporal: starting the Temporal server ${region} on ${address} (Postgres ${dbs.main}; config ${configFile})`);
     await child.start();
+    if (uiPort > 0) {
+      const namespace = c.regions.find((r) => r.name === region)!.namespace;
+      const ui = await ensureUiServer({ cacheDir: c.TEMPORAL_CLI_CACHE, log: say });
+      const uiName = `temporal-ui-${region}`;
+      const uiChild = supervise({
+        name: uiName,
+        command: ui,
+        args: writeUiFiles(dir, { region, temporalAddress: address, port: uiPort, namespace }),
+        env: process.env,
+        logFile: logFile(c.dataDir, uiName),
+        waitForReady: false,
+        maxBackoffMs: c.WORKER_RESTART_MAX_MS,
+        nice: c.WORKER_NICE,
+      });
+      say(`temporal: starting the Web UI of ${region} on http://localhost:${uiPort}`);
+      await uiChild.start();
+    }
   }
 }

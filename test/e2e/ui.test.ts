@@ -87,6 +87,16 @@ async function openList(query: string, n: number): Promise<void> {
 }
 
 describe('the Temporal UI in a real browser', () => {
+  it("serves each Temporal server's UI: one for both regions on one server, one per region on two (west's on the next port)", async () => {
+    const { servers } = (await api<{ servers: { region: string; address: string }[] }>(`${sys.url}/v1/admin/regions`, 'GET')).body;
+    const uis = new Set(servers.map((s) => s.address)).size > 1 ? ['east', 'west'] : ['east'];
+    for (const [i, region] of uis.entries()) {
+      const res = await fetch(`http://127.0.0.1:${Number(sys.env.TEMPORAL_UI_PORT) + i}/api/v1/namespaces/pipeline-${region}`);
+      expect({ region, status: res.status }).toEqual({ region, status: 200 });
+      expect(await res.json()).toMatchObject({ namespaceInfo: { name: `pipeline-${region}` } });
+    }
+  });
+
   it('lists the records of a source filtered by SourceId, all completed', async () => {
     await openList(`SourceId="${source}"`, 3);
     const rows = page.getByTestId('workflows-summary-configurable-table-row');
