@@ -197,6 +197,11 @@ export const EnvSchema = Type.Object({
     100,
     "a webhook destination's call waits this long at most for the endpoint's answer (and at most 80 % of the activity's timeout); no answer counts as a failed call, tried again",
   ),
+  WEBHOOK_CONNECTIONS: Int(
+    10,
+    1,
+    'webhook calls in flight at once per outbound worker process: each holds a Postgres connection of this pool for its duration (its transaction keeps the failover fence), apart from `PG_POOL_MAX`, so slow endpoints never hold up the deliveries to the table',
+  ),
   WEBHOOK_MAX_BACKOFF_MS: Int(
     30_000,
     100,

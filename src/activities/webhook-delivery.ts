@@ -18,6 +18,12 @@ export interface WebhookSettings {
   maxBackoffMs: number;
   /** WEBHOOK_ALLOWED_HOSTS, parsed: the URL is checked against it again at each call. */
   allowedHosts: readonly string[];
+  /**
+   * The calls' own connections: each call holds one for its duration (its transaction keeps the
+   * fence), so slow endpoints never take the connections of the table deliveries. Its size bounds the
+   * calls in flight. Without it, the stage's pool.
+   */
+  pool?: Pool;
 }
 
 /** A Retry-After is honoured up to this. */
@@ -43,10 +49,13 @@ type Failed = ApplicationFailure | RecordRejectedError | { deferred: DeferredCal
 type Outcome<Row> = { row: Row } | { fail: Failed };
 
 /**
- * Runs the stage write around the call. `gate(null)` takes the region's fence (FOR SHARE: a failover
- * waits for this transaction, or ends its session), the watermark row and the record row (FOR
- * UPDATE: another attempt of this record, or its successor, waits) and answers `open` when the record
- * is next; only then is the endpoint called. The lock is held during the call, bounded by its timeout.
+ * Runs the stage write around the call, in one transaction: the record's attempts one at a time (an
+ * advisory lock: a second attempt waits, then finds it delivered), the region's fence (FOR SHARE: a
+ * failover waits for this transaction, or ends its session, and a later attempt of the old region is
+ * fenced before it calls), the gate read (the watermark only moves up: seq - 1 stays true), the
+ * call, then `stage_write` with the output, which takes the watermark and record rows only then. So
+ * no row lock is held during the call: the record's successor waits for its commit as for any
+ * other, and an operator's action on the source is not held up by a slow endpoint.
  */
 export async function deliverByWebhook<Row extends { outcome: string }>(
   db: Pool | PoolClient,
@@ -60,8 +69,23 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
   // Before the transaction: a name's lookup holds no lock.
   const refused = await refusedUrl(dest.url, settings.allowedHosts);
   const run = async (c: PoolClient): Promise<Outcome<Row>> => {
-    const open = await gate(c, null);
-    if (open.outcome !== 'open') return { row: open };
+    await c.query({
+      name: 'webhook-record-lock',
+      text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, $2))',
+      values: [task.sourceId, task.seq],
+    });
+    await fenceCheck(c);
+    const { rows } = await c.query<{ watermark: number; status: string }>({
+      name: 'webhook-gate-read',
+      text: `SELECT w.watermark, r.status FROM watermarks w JOIN records r ON r.source_id = w.source_id
+              WHERE w.source_id = $1 AND w.stage = 'outbound' AND r.seq = $2`,
+      values: [task.sourceId, task.seq],
+    });
+    if (!rows[0] || rows[0].status === 'skipped' || rows[0].watermark !== task.seq - 1) {
+      // Not next (or no longer): stage_write decides under its locks, and nothing is called unless it finds the gate open.
+      const row = await gate(c, null);
+      if (row.outcome !== 'open') return { row };
+    }
     const fencedAt = performance.now();
     if (dest.disabledAt) {
       const error = `destination disabled since ${dest.disabledAt} (${dest.disabledReason}); an admin sets it again with PUT /v1/admin/sources/:sourceId/destination`;
@@ -91,7 +115,7 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
     return { row };
   };
   // Committed first (the attempt's record, a 410's disabling), then thrown.
-  const outcome = 'release' in db ? await run(db) : await withTransaction(db, run);
+  const outcome = 'release' in db ? await run(db) : await withTransaction(settings.pool ?? db, run);
   if (!('fail' in outcome)) return outcome.row;
   if ('deferred' in outcome.fail) return outcome.fail;
   throw outcome.fail;

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', { region, role }, config);
   installRuntime(logger, config.METRICS_PORT > 0 ? `${config.METRICS_HOST}:${config.METRICS_PORT}` : undefined, { region, role });
   let pool: Pool | undefined;
+  let webhookPool: Pool | undefined;
   let gate: GateListener | undefined;
   const connection = await NativeConnection.connect({ address: rc.address, ...rc.connect });
   try {
@@ -56,6 +57,11 @@ async function main(): Promise<void> {
         : await Worker.create({ ...common, workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
     } else if (isStage(role)) {
       pool = createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.PG_POOL_MAX, logger });
+      // The outbound stage's webhook calls, on connections of their own (opened only when used).
+      webhookPool =
+        role === 'outbound'
+          ? createPool({ connectionString: config.databaseUrl, applicationName: process.title, max: config.WEBHOOK_CONNECTIONS, logger })
+          : undefined;
       // The gate's signals go over the worker's own (native) connection: no second one, no grpc-js.
       const client = new Client({ connection, namespace: rc.namespace, interceptors: tracingClientInterceptors() });
       const notify = gateNotifier(client, (err) =>
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
           timeoutMs: config.WEBHOOK_TIMEOUT_MS,
           maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_MS,
           allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS),
+          pool: webhookPool,
         },
         notify,
         gate,
@@ -105,6 +112,7 @@ async function main(): Promise<void> {
     await connection.close();
     await gate?.close();
     await pool?.end();
+    await webhookPool?.end();
     await stopTracing();
   }
 }

@@ -12,6 +12,7 @@ import { STAGES } from '../../src/contracts/names';
 import { RecordRejectedError } from '../../src/contracts/failures';
 import { defaultWork } from '../../src/stages/work';
 import { webhookView } from '../../src/db/webhooks';
+import { createPool } from '../../src/db/pool';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
@@ -278,6 +279,42 @@ describe('a webhook destination', () => {
     const outcomes = (await Promise.all([first, second])).map((r) => r.outcome).sort();
     expect(outcomes).toEqual(['already', 'done']);
     expect(received).toHaveLength(1);
+  });
+});
+
+describe('a slow endpoint', () => {
+  it("holds no lock the record's successor needs: it answers at once while the call hangs (defect: it waited for the call)", async () => {
+    await ready('wh-slow', 2);
+    behaviour = (r) => (r.body.seq === 1 ? undefined : { status: 200 });
+    const first = runStage(deps, 'outbound', task('wh-slow', 1)).catch((e: unknown) => e);
+    await until(() => received.length === 1);
+    const started = Date.now();
+    expect(await runStage(deps, 'outbound', task('wh-slow', 2))).toMatchObject({ outcome: 'waiting' });
+    expect(Date.now() - started).toBeLessThan(500);
+    hanging.pop()!.writeHead(200).end();
+    expect(await first).toMatchObject({ outcome: 'done' });
+    expect((await runStage(deps, 'outbound', task('wh-slow', 2))).outcome).toBe('done');
+  });
+
+  it('makes its calls on connections of their own: the stage pool stays free for the table deliveries', async () => {
+    await ready('wh-pool', 1);
+    const own = createPool({ connectionString: db.url, applicationName: 'webhook-test', max: 1 });
+    try {
+      behaviour = () => undefined;
+      const call = runStage({ ...deps, webhooks: { ...deps.webhooks!, pool: own } }, 'outbound', task('wh-pool', 1)).catch(
+        (e: unknown) => e,
+      );
+      await until(() => received.length === 1);
+      expect(own.totalCount).toBe(1);
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'webhook-test' AND state = 'idle in transaction'`,
+      );
+      expect(rows[0].n).toBe(1);
+      hanging.pop()!.writeHead(200).end();
+      expect(await call).toMatchObject({ outcome: 'done' });
+    } finally {
+      await own.end();
+    }
   });
 });
 
