@@ -7,7 +7,19 @@ import { Webhook } from 'standardwebhooks';
 import { recordWorkflowId } from '../../src/contracts/names';
 import { verifyInvariants, violations } from '../../src/db/verify';
 import { expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
-import { api, sharedSystem, submit, waitFor, type SharedSystem } from '../helpers/system';
+import {
+  api,
+  SHARED_ENV,
+  sharedSystem,
+  startSystem,
+  stopAndRemove,
+  submit,
+  waitFor,
+  type SharedSystem,
+  type System,
+} from '../helpers/system';
+import { createTestDb, type TestDb } from '../helpers/db';
+import type { Pool } from '../../src/db/pool';
 
 jest.setTimeout(300_000);
 
@@ -39,6 +51,7 @@ beforeAll(async () => {
   // WEBHOOK_ALLOWED_HOSTS 127.0.0.1 and WEBHOOK_MAX_BACKOFF_MS 2000 (SHARED_ENV).
   sys = await sharedSystem();
   db = sys.db;
+  target = { url: sys.url, pool: db.pool };
   connection = await Connection.connect({ address: sys.temporalAddress });
   client = new Client({ connection, namespace: 'pipeline-east' });
   server = http.createServer((req, res) => {
@@ -84,17 +97,20 @@ afterAll(async () => {
   await sys?.release();
 });
 
+/** The system the helpers below talk to: the shared one, or the failover test's own. */
+let target: { url: string; pool: Pool };
+
 const setDestination = (source: string, body: unknown) =>
-  api<Record<string, unknown>>(`${sys.url}/v1/admin/sources/${encodeURIComponent(source)}/destination`, 'PUT', body);
+  api<Record<string, unknown>>(`${target.url}/v1/admin/sources/${encodeURIComponent(source)}/destination`, 'PUT', body);
 const webhook = (path: string) => ({ type: 'webhook', url: `${base}${path}`, secret: SECRET });
 
 async function deliveredSeqs(source: string): Promise<number[]> {
-  const { rows } = await db.pool.query<{ seq: number }>('SELECT seq FROM deliveries WHERE source_id = $1 ORDER BY id', [source]);
+  const { rows } = await target.pool.query<{ seq: number }>('SELECT seq FROM deliveries WHERE source_id = $1 ORDER BY id', [source]);
   return rows.map((r) => Number(r.seq));
 }
 
 async function submitN(source: string, n: number, prefix: string): Promise<void> {
-  expect((await submit(sys.url, source, randomBatch(prefix, n))).status).toBe(202);
+  expect((await submit(target.url, source, randomBatch(prefix, n))).status).toBe(202);
 }
 
 /**
@@ -229,6 +245,24 @@ describe('webhook destinations', () => {
     const report = await verifyInvariants(db.pool, { sources: [a], expectDrained: true });
     expect({ violations: violations(report), records: report.records }).toEqual({ violations: [], records: { delivered: 19, skipped: 1 } });
   });
+});
+
+// A failover of its own: the shared system is left in east, with no standby worker having worked.
+describe('a webhook call and a failover', () => {
+  let ownDb: TestDb;
+  let own: System;
+  beforeAll(async () => {
+    ownDb = await createTestDb('e2e_webhook_failover');
+    own = await startSystem({
+      databaseUrl: ownDb.url,
+      env: { ...SHARED_ENV, WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_MAX_BACKOFF_MS: '2000' },
+    });
+    target = { url: own.url, pool: ownDb.pool };
+  });
+  afterAll(async () => {
+    if (own) await stopAndRemove(own);
+    await ownDb?.drop();
+  });
 
   it('a failover while the endpoint hangs on a call from east: no call from east after the switch commits, no gap, no reordering', async () => {
     const s = uniqueSource('wf');
@@ -243,41 +277,31 @@ describe('webhook destinations', () => {
     };
     await submitN(s, 10, 'f');
     await waitFor('a call hanging', async () => hung, 60_000, 100);
-    const before = (await api<{ active: string; epoch: number }>(`${sys.url}/v1/admin/regions`, 'GET')).body;
+    const before = (await api<{ active: string; epoch: number }>(`${own.url}/v1/admin/regions`, 'GET')).body;
     expect(before.active).toBe('east');
-    const switched = await api<{ to: string; epoch: number }>(`${sys.url}/v1/admin/failover`, 'POST', {
+    const switched = await api<{ to: string; epoch: number }>(`${own.url}/v1/admin/failover`, 'POST', {
       to: 'west',
       reason: 'webhook test',
     });
     expect(switched).toMatchObject({ status: 200, body: { to: 'west' } });
-    try {
-      const { rows } = await db.pool.query<{ at: Date }>(`SELECT updated_at AS at FROM regions WHERE name = 'west'`);
-      const committedAt = rows[0].at.getTime();
-      await waitFor('all delivered in west', async () => (await deliveredSeqs(s)).length === 10, 120_000);
-      const mine = calls.filter((c) => c.source === s);
-      // East's call of record 4 was in flight when the switch began, and never acknowledged.
-      expect(mine.filter((c) => c.epoch === before.epoch && c.seq === 4).map((c) => [c.at < committedAt, c.status])).toEqual([
-        [true, undefined],
-      ]);
-      expect(mine.filter((c) => c.epoch === before.epoch && c.at >= committedAt)).toEqual([]);
-      expect(mine.some((c) => c.epoch === switched.body.epoch)).toBe(true);
-      expectOrderedOnce(
-        s,
-        Array.from({ length: 10 }, (_, i) => i + 1),
-      );
-      await expectAllDelivered(db.pool, [s], 10);
-    } finally {
-      // The shared system is left in east, as found.
-      await waitFor(
-        'failed back',
-        async () => (await api(`${sys.url}/v1/admin/failover`, 'POST', { to: 'east', reason: 'webhook test done' })).status === 200,
-        60_000,
-        1000,
-      );
-    }
+    const { rows } = await ownDb.pool.query<{ at: Date }>(`SELECT updated_at AS at FROM regions WHERE name = 'west'`);
+    const committedAt = rows[0].at.getTime();
+    await waitFor('all delivered in west', async () => (await deliveredSeqs(s)).length === 10, 120_000);
+    const mine = calls.filter((c) => c.source === s);
+    // East's call of record 4 was in flight when the switch began, and never acknowledged.
+    expect(mine.filter((c) => c.epoch === before.epoch && c.seq === 4).map((c) => [c.at < committedAt, c.status])).toEqual([
+      [true, undefined],
+    ]);
+    expect(mine.filter((c) => c.epoch === before.epoch && c.at >= committedAt)).toEqual([]);
+    expect(mine.some((c) => c.epoch === switched.body.epoch)).toBe(true);
+    expectOrderedOnce(
+      s,
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+    await expectAllDelivered(ownDb.pool, [s], 10);
   });
 });
 
 async function setDestinationView(source: string): Promise<{ disabledAt?: string }> {
-  return (await api<{ disabledAt?: string }>(`${sys.url}/v1/admin/sources/${encodeURIComponent(source)}/destination`, 'GET')).body;
+  return (await api<{ disabledAt?: string }>(`${target.url}/v1/admin/sources/${encodeURIComponent(source)}/destination`, 'GET')).body;
 }
