@@ -9,6 +9,7 @@ import {
   postgresTarget,
   serverArgs,
   serverConfig,
+  MAX_CONNS,
   servicePorts,
   sqlToolArgs,
   temporalDatabases,
@@ -69,6 +70,12 @@ describe('the real Temporal server on Postgres', () => {
       connectAddr: '127.0.0.1:5432',
       user: 'postgres',
     });
+    // Pools keep what they open (no reconnecting after each burst), within both servers' budget.
+    for (const store of ['default', 'visibility']) {
+      const { maxConns, maxIdleConns } = east.persistence.datastores[store].sql;
+      expect(maxIdleConns).toBe(maxConns);
+    }
+    expect(2 * 4 * (MAX_CONNS.main + MAX_CONNS.visibility)).toBeLessThanOrEqual(64);
     expect(east.persistence.datastores.visibility.sql.databaseName).toBe('pipeline_test_e2e_shared_a1b2c3_temporal_east_visibility');
     expect(Object.keys(east.services).sort()).toEqual(['frontend', 'history', 'matching', 'worker']);
     expect(east.services.frontend.rpc.grpcPort).toBe(17233);
