@@ -89,9 +89,9 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
     const fencedAt = performance.now();
     if (dest.disabledAt) {
       const error = `destination disabled since ${dest.disabledAt} (${dest.disabledReason}); an admin sets it again with PUT /v1/admin/sources/:sourceId/destination`;
-      return { fail: await failed(c, task, settings, { kind: 'retry', status: null, error }, dest, true) };
+      return { fail: await failed(c, task, settings, { kind: 'retry', status: null, error }, dest, 'pipeline') };
     }
-    if (refused) return { fail: await failed(c, task, settings, { kind: 'reject', status: null, error: refused }, dest, true) };
+    if (refused) return { fail: await failed(c, task, settings, { kind: 'reject', status: null, error: refused }, dest, 'pipeline') };
     if (performance.now() - fencedAt > FENCE_FRESH_MS) await fenceCheck(c);
     const answer = await sendWebhook(
       {
@@ -105,7 +105,7 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
       },
       Math.min(settings.timeoutMs, activityTimeoutMs() * 0.8),
     );
-    if (answer.kind !== 'delivered') return { fail: await failed(c, task, settings, answer, dest, false) };
+    if (answer.kind !== 'delivered') return { fail: await failed(c, task, settings, answer, dest, 'endpoint') };
     const row = await gate(c, task.output);
     await c.query({
       name: 'webhook-attempts-done',
@@ -121,6 +121,9 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
   throw outcome.fail;
 }
 
+/** Who failed the call: the endpoint (its answer, or none), or the pipeline, which did not call. */
+type FailedBy = 'endpoint' | 'pipeline';
+
 /** Records the failed call and answers what the activity throws. */
 async function failed(
   c: PoolClient,
@@ -128,7 +131,7 @@ async function failed(
   settings: WebhookSettings,
   answer: Exclude<WebhookAnswer, { kind: 'delivered' }>,
   dest: WebhookDestination,
-  notAnAnswer: boolean,
+  by: FailedBy,
 ): Promise<Failed> {
   const host = new URL(dest.url).host;
   if (answer.kind === 'gone') {
@@ -147,7 +150,7 @@ async function failed(
   const retryAfter =
     answer.kind === 'retry' && answer.retryAfterMs !== undefined ? Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_MS) : undefined;
   const delayMs = answer.kind === 'reject' ? null : (retryAfter ?? backoff);
-  const error = notAnAnswer ? answer.error : answer.status === null ? `${host}: ${answer.error}` : `${host} answered ${answer.error}`;
+  const error = by === 'pipeline' ? answer.error : answer.status === null ? `${host}: ${answer.error}` : `${host} answered ${answer.error}`;
   await c.query(
     `INSERT INTO webhook_attempts (source_id, seq, attempts, last_status, last_error, last_at, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, now(), now() + $6 * interval '1 millisecond')
@@ -155,7 +158,8 @@ async function failed(
        last_error = EXCLUDED.last_error, last_at = EXCLUDED.last_at, next_attempt_at = EXCLUDED.next_attempt_at`,
     [task.sourceId, task.seq, attempts, answer.status, error.slice(0, 1000), delayMs],
   );
-  if (answer.kind === 'reject') return new RecordRejectedError(notAnAnswer ? `webhook to ${host} refused: ${error}` : `webhook ${error}`);
+  if (answer.kind === 'reject')
+    return new RecordRejectedError(by === 'pipeline' ? `webhook to ${host} refused: ${error}` : `webhook ${error}`);
   // A new kind of answer (another status; for no answer, another reason) goes to the workflow, which
   // shows it; the same again is retried by Temporal, which costs the history nothing.
   const last = rows[0];

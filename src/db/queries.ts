@@ -3,6 +3,7 @@ import { STAGES, type RecordStatus, type Stage } from '../contracts/names';
 import { WINDOW_STAGE } from '../contracts/gate';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
+import type { AttemptRow } from './webhooks';
 
 /** A stage's row of a record, as json_build_object gives it (so `at` is timestamp text, not a Date). */
 export interface StagePass {
@@ -23,7 +24,7 @@ export type RecordRow = {
   delivered_at: Date | null;
   traceparent: string | null;
   /** A webhook destination's failed calls while the record still tries (null: none). */
-  webhook: { attempts: number; last_status: number | null; last_error: string; last_at: string; next_attempt_at: string | null } | null;
+  webhook: AttemptRow | null;
 } & Record<Stage, StagePass | null>;
 
 export async function getRecord(pool: Pool, sourceId: string, seq: number): Promise<RecordRow | undefined> {

@@ -27,6 +27,26 @@ export interface WebhookView {
   disabled: { sourceId: string; disabledAt: string; reason: string }[];
 }
 
+/** A `webhook_attempts` row as read (timestamps as Date, or as text from JSON). */
+export interface AttemptRow {
+  attempts: number;
+  last_status: number | null;
+  last_error: string;
+  last_at: Date | string;
+  next_attempt_at: Date | string | null;
+}
+
+/** A record's failed calls as the API shows them (in /v1/stats and the record view). */
+export function attemptView(r: AttemptRow): Omit<WebhookFailure, 'sourceId' | 'seq'> {
+  return {
+    attempts: r.attempts,
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    lastAt: new Date(r.last_at).toISOString(),
+    nextAttemptAt: r.next_attempt_at === null ? null : new Date(r.next_attempt_at).toISOString(),
+  };
+}
+
 export async function webhookView(pool: Pool, limit = 10): Promise<WebhookView> {
   const [totals, recent, disabled] = await Promise.all([
     pool.query<{ retrying: number; refused: number; attempts: number; disabled: number }>(
@@ -36,15 +56,7 @@ export async function webhookView(pool: Pool, limit = 10): Promise<WebhookView> 
               (SELECT count(*)::int FROM sources WHERE destination ? 'disabledAt') AS disabled
          FROM webhook_attempts`,
     ),
-    pool.query<{
-      source_id: string;
-      seq: string;
-      attempts: number;
-      last_status: number | null;
-      last_error: string;
-      last_at: Date;
-      next_attempt_at: Date | null;
-    }>(
+    pool.query<AttemptRow & { source_id: string; seq: string }>(
       'SELECT source_id, seq, attempts, last_status, last_error, last_at, next_attempt_at FROM webhook_attempts ORDER BY last_at DESC LIMIT $1',
       [limit],
     ),
@@ -59,15 +71,7 @@ export async function webhookView(pool: Pool, limit = 10): Promise<WebhookView> 
     retrying: t.retrying,
     refused: t.refused,
     failedAttempts: t.attempts,
-    recent: recent.rows.map((r) => ({
-      sourceId: r.source_id,
-      seq: Number(r.seq),
-      attempts: r.attempts,
-      lastStatus: r.last_status,
-      lastError: r.last_error,
-      lastAt: r.last_at.toISOString(),
-      nextAttemptAt: r.next_attempt_at?.toISOString() ?? null,
-    })),
+    recent: recent.rows.map((r) => ({ sourceId: r.source_id, seq: Number(r.seq), ...attemptView(r) })),
     disabledTotal: t.disabled,
     disabled: disabled.rows.map((r) => ({ sourceId: r.source_id, disabledAt: new Date(r.at).toISOString(), reason: r.reason })),
   };

@@ -9,9 +9,9 @@ import { formatReport } from '../../scripts/chaos/report';
 import { FAULT_KINDS } from '../../scripts/chaos/schedule';
 import { createTestDb, type TestDb } from '../helpers/db';
 
-// The drain budgets are the real server's (npm run test:server), about three times the dev server's
-// drain: a budget bounds the wait, the assertions are the same.
-jest.setTimeout(1_200_000);
+// A drain budget bounds the wait; both engines drain well within it (npm run test:server runs this
+// file on the real server too).
+jest.setTimeout(600_000);
 
 let db: TestDb;
 beforeAll(async () => {
@@ -31,7 +31,7 @@ describe('chaos', () => {
       durationS: 72,
       sources: 3,
       meanGapMs: 5_000,
-      drainTimeoutS: 600,
+      drainTimeoutS: 300,
     });
     process.stdout.write(`${formatReport(report)}\n`);
     expect(FAULT_KINDS.filter((k) => report.faults[k].injected === 0)).toEqual([]);
@@ -66,7 +66,7 @@ describe('chaos', () => {
         meanGapMs: 9_000,
         kinds: ['failover-while-hung', 'kill-stage-worker', 'kill-workflow-worker'],
         env: { SWEEPER: 'off' },
-        drainTimeoutS: 360,
+        drainTimeoutS: 120,
       });
       process.stdout.write(`${formatReport(report)}\n`);
       expect(report.faults['failover-while-hung'].injected).toBeGreaterThanOrEqual(1);

@@ -51,7 +51,8 @@ const latencyCounts = async (registry: Registry) => {
   const json = await registry.getMetricsAsJSON();
   const count = (name: string, stage?: string) =>
     (json.find((m) => m.name === name)?.values ?? []).find(
-      (v) => v.metricName === `${name}_count` && (stage === undefined || v.labels.stage === stage),
+      // Histograms' values carry their series' name (`_count`, `_sum`, `_bucket`); the type omits it.
+      (v) => (v as { metricName?: string }).metricName === `${name}_count` && (stage === undefined || v.labels.stage === stage),
     )?.value ?? 0;
   return { endToEnd: count('pipeline_accept_to_delivered_seconds'), inbound: count('pipeline_stage_latency_seconds', 'inbound') };
 };

@@ -1,36 +1,28 @@
 // `pipeline destination set|show` parsed by the real program against a scripted local HTTP server
 // (the real API is driven by test/integration/destinations.test.ts): the request each form sends,
 // what is refused before any request, and the output, which never holds the secret.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/main';
 import { destinationBody } from '../../src/cli/commands/destination';
 import { CliError } from '../../src/cli/errors';
+import { recordingServer, type Answer, type RecordingServer } from '../helpers/recording-server';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const HOOK = 'https://hooks.example.com/pipeline';
 
-let server: http.Server;
+let server: RecordingServer;
 let api: string;
-let seen: { method?: string; url?: string; auth?: string; body: string }[] = [];
-let answer: [number, unknown] = [200, {}];
+let seen: RecordingServer['seen'];
+let answer: Answer = [200, {}];
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
-      res.writeHead(answer[0], { 'content-type': 'application/json' }).end(JSON.stringify(answer[1]));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await recordingServer(() => answer);
+  api = server.url;
+  seen = server.seen;
 });
-afterAll(() => new Promise((r) => server.close(r)));
+afterAll(() => server.close());
 beforeEach(() => {
-  seen = [];
+  seen.length = 0;
   answer = [200, {}];
 });
 

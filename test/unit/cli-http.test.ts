@@ -3,31 +3,23 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiClient } from '../../src/cli/http';
 import { ApiRequestError, CliError } from '../../src/cli/errors';
+import { recordingServer, type RecordingServer } from '../helpers/recording-server';
 
 describe('CLI HTTP client', () => {
-  const seen: { method?: string; url?: string; auth?: string; body: string }[] = [];
-  let server: http.Server;
+  let server: RecordingServer;
+  let seen: RecordingServer['seen'];
   let url: string;
 
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
-        if (req.url === '/ok') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}');
-        if (req.url === '/conflict') {
-          return res
-            .writeHead(409, { 'content-type': 'application/json' })
-            .end('{"error":"id_conflict","message":"ids taken: r1","details":{"ids":["r1"]}}');
-        }
-        res.writeHead(502).end('<html>bad gateway</html>');
-      });
+    server = await recordingServer(({ url }) => {
+      if (url === '/ok') return [200, { a: 1 }];
+      if (url === '/conflict') return [409, { error: 'id_conflict', message: 'ids taken: r1', details: { ids: ['r1'] } }];
+      return [502, '<html>bad gateway</html>'];
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    seen = server.seen;
+    url = `${server.url}/`;
   });
-  afterAll(() => new Promise((r) => server.close(r)));
+  afterAll(() => server.close());
 
   it('sends the token as a Bearer token and JSON bodies', async () => {
     const client = new ApiClient({ url, token: 's3cret' });

@@ -5,6 +5,7 @@ import { checkpointRecords } from '../../db/checkpoint';
 import { getRecord } from '../../db/queries';
 import { retryRecord, skipRecord } from '../../db/operator';
 import { activeRegion } from '../../db/regions';
+import { attemptView } from '../../db/webhooks';
 import { canonicalJson, contentHash } from '../../stages/work';
 import { recordWorkflowId, STAGES, type Stage } from '../../contracts/names';
 import { gateSignal, retrySignal, skipSignal } from '../../contracts/record.messages';
@@ -111,13 +112,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         deliveredAt: row.delivered_at?.toISOString() ?? null,
         blocked: row.blocked_stage ? { stage: row.blocked_stage, reason: row.blocked_reason } : null,
         traceId: traceIdOf(row.traceparent),
-        webhook: row.webhook && {
-          attempts: row.webhook.attempts,
-          lastStatus: row.webhook.last_status,
-          lastError: row.webhook.last_error,
-          lastAt: new Date(row.webhook.last_at).toISOString(),
-          nextAttemptAt: row.webhook.next_attempt_at && new Date(row.webhook.next_attempt_at).toISOString(),
-        },
+        webhook: row.webhook && attemptView(row.webhook),
       };
     },
   );
