@@ -6,7 +6,7 @@ import { FailureType, RecordRejectedError } from '../contracts/failures';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { WebhookDestination } from '../destinations/destination';
 import { sendWebhook, type WebhookAnswer } from '../destinations/webhook';
-import { refusedUrl } from '../destinations/callable';
+import { connectLookup, REFUSED_ADDRESS, refusedUrl } from '../destinations/callable';
 import type { JsonObject } from '../stages/work';
 import { activityTimeoutMs } from './activity-timeout';
 import type { DeferredCall } from './stage-write';
@@ -104,7 +104,9 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
         output: task.output,
       },
       Math.min(settings.timeoutMs, activityTimeoutMs() * 0.8),
+      { lookup: connectLookup(settings.allowedHosts), refusedCode: REFUSED_ADDRESS },
     );
+    if (answer.kind === 'refused') return { fail: await failed(c, task, settings, { ...answer, kind: 'reject' }, dest, 'pipeline') };
     if (answer.kind !== 'delivered') return { fail: await failed(c, task, settings, answer, dest, 'endpoint') };
     const row = await gate(c, task.output);
     await c.query({
@@ -129,7 +131,7 @@ async function failed(
   c: PoolClient,
   task: WebhookTask,
   settings: WebhookSettings,
-  answer: Exclude<WebhookAnswer, { kind: 'delivered' }>,
+  answer: Exclude<WebhookAnswer, { kind: 'delivered' | 'refused' }>,
   dest: WebhookDestination,
   by: FailedBy,
 ): Promise<Failed> {

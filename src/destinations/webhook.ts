@@ -2,6 +2,7 @@
 // for the record: delivered, try again later (and when), rejected, or the endpoint is gone.
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import type { JsonObject } from '../stages/work';
 
@@ -23,7 +24,9 @@ export type WebhookAnswer =
   /** Any other answer (4xx, a redirect): the record itself is refused, it blocks. */
   | { kind: 'reject'; status: number | null; error: string }
   /** 410 Gone: the destination is disabled until an admin sets it again. */
-  | { kind: 'gone'; status: 410; error: string };
+  | { kind: 'gone'; status: 410; error: string }
+  /** Not called: the lookup refused the address the name resolved to (the error says why). */
+  | { kind: 'refused'; status: null; error: string };
 
 /** How much of an answer's body is kept as the reason. */
 const ANSWER_BYTES = 200;
@@ -77,7 +80,13 @@ const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new htt
  * (retry). Redirects are not followed: a redirect could lead past the host allow-list. Node's http
  * client rather than fetch: a third of fetch's CPU per call.
  */
-export function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date()): Promise<WebhookAnswer> {
+export function sendWebhook(
+  call: WebhookCall,
+  timeoutMs: number,
+  /** Resolves the endpoint's name for a new connection, and may refuse its address (an error with refusedCode). */
+  guard?: { lookup: LookupFunction; refusedCode: string },
+  now = new Date(),
+): Promise<WebhookAnswer> {
   const { body, headers } = webhookRequest(call, now);
   const url = new URL(call.url);
   const client = url.protocol === 'https:' ? https : http;
@@ -94,6 +103,7 @@ export function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date
       {
         method: 'POST',
         agent: agents[url.protocol as keyof typeof agents],
+        lookup: guard?.lookup,
         headers: { ...headers, 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
@@ -122,7 +132,11 @@ export function sendWebhook(call: WebhookCall, timeoutMs: number, now = new Date
       req.destroy();
     }, timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) =>
-      settle({ kind: 'retry', status: null, error: `${err.code ?? err.name}: ${err.message}` }),
+      settle(
+        guard && err.code === guard.refusedCode
+          ? { kind: 'refused', status: null, error: err.message }
+          : { kind: 'retry', status: null, error: `${err.code ?? err.name}: ${err.message}` },
+      ),
     );
     req.end(body);
   });

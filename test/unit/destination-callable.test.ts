@@ -1,4 +1,7 @@
-import { refusedUrl, type Lookup } from '../../src/destinations/callable';
+import type { LookupAddress, lookup as dnsLookup } from 'node:dns';
+import { connectLookup, REFUSED_ADDRESS, refusedUrl, type Lookup } from '../../src/destinations/callable';
+import { sendWebhook } from '../../src/destinations/webhook';
+import { recordingServer, type RecordingServer } from '../helpers/recording-server';
 
 const dns =
   (answers: Record<string, string[]>): Lookup =>
@@ -31,5 +34,67 @@ describe('a webhook URL checked again when it is called', () => {
 
   it('leaves a name that does not resolve to the call (a network failure, tried again)', async () => {
     expect(await refusedUrl('https://nowhere.example.com/x', [], dns({}))).toBeUndefined();
+  });
+});
+
+describe("a webhook's connection (DNS rebinding: the name answers differently when connected to)", () => {
+  /** dns.lookup's callback form over a fixed table; counts the lookups. */
+  const fakeDns = (answers: Record<string, string[]>) => {
+    const calls: string[] = [];
+    const lookup = ((host: string, _options: unknown, callback: (err: Error | null, all: LookupAddress[]) => void) => {
+      calls.push(host);
+      const a = answers[host];
+      if (!a) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
+      callback(
+        null,
+        a.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+    }) as unknown as typeof dnsLookup;
+    return { lookup, calls };
+  };
+
+  let receiver: RecordingServer;
+  beforeAll(async () => {
+    receiver = await recordingServer(() => [204, '']);
+  });
+  afterAll(() => receiver.close());
+
+  const call = (host: string) => ({
+    url: `http://${host}:${new URL(receiver.url).port}/hook`,
+    secret: `whsec_${Buffer.alloc(32, 3).toString('base64')}`,
+    sourceId: 's',
+    seq: 1,
+    recordId: 'r1',
+    epoch: 1,
+    output: {},
+  });
+
+  it('refuses to connect when the name now resolves to an internal address, and sends nothing', async () => {
+    const { lookup, calls } = fakeDns({ 'rebind.example.com': ['127.0.0.1'] });
+    const answer = await sendWebhook(call('rebind.example.com'), 2000, { lookup: connectLookup([], lookup), refusedCode: REFUSED_ADDRESS });
+    expect(answer).toEqual({
+      kind: 'refused',
+      status: null,
+      error:
+        'rebind.example.com resolves to 127.0.0.1, a loopback address; the pipeline calls it only when WEBHOOK_ALLOWED_HOSTS lists rebind.example.com',
+    });
+    expect(calls).toEqual(['rebind.example.com']);
+    expect(receiver.seen).toHaveLength(0);
+  });
+
+  it('connects to the address it checked when the name is listed', async () => {
+    const { lookup } = fakeDns({ 'listed.example.com': ['127.0.0.1'] });
+    const answer = await sendWebhook(call('listed.example.com'), 2000, {
+      lookup: connectLookup(['listed.example.com'], lookup),
+      refusedCode: REFUSED_ADDRESS,
+    });
+    expect(answer).toEqual({ kind: 'delivered', status: 204 });
+    expect(receiver.seen.map((r) => r.url)).toEqual(['/hook']);
+  });
+
+  it('passes a failed lookup on as a network failure (tried again)', async () => {
+    const { lookup } = fakeDns({});
+    const answer = await sendWebhook(call('gone.example.com'), 2000, { lookup: connectLookup([], lookup), refusedCode: REFUSED_ADDRESS });
+    expect(answer).toMatchObject({ kind: 'retry', status: null, error: expect.stringMatching(/^ENOTFOUND: /) });
   });
 });
