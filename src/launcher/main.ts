@@ -4,6 +4,10 @@ import { say } from './say';
 import { Supervisor } from './supervisor';
 
 process.title = 'pipeline-supervisor';
+// A terminal that is gone (closed, its ssh session dropped, a parent that died) must not end the
+// supervisor on its next line: it would exit mid-shutdown and leave the servers and workers running.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
 let supervisor: Supervisor | undefined;
 const stop = (code: number) => {
   void (supervisor?.shutdown() ?? Promise.resolve()).finally(() => process.exit(code));

@@ -35,7 +35,7 @@ afterAll(async () => {
 interface Regions {
   active: string;
   epoch: number;
-  servers: { region: string; pid: number; address: string }[];
+  servers: { region: string; pid: number | null; address: string; state: string }[];
 }
 const regions = async () => (await api<Regions>(`${sys.url}/v1/admin/regions`, 'GET')).body;
 
@@ -185,5 +185,32 @@ describe('failover between regions', () => {
       `auto failover: kill -> failover ${failedOverMs} ms, kill -> first delivery in west ${firstWestMs} ms (${accepted} records)\n`,
     );
     expect(failedOverMs).toBeLessThan(60_000);
+  });
+
+  it('stops every process it started, both Temporal servers included, when its terminal is gone', async () => {
+    // After the outage above the supervisor has started east's server and workers again.
+    await waitFor(
+      'every process up',
+      async () =>
+        (await regions()).servers.every((x) => x.pid !== null && x.state === 'running') &&
+        (await sys.workers()).every((w) => w.pid !== null && w.state === 'running'),
+      60_000,
+    );
+    const pids = [...(await sys.workers()).map((w) => w.pid!), ...(await regions()).servers.map((x) => x.pid!), await sys.apiPid()];
+    expect(pids).toHaveLength(15);
+    // The terminal closes (ssh dropped, the parent died): the supervisor's next line cannot be
+    // written, and it must still stop what it started.
+    sys.proc.stdout?.destroy();
+    sys.proc.stderr?.destroy();
+    await sys.stop();
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
   });
 });
