@@ -50,9 +50,9 @@ const { values: args } = parseArgs({
     /** yes: a second backlog run with the Temporal server SIGKILLed half way. */
     kill: { type: 'string', default: 'yes' },
     'interval-s': { type: 'string', default: '5' },
-    /** Finished records added by SQL for the large-database run, over this many sources (0: skip it). */
     /** The Temporal server: the CLI's dev server, or the real server on Postgres (TEMPORAL_SERVER). */
     engine: { type: 'string', default: 'dev' },
+    /** Finished records added by SQL for the large-database run, over --prefill-sources sources (0: skip it). */
     prefill: { type: 'string', default: '0' },
     /** Minutes of the soak at --sustained-load x the capacity (0: skip). */
     'soak-min': { type: 'string', default: '0' },
@@ -89,6 +89,15 @@ async function main() {
     databaseUrl: db.url,
     env: { LOG_LEVEL: 'warn', TEMPORAL_SERVER: args.engine, WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', ...retention },
   });
+  // Interrupted (Ctrl-C, a kill): the system and its scratch database go too, not left running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping the system`);
+      void stopAndRemove(sys)
+        .then(() => db.drop())
+        .finally(() => process.exit(130));
+    });
+  }
   const receiver = args.webhook === 'yes' ? await startReceiver() : undefined;
   const toReceiver = async (ids: string[]) => {
     for (const id of ids) {
