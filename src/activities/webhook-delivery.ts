@@ -137,10 +137,11 @@ async function failed(
 ): Promise<Failed> {
   const host = new URL(dest.url).host;
   if (answer.kind === 'gone') {
+    // Only the destination this call was made to: an admin may have set it again meanwhile.
     await c.query(
       `UPDATE sources SET destination = destination || jsonb_build_object('disabledAt', now(), 'disabledReason', $2::text)
-        WHERE source_id = $1 AND destination->>'url' = $3`,
-      [task.sourceId, `${host} answered ${answer.error}`, dest.url],
+        WHERE source_id = $1 AND destination->>'url' = $3 AND destination->>'setAt' IS NOT DISTINCT FROM $4`,
+      [task.sourceId, `${host} answered ${answer.error}`, dest.url, dest.setAt ?? null],
     );
   }
   const { rows } = await c.query<{ attempts: number; last_status: number | null; last_error: string }>(

@@ -5,13 +5,16 @@ import type { Pool } from './pool';
 
 /**
  * Replaces the source's destination (`{}`: the table), creating the source if it has no row yet.
- * A new source gets its watermarks in the same statement, as its first submit would have made them
- * (the checkpoint makes them only for a source it creates itself). Returns the stored JSON.
+ * A webhook is stamped with the time it was set (`setAt`): a 410 answered to a call made before
+ * then disables nothing. A new source gets its watermarks in the same statement, as its first
+ * submit would have made them (the checkpoint makes them only for a source it creates itself).
+ * Returns the stored JSON.
  */
 export async function storeDestination(pool: Pool, sourceId: string, destination: object): Promise<unknown> {
   const { rows } = await pool.query<{ destination: unknown }>(
     `WITH source AS (
-       INSERT INTO sources (source_id, destination) VALUES ($1, $2::jsonb)
+       INSERT INTO sources (source_id, destination)
+       VALUES ($1, CASE WHEN $2::jsonb = '{}' THEN '{}'::jsonb ELSE $2::jsonb || jsonb_build_object('setAt', clock_timestamp()) END)
        ON CONFLICT (source_id) DO UPDATE SET destination = EXCLUDED.destination
        RETURNING destination
      ), marks AS (

@@ -6,6 +6,8 @@ export interface WebhookDestination {
   url: string;
   /** `whsec_` and the base64 of the signing key (Standard Webhooks). Never shown by the API. */
   secret: string;
+  /** When an admin set it (absent on one set before this was kept): a 410 disables only the destination its call was made to. */
+  setAt?: string;
   /** Set when the endpoint answered 410 Gone: the source is held until an admin sets a destination again. */
   disabledAt?: string;
   disabledReason?: string;
@@ -21,6 +23,7 @@ export function storedDestination(json: unknown): Destination {
       type: 'webhook',
       url: d.url,
       secret: d.secret,
+      ...(typeof d.setAt === 'string' ? { setAt: d.setAt } : {}),
       ...(d.disabledAt ? { disabledAt: d.disabledAt, disabledReason: d.disabledReason ?? '' } : {}),
     };
   }

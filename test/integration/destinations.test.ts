@@ -35,7 +35,7 @@ describe('setting a destination', () => {
     const res = await put('hooked', { type: 'webhook', url: HOOK, secret: SECRET });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ sourceId: 'hooked', type: 'webhook', url: HOOK, secretSet: true });
-    expect(await stored('hooked')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET });
+    expect(await stored('hooked')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET, setAt: expect.any(String) });
     const shown = await get('hooked');
     expect(shown.statusCode).toBe(200);
     expect(shown.json()).toEqual({ sourceId: 'hooked', type: 'webhook', url: HOOK, secretSet: true });
@@ -62,7 +62,7 @@ describe('setting a destination', () => {
     const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM watermarks WHERE source_id = 'fresh'");
     expect(rows[0].n).toBe(5);
     // The destination is the one set, not reset by the first submit.
-    expect(await stored('fresh')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET });
+    expect(await stored('fresh')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET, setAt: expect.any(String) });
   });
 
   it('shows the table for a source that exists with no destination set', async () => {
@@ -88,7 +88,7 @@ describe('setting a destination', () => {
     });
     const again = await put('gone', { type: 'webhook', url: HOOK, secret: SECRET });
     expect(again.json()).toEqual({ sourceId: 'gone', type: 'webhook', url: HOOK, secretSet: true });
-    expect(await stored('gone')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET });
+    expect(await stored('gone')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET, setAt: expect.any(String) });
   });
 
   it('answers 404 source_not_found for a source that does not exist', async () => {
@@ -128,7 +128,7 @@ describe('a refused destination', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: code, message: expect.any(String) });
     expect(res.body).not.toContain(SECRET.slice(6));
-    expect(await stored('kept')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET });
+    expect(await stored('kept')).toEqual({ type: 'webhook', url: HOOK, secret: SECRET, setAt: expect.any(String) });
   });
 
   it('stores nothing for a source that did not exist', async () => {
@@ -170,7 +170,7 @@ describe('WEBHOOK_ALLOWED_HOSTS', () => {
     for (const url of ['http://localhost:8080/hook', 'https://127.0.0.1:8443/hook']) {
       const res = await put('local', { type: 'webhook', url, secret: SECRET }, listed);
       expect({ url, status: res.statusCode }).toEqual({ url, status: 200 });
-      expect(await stored('local')).toEqual({ type: 'webhook', url, secret: SECRET });
+      expect(await stored('local')).toEqual({ type: 'webhook', url, secret: SECRET, setAt: expect.any(String) });
     }
   });
 

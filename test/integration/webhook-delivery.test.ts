@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { runStage, type StageWriteDeps } from '../../src/activities/stage-write';
 import { checkpointRecords } from '../../src/db/checkpoint';
+import { storeDestination } from '../../src/db/destinations';
 import { failover } from '../../src/db/failover';
 import { skipRecord } from '../../src/db/operator';
 import { STAGES } from '../../src/contracts/names';
@@ -265,6 +266,24 @@ describe('a webhook destination', () => {
     ]);
     for (const seq of [1, 2]) expect((await runStage(deps, 'outbound', task('wh-410', seq))).outcome).toBe('done');
     expect(received.map((r) => r.id)).toEqual(['wh-410:1', 'wh-410:1', 'wh-410:2']);
+  });
+
+  it("a 410 to a call made before an admin set the destination again leaves it enabled (the admin's PUT wins)", async () => {
+    await ready('wh-410-put', 1);
+    await storeDestination(db.pool, 'wh-410-put', { type: 'webhook', url, secret: SECRET });
+    behaviour = () => undefined;
+    const call = outboundFailure('wh-410-put', 1);
+    await until(() => received.length === 1);
+    // The endpoint is fixed and the admin sets the destination again while the old call hangs.
+    await storeDestination(db.pool, 'wh-410-put', { type: 'webhook', url, secret: SECRET });
+    hanging.pop()!.writeHead(410).end('gone');
+    expect(await call).toMatchObject({ type: 'DependencyUnavailable' });
+    const { rows } = await db.pool.query<{ destination: Record<string, string> }>(
+      `SELECT destination FROM sources WHERE source_id = 'wh-410-put'`,
+    );
+    expect(rows[0].destination.disabledAt).toBeUndefined();
+    behaviour = () => ({ status: 200 });
+    expect((await runStage(deps, 'outbound', task('wh-410-put', 1))).outcome).toBe('done');
   });
 
   it('two attempts of one record at once make one call: the second waits for the first and finds it delivered', async () => {
