@@ -188,7 +188,11 @@ describe('failover between regions', () => {
   });
 
   it('stops every process it started, both Temporal servers included, when its terminal is gone', async () => {
-    // After the outage above the supervisor has started east's server and workers again.
+    // The outage above stopped east's server and workers as an operator would: started again here.
+    await api(`${sys.url}/v1/admin/regions/east/server/start`, 'POST');
+    for (const role of ['workflows', 'inbound', 'preprocess', 'core', 'postprocess', 'outbound']) {
+      await api(`${sys.url}/v1/admin/workers/east/${role}/start`, 'POST');
+    }
     await waitFor(
       'every process up',
       async () =>
