@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createPool, type Pool } from '../src/db/pool';
 import { createScratchDb, dropDatabase } from './scratch-db';
-import { findApiPid, freePort, listWorkers, SUPERVISOR, systemEnv, waitFor, waitUntilUp, type System } from './system';
+import { alive, findApiPid, freePort, listWorkers, SUPERVISOR, systemEnv, waitFor, waitUntilUp, type System } from './system';
 
 export interface SharedSystemOptions {
   /** A folder of this test run (one per run): where the running system is recorded. */
@@ -51,21 +51,6 @@ const databasesFile = (dir: string) => path.join(dir, 'databases');
 /** The data folder of every system booted, one a line, the last one last (test/shared-system-reporter.js reads it). */
 const dataDirsFile = (dir: string) => path.join(dir, 'data-dirs');
 const outputFile = (dataDir: string) => path.join(dataDir, 'supervisor.out');
-
-/** Alive and not a zombie (a detached supervisor's parent, our jest worker, is long gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true; // no /proc: kill(0) is all we know
-  }
-}
 
 function readState(dir: string): State | undefined {
   try {

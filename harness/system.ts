@@ -164,6 +164,21 @@ export async function stopAndRemove(sys: System): Promise<void> {
   if (!process.env.KEEP_TEST_DB) fs.rmSync(sys.dataDir, { recursive: true, force: true });
 }
 
+/** Alive and not a zombie (a detached supervisor whose parent, a jest worker, is long gone; a child its supervisor left). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) is all we know
+  }
+}
+
 /** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it exited. */
 export async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;

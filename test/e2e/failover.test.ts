@@ -3,7 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
-import { api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
+import { alive, api, startSystem, submit, waitFor, stopAndRemove, type System } from '../helpers/system';
 
 jest.setTimeout(600_000);
 
@@ -207,14 +207,6 @@ describe('failover between regions', () => {
     sys.proc.stdout?.destroy();
     sys.proc.stderr?.destroy();
     await sys.stop();
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    expect(alive).toEqual([]);
+    expect(pids.filter(alive)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { recordWorkflowId } from '../../src/contracts/names';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { api, sharedSystem, submit, SUPERVISOR, waitFor, type SharedSystem } from '../helpers/system';
+import { alive, api, sharedSystem, submit, SUPERVISOR, waitFor, type SharedSystem } from '../helpers/system';
 import { deliveredCount, expectAllDelivered, randomBatch, uniqueSource } from '../helpers/records';
 
 jest.setTimeout(300_000);
@@ -119,15 +119,7 @@ describe('the pipeline end to end', () => {
   it('stops every process it started on SIGTERM', async () => {
     const pids = (await sys.workers()).map((w) => w.pid!);
     await sys.stop();
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    expect(alive).toEqual([]);
+    expect(pids.filter(alive)).toEqual([]);
     expect(fs.existsSync(path.join(sys.dataDir, 'supervisor.pid'))).toBe(false);
   });
 });
