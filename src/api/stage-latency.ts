@@ -1,12 +1,13 @@
 // The latency histograms of the API's /metrics: on each scrape, every stage write between the
 // watermark seen last and the current one is observed. A watermark only moves over committed,
 // gap-free rows, so each record is observed once per process, from the moment the process started.
+// (Not at all, rarely: a write stamped before a read and committed after it, to a source let go.)
 // Only the sources whose watermarks moved since the last scrape are read, and a source is kept in
 // memory only until its writes are all observed: a scrape costs the work done since the last one.
 import { Histogram, type Registry } from 'prom-client';
 import type { Pool } from '../db/pool';
 import { STAGES, type Stage } from '../contracts/names';
-import { dbNow, movedWatermarks } from '../db/stats';
+import { dbNow, movedWatermarks, type DbTime } from '../db/stats';
 import { lastWrittenBefore, stageWrites, type StageRange } from '../db/metrics-queries';
 
 /** At most this many rows per stage and source are observed per scrape; the rest next time. */
@@ -21,7 +22,7 @@ export class StageLatencies {
   /** Per source not yet caught up: per stage, the seq up to which writes have been observed. */
   private readonly tail = new Map<string, Record<Stage, number>>();
   /** The database's time of the last read: what was written by then counts as seen. */
-  private since: Date | undefined;
+  private since: DbTime | undefined;
 
   constructor(registry: Registry) {
     this.endToEnd = new Histogram({
@@ -47,7 +48,7 @@ export class StageLatencies {
   /** Observes every stage write since the last call (the first call, without start(), only remembers when). */
   async observe(pool: Pool): Promise<void> {
     if (!this.since) return this.start(pool);
-    const { at, sources } = await movedWatermarks(pool, new Date(this.since.getTime() - COMMIT_MARGIN_MS), [...this.tail.keys()]);
+    const { at, sources } = await movedWatermarks(pool, this.since, COMMIT_MARGIN_MS, [...this.tail.keys()]);
     // A source not followed yet: its writes up to the last read were history, or seen before it was let go.
     const fresh = sources.filter((s) => !this.tail.has(s.sourceId));
     for (const s of fresh) this.tail.set(s.sourceId, { ...s.watermarks });

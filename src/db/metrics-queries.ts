@@ -1,6 +1,6 @@
 // Queries behind the pipeline metrics that count events of worker processes from Postgres.
 import { STAGES, type Stage } from '../contracts/names';
-import { SOURCE_COUNT_SQL } from './stats';
+import { SOURCE_COUNT_SQL, type DbTime } from './stats';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -94,14 +94,14 @@ export async function stageWrites(pool: Pool, stage: Stage, ranges: StageRange[]
 export async function lastWrittenBefore(
   pool: Pool,
   stage: Stage,
-  before: Date,
+  before: DbTime,
   sources: { sourceId: string; upTo: number }[],
 ): Promise<Map<string, number>> {
   if (!sources.length) return new Map();
   const { rows } = await pool.query<{ source_id: string; seq: number | null }>(
     `SELECT u.source_id,
             (SELECT t.seq FROM ${stageTable(stage)} t
-              WHERE t.source_id = u.source_id AND t.seq <= u.up_to AND t.written_at <= $3
+              WHERE t.source_id = u.source_id AND t.seq <= u.up_to AND t.written_at <= $3::timestamptz
               ORDER BY t.seq DESC LIMIT 1) AS seq
        FROM unnest($1::text[], $2::bigint[]) AS u(source_id, up_to)`,
     [sources.map((s) => s.sourceId), sources.map((s) => s.upTo), before],

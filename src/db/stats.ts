@@ -54,16 +54,30 @@ export async function watermarksOf(pool: Pool, ids: string[]): Promise<SourceWat
 }
 
 /**
- * The watermarks of the sources whose watermarks moved after `since` (database time) and of the
- * sources `also`, with the database's time of the read.
+ * A time on the database's clock, kept to the microsecond its timestamps have (a JS Date keeps
+ * milliseconds: a write in the same millisecond as a read would count as after it).
  */
-export async function movedWatermarks(pool: Pool, since: Date, also: string[]): Promise<{ at: Date; sources: SourceWatermarks[] }> {
-  const { rows } = await pool.query<WatermarkRow & { at: Date }>(
-    `SELECT now() AS at, s.source_id, s.last_seq, w.stage, w.watermark
+export type DbTime = string & { readonly __dbTime: unique symbol };
+
+const DB_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * The watermarks of the sources whose watermarks moved in the `marginMs` before `since` or after
+ * it, and of the sources `also`, with the database's time of the read.
+ */
+export async function movedWatermarks(
+  pool: Pool,
+  since: DbTime,
+  marginMs: number,
+  also: string[],
+): Promise<{ at: DbTime; sources: SourceWatermarks[] }> {
+  const { rows } = await pool.query<WatermarkRow & { at: DbTime }>(
+    `SELECT ${DB_NOW} AS at, s.source_id, s.last_seq, w.stage, w.watermark
        FROM sources s LEFT JOIN watermarks w ON w.source_id = s.source_id
-      WHERE s.source_id IN (SELECT source_id FROM watermarks WHERE updated_at > $1) OR s.source_id = ANY($2::text[])
+      WHERE s.source_id IN (SELECT source_id FROM watermarks WHERE updated_at > $1::timestamptz - $3 * interval '1 millisecond')
+         OR s.source_id = ANY($2::text[])
       ORDER BY s.source_id`,
-    [since, also],
+    [since, also, marginMs],
   );
   const at = rows[0]?.at ?? (await dbNow(pool));
   return { at, sources: bySource(rows) };
@@ -95,8 +109,8 @@ export async function sourceCount(pool: Pool): Promise<number> {
 }
 
 /** The database's clock: the one the tables' timestamps are in. */
-export async function dbNow(pool: Pool): Promise<Date> {
-  return (await pool.query<{ at: Date }>('SELECT now() AS at')).rows[0].at;
+export async function dbNow(pool: Pool): Promise<DbTime> {
+  return (await pool.query<{ at: DbTime }>(`SELECT ${DB_NOW} AS at`)).rows[0].at;
 }
 
 export interface StageLoad {

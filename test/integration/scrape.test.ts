@@ -132,4 +132,19 @@ describe('the scrapes', () => {
     expect(await latencyCounts(registry)).toEqual({ endToEnd: 5, inbound: 4 });
     expect(latencies.followed).toBe(0);
   });
+
+  it('observe a write once when the read comes in the same millisecond as the write', async () => {
+    // The read's time was kept to the millisecond, the writes' to the microsecond: a write in the read's
+    // millisecond counted as after it, so the next read, finding the source moved, observed it again.
+    const registry = new Registry();
+    const latencies = new StageLatencies(registry);
+    await latencies.start(db.pool);
+    for (let i = 1; i <= 40; i++) {
+      await accept('quick', 1, i);
+      await stages('quick', i);
+      await latencies.observe(db.pool);
+      await latencies.observe(db.pool);
+      expect(await latencyCounts(registry)).toEqual({ endToEnd: i, inbound: i });
+    }
+  });
 });
