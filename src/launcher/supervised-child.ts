@@ -117,6 +117,9 @@ export class SupervisedChild extends EventEmitter {
     }
     fs.closeSync(out);
     this.proc = proc;
+    // For the supervisor's list of what runs (child-registry.ts).
+    this.emit('spawned', proc.pid);
+    proc.once('exit', () => this.emit('exited', proc.pid));
     this.startedAt = Date.now();
     this.setState('starting');
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));

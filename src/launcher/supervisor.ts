@@ -12,6 +12,7 @@ import { printBanner, warnAuthOff } from './banner';
 import { apiSpec, childEnv, workerSpecs, type WorkerChild } from './children';
 import { answerControl } from './control';
 import { prepareLocalDatabase } from './database';
+import { ChildRegistry, registryFile, stopLeftovers } from './child-registry';
 import { acquireLock } from './lock-file';
 import { portFree } from './ports';
 import { ensurePostgres, type PostgresHandle } from './postgres';
@@ -29,6 +30,7 @@ export class Supervisor {
   private releaseLock: () => void = () => undefined;
   private stopping = false;
   private admin: AdminToken | undefined;
+  private registry: ChildRegistry | undefined;
 
   constructor(private readonly config: Config) {}
 
@@ -36,6 +38,8 @@ export class Supervisor {
   private supervise = (spec: ChildSpec): SupervisedChild => {
     const child = new SupervisedChild(spec);
     child.on('log', (line: string) => say(line));
+    child.on('spawned', (pid?: number) => this.registry?.add(spec.name, pid));
+    child.on('exited', (pid?: number) => this.registry?.remove(pid));
     this.children.push(child);
     return child;
   };
@@ -44,6 +48,10 @@ export class Supervisor {
     const c = this.config;
     fs.mkdirSync(path.join(c.dataDir, 'logs'), { recursive: true });
     this.releaseLock = acquireLock(c.dataDir);
+    // A supervisor of this folder killed outright left its servers running: stop them first.
+    const left = await stopLeftovers(registryFile(c.dataDir));
+    if (left.length) say(`stopped what an earlier run left running (its supervisor was killed): ${left.join(', ')}`);
+    this.registry = new ChildRegistry(registryFile(c.dataDir));
     if (!(await portFree(c.HOST, c.PORT))) throw new Error(`port ${c.PORT} is in use: set PORT to another port`);
 
     // Postgres first: the real Temporal server (TEMPORAL_SERVER=postgres) keeps its state there.
@@ -86,6 +94,7 @@ export class Supervisor {
     await Promise.all(this.children.filter((ch) => !temporal.includes(ch)).map((ch) => ch.stop()));
     await Promise.all(temporal.map((ch) => ch.stop()));
     await this.postgres?.stop().catch(() => undefined);
+    this.registry?.clear();
     this.releaseLock();
     say('stopped');
   }

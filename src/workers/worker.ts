@@ -106,6 +106,12 @@ async function main(): Promise<void> {
       throw new Error(`unknown role ${role}`);
     }
     logger.info({ namespace: rc.namespace, address: rc.address, taskQueue: common.taskQueue }, 'worker polling');
+    // The supervisor that forked this process is gone (killed outright): stop as on SIGTERM (the
+    // SDK's own handler), or the worker would go on polling with no one to stop it.
+    process.once('disconnect', () => {
+      logger.warn('the supervisor is gone; shutting down');
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    });
     process.send?.({ type: 'ready' });
     await worker.run();
   } finally {
