@@ -1,9 +1,11 @@
 // The pipeline's runs: N sources x M records submitted as fast as the API takes them, lone records
 // on the idle system, and the queries every scenario shares (deliveries, accept -> delivered).
 import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { Client } from '@temporalio/client';
 import type { Pool } from '../../src/db/pool';
-import { recordWorkflowId } from '../../src/contracts/names';
+import { recordWorkflowId, STAGES, type Stage } from '../../src/contracts/names';
+import { stageTable } from '../../src/db/stages';
 import { countActions, type ActionCount } from './actions';
 import { submit, waitFor, type RecordIn, type System } from '../../harness/system';
 
@@ -69,19 +71,25 @@ export async function latencies(pool: Pool, ids: string[], afterSeq = 0): Promis
   return { span: Number(r.span), p50: Number(r.p50), p95: Number(r.p95), p99: Number(r.p99), max: Number(r.max) };
 }
 
+/** Submits in flight at once: under the API's in-flight bound (a 503 past it), so that 200 sources do not trip it. */
+const SUBMIT_CONCURRENCY = 32;
+
 /** Every source's records in batches, sources in parallel, each source's batches in order (seqs follow submission order). */
 export async function submitBulk(b: Bench, ids: string[], perSource: number): Promise<void> {
+  const limit = pLimit(SUBMIT_CONCURRENCY);
   await Promise.all(
-    ids.map(async (s) => {
-      for (let from = 0; from < perSource; from += b.batch) {
-        const records: RecordIn[] = Array.from({ length: Math.min(b.batch, perSource - from) }, (_, i) => ({
-          id: `r${from + i}`,
-          payload: { amount: i, batch: from / b.batch, note: 'bench' },
-        }));
-        const res = await submit(b.sys.url, s, records);
-        if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
-      }
-    }),
+    ids.map((s) =>
+      limit(async () => {
+        for (let from = 0; from < perSource; from += b.batch) {
+          const records: RecordIn[] = Array.from({ length: Math.min(b.batch, perSource - from) }, (_, i) => ({
+            id: `r${from + i}`,
+            payload: { amount: i, batch: from / b.batch, note: 'bench' },
+          }));
+          const res = await submit(b.sys.url, s, records);
+          if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
+        }
+      }),
+    ),
   );
 }
 
@@ -99,11 +107,36 @@ export async function actionsPerRecord(client: Client, ids: string[], perSource:
   return sum;
 }
 
+/**
+ * Per stage, the share of its writes at which the source's next record was already waiting there:
+ * it had passed the previous stage (for inbound: its workflow had started) before this write's
+ * transaction began. Only those writes' NOTIFY wakes anyone in a worker; the rest are sent for no one.
+ */
+export async function successorWaiting(pool: Pool, ids: string[]): Promise<Record<Stage, number>> {
+  const out = {} as Record<Stage, number>;
+  for (const [i, stage] of STAGES.entries()) {
+    const ready =
+      i === 0
+        ? 'SELECT source_id, seq, started_at AS at FROM records'
+        : `SELECT source_id, seq, written_at AS at FROM ${stageTable(STAGES[i - 1])}`;
+    const { rows } = await pool.query<{ share: number | null }>(
+      `SELECT avg((n.at < t.written_at)::int)::float8 AS share
+         FROM ${stageTable(stage)} t JOIN (${ready}) n ON n.source_id = t.source_id AND n.seq = t.seq + 1
+        WHERE t.source_id = ANY($1)`,
+      [ids],
+    );
+    out[stage] = rows[0].share ?? 0;
+  }
+  return out;
+}
+
 export interface RunResult extends Latency {
   records: number;
   acceptedPerS: number;
   deliveredPerS: number;
   actions: ActionCount;
+  /** successorWaiting of the run's sources. */
+  successorWaiting: Record<Stage, number>;
 }
 
 /** `prepare`: what is done to the sources before their records are submitted (their destination, say). */
@@ -128,6 +161,7 @@ export async function runPipeline(
     acceptedPerS: total / (acceptedMs / 1000),
     deliveredPerS: total / lat.span,
     actions: await actionsPerRecord(b.client, ids, perSource),
+    successorWaiting: await successorWaiting(b.pool, ids),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Backlog } from './backlog';
 import type { CpuUse } from './cpu';
 import type { BusySubmitTimes, Sustained, SubmitTimes } from './load';
 import type { RunResult } from './pipeline';
+import { STAGES } from '../../src/contracts/names';
 import { cpuCeiling, targetTable, tripFigure, within, type Target } from './stats';
 
 export type Measured = RunResult & { cpu: CpuUse };
@@ -56,6 +57,8 @@ function runsTable(r: Results): string[] {
         ]
       : []),
     `| bare Temporal (one worker process, own task queue, 5 empty activities; before, between and after the ${r.sources}-source runs) | ${r.bare.count} | | ${f(r.bare.perS)} (${r.bare.runs.map((x) => f(x)).join(', ')}) | | | | 6 (start + 5 activities) |`,
+    '',
+    `hand-offs: the next record was already waiting at ${STAGES.map((s) => `${s} ${f(r.many.successorWaiting[s] * 100, 0)} %`).join(', ')} of the stage writes (${r.sources} sources; 1 hot source: ${STAGES.map((s) => f(r.hot.successorWaiting[s] * 100, 0)).join(', ')} %): only those writes' NOTIFY wakes a worker`,
     '',
     `idle latency, accept -> delivered p50 (${r.idle.count} lone records): ${f(r.idle.p50 * 1000, 0)} ms; bare Temporal five-activity workflow p50 (${r.idle.count} lone, start -> result): ${f(r.idle.bareP50 * 1000, 0)} ms`,
     '',
