@@ -65,6 +65,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: (lin
       log('could not chown the embedded Postgres folder to the postgres user');
     }
   }
+  await stopLeftoverPostmaster(dir, log);
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -78,4 +79,35 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: (lin
   if (fresh) await server.initialise();
   await server.start();
   return server;
+}
+
+/**
+ * A supervisor killed outright leaves its embedded Postgres running on the folder, and a new one
+ * cannot start there: stop it first (a fast shutdown, SIGINT). Only a live process whose command
+ * line is `postgres -D <this folder>` is signalled, never another that got the pid since.
+ */
+export async function stopLeftoverPostmaster(dir: string, log: (line: string) => void, timeoutMs = 30_000): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return false; // no server ran here, or it stopped cleanly
+  }
+  const ours = (): boolean => {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return /postgres$/.test(argv[0]) && argv[argv.indexOf('-D') + 1] === dir;
+    } catch {
+      return false;
+    }
+  };
+  if (!pid || !ours()) return false;
+  log(`an embedded Postgres left running on ${dir} (pid ${pid}): stopping it first`);
+  process.kill(pid, 'SIGINT');
+  const until = Date.now() + timeoutMs;
+  while (ours()) {
+    if (Date.now() > until) throw new Error(`the embedded Postgres left running on ${dir} (pid ${pid}) does not stop`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
 }
