@@ -66,8 +66,7 @@ export async function deliverByWebhook<Row extends { outcome: string }>(
   gate: GateWrite<Row>,
   fenceCheck: (c: PoolClient) => Promise<unknown>,
 ): Promise<Row | { deferred: DeferredCall }> {
-  // Before the transaction: a name's lookup holds no lock.
-  const refused = await refusedUrl(dest.url, settings.allowedHosts);
+  const refused = refusedUrl(dest.url, settings.allowedHosts);
   const run = async (c: PoolClient): Promise<Outcome<Row>> => {
     await c.query({
       name: 'webhook-record-lock',

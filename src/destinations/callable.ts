@@ -5,10 +5,6 @@ import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { canonicalHost, checkUrl, internalHost } from './validate';
 
-export type Lookup = (host: string) => Promise<string[]>;
-
-const systemLookup: Lookup = async (host) => (await dns.promises.lookup(host, { all: true })).map((a) => a.address);
-
 /** The error code of a connection refused by connectLookup. */
 export const REFUSED_ADDRESS = 'EWEBHOOKADDRESS';
 
@@ -19,8 +15,8 @@ function addressRefusal(host: string, address: string): string | undefined {
 
 /**
  * The lookup a webhook's connection uses: the name's addresses checked as they are connected to, so
- * a name that answers a public address to refusedUrl and an internal one to the connection (DNS
- * rebinding) is refused too (an error with code REFUSED_ADDRESS).
+ * a public name that resolves to an internal address is refused (an error with code REFUSED_ADDRESS)
+ * at the moment it would be connected to, whatever it answered before (DNS rebinding).
  */
 export function connectLookup(allowedHosts: readonly string[], lookup: typeof dns.lookup = dns.lookup): LookupFunction {
   return (hostname, options, callback) => {
@@ -41,24 +37,12 @@ export function connectLookup(allowedHosts: readonly string[], lookup: typeof dn
 }
 
 /**
- * Why the URL may not be called now, or undefined. A name that does not resolve is left to the
- * call itself (a network failure, tried again). The connection resolves the name again, through
- * connectLookup.
+ * Why the URL may not be called now (WEBHOOK_ALLOWED_HOSTS may have changed since the destination
+ * was set), or undefined. What its name resolves to is checked by the connection, at every
+ * connect (connectLookup): a check here too would cost a second lookup and could not stop a
+ * rebinding name anyway.
  */
-export async function refusedUrl(url: string, allowedHosts: readonly string[], lookup: Lookup = systemLookup): Promise<string | undefined> {
+export function refusedUrl(url: string, allowedHosts: readonly string[]): string | undefined {
   const refusal = checkUrl(url, allowedHosts);
-  if (refusal && !refusal.ok) return refusal.message;
-  const host = canonicalHost(new URL(url).hostname);
-  if (allowedHosts.includes(host) || internalHost(host) !== undefined) return undefined;
-  let addresses: string[];
-  try {
-    addresses = await lookup(host);
-  } catch {
-    return undefined;
-  }
-  for (const address of addresses) {
-    const refusal = addressRefusal(host, address);
-    if (refusal) return refusal;
-  }
-  return undefined;
+  return refusal && !refusal.ok ? refusal.message : undefined;
 }

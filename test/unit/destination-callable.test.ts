@@ -1,58 +1,59 @@
 import type { LookupAddress, lookup as dnsLookup } from 'node:dns';
-import { connectLookup, REFUSED_ADDRESS, refusedUrl, type Lookup } from '../../src/destinations/callable';
+import { connectLookup, REFUSED_ADDRESS, refusedUrl } from '../../src/destinations/callable';
 import { sendWebhook } from '../../src/destinations/webhook';
 import { recordingServer, type RecordingServer } from '../helpers/recording-server';
 
-const dns =
-  (answers: Record<string, string[]>): Lookup =>
-  async (host) => {
+/** dns.lookup's callback form over a fixed table; counts the lookups. */
+const fakeDns = (answers: Record<string, string[]>) => {
+  const calls: string[] = [];
+  const lookup = ((host: string, _options: unknown, callback: (err: Error | null, all: LookupAddress[]) => void) => {
+    calls.push(host);
     const a = answers[host];
-    if (!a) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-    return a;
-  };
+    if (!a) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
+    callback(
+      null,
+      a.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+    );
+  }) as unknown as typeof dnsLookup;
+  return { lookup, calls };
+};
+
+/** What connectLookup answers a connection to `host`: the refusal, or the address it connects to. */
+const connectTo = (host: string, answers: Record<string, string[]>, allowed: string[] = []) =>
+  new Promise<{ refused?: string; code?: string; address?: string }>((resolve) =>
+    connectLookup(allowed, fakeDns(answers).lookup)(host, {}, (err, address) =>
+      resolve(err ? { refused: err.message, code: err.code } : { address: address as string }),
+    ),
+  );
 
 describe('a webhook URL checked again when it is called', () => {
+  it('refuses what the allow-list no longer lets through (it changed since the destination was set)', () => {
+    expect(refusedUrl('http://127.0.0.1:9/x', [])).toMatch(/127\.0\.0\.1 is a loopback address/);
+    expect(refusedUrl('http://127.0.0.1:9/x', ['127.0.0.1'])).toBeUndefined();
+    expect(refusedUrl('http://hooks.example.com/x', [])).toMatch(/plain http/);
+    expect(refusedUrl('https://hooks.example.com/x', [])).toBeUndefined();
+  });
+});
+
+describe("a webhook connection's lookup", () => {
   it('lets a public name with public addresses through', async () => {
-    expect(await refusedUrl('https://hooks.example.com/x', [], dns({ 'hooks.example.com': ['93.184.216.34'] }))).toBeUndefined();
+    expect(await connectTo('hooks.example.com', { 'hooks.example.com': ['93.184.216.34'] })).toEqual({ address: '93.184.216.34' });
   });
 
   it('refuses a public name that resolves to an internal address unless the name is listed', async () => {
-    const lookup = dns({ 'sneaky.example.com': ['93.184.216.34', '10.0.0.5'] });
-    expect(await refusedUrl('https://sneaky.example.com/x', [], lookup)).toBe(
-      'sneaky.example.com resolves to 10.0.0.5, a private address; the pipeline calls it only when WEBHOOK_ALLOWED_HOSTS lists sneaky.example.com',
-    );
-    expect(await refusedUrl('https://sneaky.example.com/x', ['sneaky.example.com'], lookup)).toBeUndefined();
-    expect(await refusedUrl('https://meta.example.com/x', [], dns({ 'meta.example.com': ['169.254.169.254'] }))).toMatch(/link-local/);
-    expect(await refusedUrl('https://six.example.com/x', [], dns({ 'six.example.com': ['::1'] }))).toMatch(/loopback/);
-  });
-
-  it('refuses what the allow-list no longer lets through (it changed since the destination was set)', async () => {
-    expect(await refusedUrl('http://127.0.0.1:9/x', [], dns({}))).toMatch(/127\.0\.0\.1 is a loopback address/);
-    expect(await refusedUrl('http://127.0.0.1:9/x', ['127.0.0.1'], dns({}))).toBeUndefined();
-    expect(await refusedUrl('http://hooks.example.com/x', [], dns({ 'hooks.example.com': ['93.184.216.34'] }))).toMatch(/plain http/);
-  });
-
-  it('leaves a name that does not resolve to the call (a network failure, tried again)', async () => {
-    expect(await refusedUrl('https://nowhere.example.com/x', [], dns({}))).toBeUndefined();
+    const answers = { 'sneaky.example.com': ['93.184.216.34', '10.0.0.5'] };
+    expect(await connectTo('sneaky.example.com', answers)).toEqual({
+      refused:
+        'sneaky.example.com resolves to 10.0.0.5, a private address; the pipeline calls it only when WEBHOOK_ALLOWED_HOSTS lists sneaky.example.com',
+      code: REFUSED_ADDRESS,
+    });
+    expect(await connectTo('sneaky.example.com', answers, ['sneaky.example.com'])).toEqual({ address: '93.184.216.34' });
+    expect((await connectTo('meta.example.com', { 'meta.example.com': ['169.254.169.254'] })).refused).toMatch(/link-local/);
+    expect((await connectTo('six.example.com', { 'six.example.com': ['::1'] })).refused).toMatch(/loopback/);
   });
 });
 
 describe("a webhook's connection (DNS rebinding: the name answers differently when connected to)", () => {
-  /** dns.lookup's callback form over a fixed table; counts the lookups. */
-  const fakeDns = (answers: Record<string, string[]>) => {
-    const calls: string[] = [];
-    const lookup = ((host: string, _options: unknown, callback: (err: Error | null, all: LookupAddress[]) => void) => {
-      calls.push(host);
-      const a = answers[host];
-      if (!a) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
-      callback(
-        null,
-        a.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
-      );
-    }) as unknown as typeof dnsLookup;
-    return { lookup, calls };
-  };
-
   let receiver: RecordingServer;
   beforeAll(async () => {
     receiver = await recordingServer(() => [204, '']);
