@@ -6,6 +6,7 @@ import { verifyInvariants, violations } from '../../src/db/verify';
 import { RECORD_WORKFLOW_TYPE, recordWorkflowId, STAGES } from '../../src/contracts/names';
 import { cpuSnapshot, cpuUsed, temporalPids, type CpuSnapshot } from './cpu';
 import { api } from '../../harness/system';
+import { loadConfig } from '../../src/config';
 import { deliveredCount, sourceIds, submitBulk, type Bench } from './pipeline';
 import { intervals, steadiness, type IntervalRow, type Sample, type Steadiness, type TripStep } from './stats';
 
@@ -40,6 +41,12 @@ export interface Backlog {
   rows: IntervalRow[];
   steady: Steadiness;
   peakOpen: number | null;
+  /** The most records of one source started and not finished at once (from Postgres, every second). */
+  peakOpenPerSource: number;
+  /** Of those, the most not yet past inbound: what the start window bounds. */
+  peakAheadPerSource: number;
+  /** The system's START_WINDOW: what peakAheadPerSource may reach. */
+  startWindow: number;
   peakWaiting: number;
   temporalCpuPerRecord: number;
   projectCpuPerRecord: number;
@@ -102,6 +109,8 @@ export async function runBacklog(
   let prevCpu: CpuSnapshot | undefined;
   let cpu = { temporal: 0, project: 0 };
   let done = false;
+  let peakOpenPerSource = 0;
+  let peakAheadPerSource = 0;
   const repairsBefore = await reconcilerRepairs(b);
 
   const openWorkflows = async () => {
@@ -116,10 +125,20 @@ export async function runBacklog(
   const sample = async () => {
     const t = since();
     const delivered = await deliveredCount(b.pool, ids);
-    const { rows } = await b.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM records WHERE source_id = ANY($1) AND status = 'accepted'`,
+    // Per source: waiting (accepted, not started); open (started, not finished); and of those, the
+    // ones not yet past inbound, which the start window bounds (the rest are in later stages).
+    const { rows } = await b.pool.query<{ waiting: number; open_max: number; ahead_max: number }>(
+      `SELECT coalesce(sum(waiting), 0)::int AS waiting, coalesce(max(open), 0)::int AS open_max, coalesce(max(ahead), 0)::int AS ahead_max
+         FROM (SELECT count(*) FILTER (WHERE r.status = 'accepted') AS waiting,
+                      count(*) FILTER (WHERE r.status <> 'accepted') AS open,
+                      count(*) FILTER (WHERE r.status <> 'accepted' AND r.seq > coalesce(w.watermark, 0)) AS ahead
+                 FROM records r LEFT JOIN watermarks w ON w.source_id = r.source_id AND w.stage = 'inbound'
+                WHERE r.source_id = ANY($1) AND r.status IN ('accepted', 'processing', 'blocked')
+                GROUP BY r.source_id) per_source`,
       [ids],
     );
+    peakOpenPerSource = Math.max(peakOpenPerSource, rows[0].open_max);
+    peakAheadPerSource = Math.max(peakAheadPerSource, rows[0].ahead_max);
     try {
       const snap = await cpuSnapshot(b.sys, b.pool, b.dbName);
       if (prevCpu) {
@@ -133,7 +152,7 @@ export async function runBacklog(
     samples.push({
       t,
       delivered,
-      waiting: rows[0].n,
+      waiting: rows[0].waiting,
       openWorkflows: await openWorkflows(),
       temporalCpuS: cpu.temporal,
       projectCpuS: cpu.project,
@@ -214,6 +233,9 @@ export async function runBacklog(
     rows,
     steady: steadiness(rows, inOutage, ts[0]),
     peakOpen: opens.length ? Math.max(...opens) : null,
+    peakOpenPerSource,
+    peakAheadPerSource,
+    startWindow: loadConfig(b.sys.env).START_WINDOW,
     peakWaiting: Math.max(...samples.map((s) => s.waiting)),
     temporalCpuPerRecord: cpu.temporal / total,
     projectCpuPerRecord: cpu.project / total,
