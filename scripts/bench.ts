@@ -16,7 +16,7 @@ import { runBacklog } from './bench/backlog';
 import { runScale, scaleLines, type Scale } from './bench/scale';
 import { runSoak, soakLines, type Soak } from './bench/soak';
 import { bareIdleLatency, measureBare, runBare, startBareWorker, BARE_TASK_QUEUE } from './bench/bare';
-import { cpuSnapshot, cpuUsed } from './bench/cpu';
+import { cpuSnapshot, cpuUsed, serverPids } from './bench/cpu';
 import { runSubmitLatency, runSustained } from './bench/load';
 import { pipelineIdleLatency, runPipeline, type Bench } from './bench/pipeline';
 import { report, type Measured, type Results } from './bench/report';
@@ -130,7 +130,7 @@ async function main() {
       say(
         `bare Temporal (run ${when}): ${n('bare')} workflows of five empty activities on one dedicated worker process (task queue ${BARE_TASK_QUEUE}), started at once`,
       );
-      return measureBare(sys, client, worker, n('bare'));
+      return measureBare(client, worker, n('bare'), () => serverPids(sys, db.pool, db.name));
     };
     // The 10-source run against bare Temporal, interleaved (bare, pipeline, bare, ..., bare): this
     // shared machine's speed drifts within minutes, so each pipeline run is compared with the bare

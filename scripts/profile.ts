@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createScratchDb } from '../harness/scratch-db';
 import { api, startSystem, stopAndRemove, waitFor } from '../harness/system';
 import { measureBare, runBare, startBareWorker } from './bench/bare';
-import { snapPids, temporalPids, used } from './bench/cpu';
+import { serverPids, snapPids, used } from './bench/cpu';
 import { runPipeline, type Bench } from './bench/pipeline';
 import type { Pool } from '../src/db/pool';
 
@@ -27,15 +27,31 @@ const { values: args } = parseArgs({
 const n = (name: 'sources' | 'records' | 'bare') => Number(args[name]);
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const NAMESPACE = 'pipeline-east';
+/** The label of the Temporal server's processes (and of its Postgres backends, on the real server). */
+const SERVER = 'temporal server';
 
 /** Every process to watch, by label: workers by their title, Postgres backends by application name. */
 async function processes(b: Bench, pool: Pool): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
-  const add = (label: string, pid: number | null) => pid && out.set(label, [...(out.get(label) ?? []), pid]);
+  const seen = new Set<number>();
+  // A process once (the dev server serves both regions: listed twice, counted under the first).
+  const add = (label: string, pid: number | null) => {
+    if (!pid || seen.has(pid)) return;
+    seen.add(pid);
+    out.set(label, [...(out.get(label) ?? []), pid]);
+  };
   add('supervisor', b.sys.proc.pid ?? null);
   add('api', await b.sys.apiPid());
   for (const w of await b.sys.workers()) add(w.title, w.pid);
-  for (const pid of await temporalPids(b.sys)) add('temporal server', pid);
+  // Each server by its name (one per region on the real server), and the real server's own Postgres
+  // backends (its databases are named after ours), which count as the server's.
+  const regions = await api<{ servers?: { region: string; pid: number | null }[] }>(`${b.sys.url}/v1/admin/regions`, 'GET');
+  for (const x of regions.body.servers ?? []) add(`${SERVER} ${x.region}`, x.pid);
+  const server = await pool.query<{ pid: number; datname: string }>(
+    `SELECT pid, datname FROM pg_stat_activity WHERE starts_with(datname, $1 || '_temporal_')`,
+    [b.dbName],
+  );
+  for (const r of server.rows) add(`${SERVER}: postgres ${r.datname.slice(b.dbName.length + 1)}`, r.pid);
   const { rows } = await pool.query<{ pid: number; app: string }>(
     'SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
     [b.dbName],
@@ -81,19 +97,25 @@ async function main() {
     const pipe = new Map([...procs].map(([k, pids]) => [k, (used(before.get(k) ?? new Map(), snapPids(pids)) * 1000) / total]));
 
     say(`bare Temporal: ${n('bare')} workflows`);
-    const bareRun = await measureBare(sys, client, bare.pid, n('bare'));
+    procs = await processes(b, db.pool);
+    before = snapshot(procs);
+    const bareRun = await measureBare(client, bare.pid, n('bare'), () => serverPids(sys, db.pool, db.name));
+    procs = await processes(b, db.pool);
+    const barePer = new Map([...procs].map(([k, pids]) => [k, (used(before.get(k) ?? new Map(), snapPids(pids)) * 1000) / n('bare')]));
     const barePerS = bareRun.perS;
     const bareWorker = (bareRun.cpu.worker * 1000) / n('bare');
     const bareServer = (bareRun.cpu.temporal * 1000) / n('bare');
 
     say('');
-    say('| process | idle, ms CPU per s | pipeline, ms CPU per record |');
-    say('| --- | --- | --- |');
+    say('| process | idle, ms CPU per s | pipeline, ms CPU per record | during the bare run, ms CPU per workflow |');
+    say('| --- | --- | --- | --- |');
     const rows = [...pipe].sort((x, y) => y[1] - x[1]);
-    for (const [label, ms] of rows) say(`| ${label} | ${(idle.get(label) ?? 0).toFixed(1)} | ${ms.toFixed(1)} |`);
+    for (const [label, ms] of rows) {
+      say(`| ${label} | ${(idle.get(label) ?? 0).toFixed(1)} | ${ms.toFixed(1)} | ${(barePer.get(label) ?? 0).toFixed(1)} |`);
+    }
     const sum = (pred: (label: string) => boolean) => rows.filter(([l]) => pred(l)).reduce((a, [, ms]) => a + ms, 0);
-    const server = sum((l) => l === 'temporal server');
-    const own = sum((l) => l !== 'temporal server');
+    const server = sum((l) => l.startsWith(SERVER));
+    const own = sum((l) => !l.startsWith(SERVER));
     say(`| **project + Postgres** | | **${own.toFixed(1)}** |`);
     say('');
     say(`pipeline: ${run.deliveredPerS.toFixed(1)} delivered/s, p50 ${run.p50.toFixed(2)} s; bare: ${barePerS.toFixed(1)} workflows/s`);

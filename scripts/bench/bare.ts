@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { median } from './stats';
-import { snapPids, temporalPids, used } from './cpu';
-import { stopProcess, type System } from '../../harness/system';
+import { snapPids, used } from './cpu';
+import { stopProcess } from '../../harness/system';
 import { loadConfig } from '../../src/config';
 import { niceCommand, niceProgram } from '../../src/launcher/supervised-child';
 
@@ -63,10 +63,11 @@ export async function runBare(client: Client, count: number): Promise<number> {
 }
 
 /** One bare run with the CPU seconds it took its worker process and the Temporal server. */
-export async function measureBare(sys: System, client: Client, workerPid: number, count: number) {
-  const before = { worker: snapPids([workerPid]), temporal: snapPids(await temporalPids(sys)) };
+/** `server`: the Temporal server's pids now (serverPids: with the real server, its Postgres backends too, as for the pipeline). */
+export async function measureBare(client: Client, workerPid: number, count: number, server: () => Promise<number[]>) {
+  const before = { worker: snapPids([workerPid]), temporal: snapPids(await server()) };
   const perS = await runBare(client, count);
-  const cpu = { worker: used(before.worker, snapPids([workerPid])), temporal: used(before.temporal, snapPids(await temporalPids(sys))) };
+  const cpu = { worker: used(before.worker, snapPids([workerPid])), temporal: used(before.temporal, snapPids(await server())) };
   return { perS, cpu };
 }
 

@@ -48,18 +48,25 @@ export function used(before: Map<number, number>, after: Map<number, number>): n
   return t / TICKS_PER_S;
 }
 
+/**
+ * The Temporal server's processes, and with the real server (TEMPORAL_SERVER=postgres) its Postgres
+ * backends too: its databases are named after ours, and what they cost is the server's.
+ */
+export async function serverPids(sys: System, pool: Pool, dbName: string): Promise<number[]> {
+  const { rows } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE starts_with(datname, $1 || '_temporal_')`, [
+    dbName,
+  ]);
+  return [...(await temporalPids(sys)), ...rows.map((r) => r.pid)];
+}
+
 export async function cpuSnapshot(sys: System, pool: Pool, dbName: string): Promise<CpuSnapshot> {
   const workers = (await sys.workers()).map((w) => w.pid).filter((p): p is number => p !== null);
   const project = [sys.proc.pid!, await sys.apiPid(), ...workers];
   const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName]);
-  // The real server's Postgres backends (TEMPORAL_SERVER=postgres: its databases are named after ours) count as Temporal's.
-  const server = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE starts_with(datname, $1 || '_temporal_')`, [
-    dbName,
-  ]);
   return {
     project: snapPids(project),
     postgres: snapPids(rows.map((r) => r.pid)),
-    temporal: snapPids([...(await temporalPids(sys)), ...server.rows.map((r) => r.pid)]),
+    temporal: snapPids(await serverPids(sys, pool, dbName)),
   };
 }
 

@@ -25,7 +25,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-type Regions = { servers: { name: string; pid: number | null; state: string }[] };
+type Regions = { servers: { region: string; pid: number | null; state: string }[] };
 /** The Temporal servers' pids (one server may serve both regions). */
 const serverPids = async (url: string) => [
   ...new Set((await api<Regions>(`${url}/v1/admin/regions`, 'GET')).body.servers.map((x) => x.pid)),
