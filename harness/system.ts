@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { WorkerInfo } from '../src/contracts/control';
 import { freePortRange } from '../src/launcher/ports';
+import { procStat } from '../src/launcher/proc-stat';
 
 export { freePortRange };
 
@@ -171,12 +172,8 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true; // no /proc: kill(0) is all we know
-  }
+  const fields = procStat(pid);
+  return fields ? fields[0] !== 'Z' : true; // no /proc: kill(0) is all we know
 }
 
 /** SIGTERM, then SIGKILL if the process has not exited within graceMs; resolves once it exited. */

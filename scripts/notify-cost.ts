@@ -14,6 +14,7 @@ import { STAGES, type Stage } from '../src/contracts/names';
 import { GateListener } from '../src/db/gate-listener';
 import { createScratchDb } from '../harness/scratch-db';
 import { snapPids, used } from './bench/cpu';
+import { median } from './bench/stats';
 
 const { values: args } = parseArgs({
   options: {
@@ -162,7 +163,6 @@ async function main() {
         );
       }
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const summary = (notify: boolean) => {
       const rs = rounds.filter((x) => x.notify === notify);
       return {

@@ -1,10 +1,10 @@
 // CPU seconds of the system's processes from /proc/<pid>/stat (utime + stime, all threads): the
 // project's (supervisor, API, workers), the bench database's Postgres backends, the Temporal server
 // (with the real server, its own Postgres backends too).
-import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { Pool } from '../../src/db/pool';
 import { api, type System } from '../../harness/system';
+import { procStat } from '../../src/launcher/proc-stat';
 
 const TICKS_PER_S = (() => {
   try {
@@ -15,13 +15,8 @@ const TICKS_PER_S = (() => {
 })();
 
 function ticks(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // fields 14 and 15: utime, stime
-  } catch {
-    return 0; // gone
-  }
+  const f = procStat(pid);
+  return f ? Number(f[11]) + Number(f[12]) : 0; // fields 14 and 15: utime, stime; 0: gone
 }
 
 export type CpuSnapshot = { project: Map<number, number>; postgres: Map<number, number>; temporal: Map<number, number> };

@@ -5,6 +5,7 @@
 // known by its pid and its start time (from /proc), so a pid reused since is never signalled.
 import fs from 'node:fs';
 import path from 'node:path';
+import { procStat } from './proc-stat';
 
 export interface ChildEntry {
   name: string;
@@ -19,16 +20,9 @@ export function registryFile(dataDir: string): string {
 
 /** When the process started (ticks since boot); undefined if it is gone or there is no /proc. */
 export function startTicks(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After the command's name in parentheses, which may hold spaces: fields 3 onwards.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    if (state === 'Z' || state === 'X') return undefined; // exited, not yet reaped
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
+  const fields = procStat(pid);
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined; // gone, or exited and not yet reaped
+  return Number(fields[19]);
 }
 
 /** Whether the process of this entry still runs (the same process, not a later one with its pid). */
