@@ -247,6 +247,7 @@ async function main() {
       backlog,
       backlogKill,
       backlogShape: shape,
+      intervalS: n('interval-s'),
     };
     for (const line of report(results)) say(line);
     if (soak) for (const line of ['', ...soakLines(soak)]) say(line);

@@ -27,6 +27,8 @@ export interface Results {
   backlog: Backlog | null;
   backlogKill: Backlog | null;
   backlogShape: string;
+  /** The backlog's interval width, seconds. */
+  intervalS: number;
 }
 
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -84,6 +86,9 @@ const steadyFigure = (x: Backlog) =>
           : ` (${f(x.steady.firstFromDeliveryVsMedian, 2)} x counted from the first delivery)`
       }, slowest ${f(x.steady.minVsMedian, 2)} x`
     : 'too few intervals to judge (a larger --backlog or a shorter --interval-s)';
+
+const evenFigure = (x: Backlog) =>
+  `${x.steady.laterWithin20} of ${x.steady.laterIntervals} intervals after the first within 20 % of the median (${f(x.steady.medianPerS)}/s); slowest ${f(x.steady.minVsMedian, 2)} x, fastest ${f(x.steady.maxVsMedian, 2)} x`;
 
 function backlogLines(name: string, x: Backlog): string[] {
   const k = x.kill;
@@ -147,6 +152,11 @@ function targets(r: Results): Target[] {
       ? `${f(b.perS)}/s; ${steadyFigure(b)}; ≤ ${b.peakOpen ?? '-'} open workflows, ≤ ${b.peakOpenPerSource} of one source, ≤ ${b.peakAheadPerSource} of them not past inbound (window ${b.startWindow}), ≤ ${b.peakWaiting} waiting in Postgres; Temporal ${f(b.temporalCpuPerRecord, 4)} CPU s/record`
       : '',
     met: b ? b.steady.steady && b.violations.length === 0 && b.peakAheadPerSource <= b.startWindow : null,
+  });
+  t.push({
+    target: `backlog (${r.backlogShape}): every ${r.intervalS}-s interval after the first within 20 % of the median`,
+    figure: b ? evenFigure(b) : '',
+    met: b ? b.steady.even : null,
   });
   const k = r.backlogKill;
   t.push({

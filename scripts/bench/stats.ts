@@ -139,8 +139,15 @@ export interface Steadiness {
   firstFromDeliveryVsMedian: number | null;
   /** The slowest full interval's rate over the median. */
   minVsMedian: number;
+  /** The fastest full interval after the first, over the median. */
+  maxVsMedian: number;
+  /** Full intervals after the first, and how many of them lie within 20 % of the median. */
+  laterIntervals: number;
+  laterWithin20: number;
   medianPerS: number;
   steady: boolean;
+  /** Every full interval after the first within 20 % of the median (as printed): an even drain, not only one without dips. */
+  even: boolean;
 }
 
 /**
@@ -157,9 +164,21 @@ export function steadiness(
   const rates = full.map((r) => r.perS);
   const med = median(rates);
   if (!rates.length || !(med > 0))
-    return { firstVsMedian: 0, firstFromDeliveryVsMedian: null, minVsMedian: 0, medianPerS: 0, steady: false };
+    return {
+      firstVsMedian: 0,
+      firstFromDeliveryVsMedian: null,
+      minVsMedian: 0,
+      maxVsMedian: 0,
+      laterIntervals: 0,
+      laterWithin20: 0,
+      medianPerS: 0,
+      steady: false,
+      even: false,
+    };
   const firstVsMedian = rates[0] / med;
   const minVsMedian = Math.min(...rates) / med;
+  const later = rates.slice(1).map((r) => r / med);
+  const inBand = (x: number) => within(x, 0.8, 2, 'min') && within(x, 1.2, 2, 'max');
   const first = full[0];
   const fromDelivery =
     firstDeliveryS !== undefined && firstDeliveryS >= first.fromS && firstDeliveryS < first.toS
@@ -169,9 +188,13 @@ export function steadiness(
     firstVsMedian,
     firstFromDeliveryVsMedian: fromDelivery,
     minVsMedian,
+    maxVsMedian: later.length ? Math.max(...later) : 0,
+    laterIntervals: later.length,
+    laterWithin20: later.filter(inBand).length,
     medianPerS: med,
     // As printed (two decimals), like every other bound: 0.797 shows as 0.80 and meets ≥ 0.8.
     steady: within(firstVsMedian, 0.8, 2, 'min') && within(minVsMedian, 0.5, 2, 'min'),
+    even: later.length > 0 && later.every(inBand),
   };
 }
 

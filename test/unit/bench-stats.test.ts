@@ -99,6 +99,17 @@ describe('bench statistics', () => {
     expect(steadiness([row(0, 20)]).steady).toBe(false); // nothing but the tail: not judged steady
   });
 
+  it('calls a drain even only when every full interval after the first is within 20 % of the median', () => {
+    // The first (slow start) and the tail are not judged; 16 and 24 against 20 are at the bounds.
+    const even = [row(0, 5), row(5, 16), row(10, 20), row(15, 24), row(20, 20), row(25, 2)];
+    expect(steadiness(even)).toMatchObject({ even: true, laterIntervals: 4, laterWithin20: 4, maxVsMedian: 1.2 });
+    const burst = [row(0, 20), row(5, 20), row(10, 25), row(15, 20), row(20, 2)];
+    expect(steadiness(burst)).toMatchObject({ steady: true, even: false, laterIntervals: 3, laterWithin20: 2, maxVsMedian: 1.25 });
+    const dip = [row(0, 20), row(5, 15), row(10, 20), row(15, 20), row(20, 2)];
+    expect(steadiness(dip)).toMatchObject({ steady: true, even: false, laterWithin20: 2 });
+    expect(steadiness([row(0, 20), row(5, 2)]).even).toBe(false); // nothing after the first: not judged even
+  });
+
   it('judges steadiness on the ratios as printed (two decimals), like every other bound', () => {
     // 9.8 against a median of 12.3 is 0.797, printed 0.80: steady, as the table says.
     const justAtBound = [row(0, 9.8), row(5, 12.3), row(10, 12.3), row(15, 12.6), row(20, 3)];
