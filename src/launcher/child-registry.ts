@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { procStat } from './proc-stat';
+import { waitWhile } from './wait-while';
 
 export interface ChildEntry {
   name: string;
@@ -71,8 +72,6 @@ function readEntries(file: string): ChildEntry[] {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Stops the processes a previous supervisor of this folder left running: SIGTERM, then SIGKILL
  * after `graceMs`. Call it holding the folder's lock (that supervisor is gone). Returns the names
@@ -88,13 +87,10 @@ export async function stopLeftovers(file: string, graceMs = 10_000): Promise<str
     }
   };
   for (const e of left) signal(e, 'SIGTERM');
-  const waitGone = async (ms: number) => {
-    const until = Date.now() + ms;
-    while (left.some(stillRuns) && Date.now() < until) await sleep(100);
-  };
-  await waitGone(graceMs);
+  const anyRuns = () => left.some(stillRuns);
+  await waitWhile(anyRuns, graceMs);
   for (const e of left.filter(stillRuns)) signal(e, 'SIGKILL');
-  await waitGone(5_000);
+  await waitWhile(anyRuns, 5_000);
   const stuck = left.filter(stillRuns);
   if (stuck.length) {
     throw new Error(`processes left by an earlier run do not stop: ${stuck.map((e) => `${e.name} (pid ${e.pid})`).join(', ')}`);

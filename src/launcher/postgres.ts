@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL } from '../config';
 import { loadEmbeddedPostgres } from './embedded-binaries';
+import { waitWhile } from './wait-while';
 
 export const EMBEDDED_PORT = 54329;
 
@@ -104,10 +105,6 @@ export async function stopLeftoverPostmaster(dir: string, log: (line: string) =>
   if (!pid || !ours()) return false;
   log(`an embedded Postgres left running on ${dir} (pid ${pid}): stopping it first`);
   process.kill(pid, 'SIGINT');
-  const until = Date.now() + timeoutMs;
-  while (ours()) {
-    if (Date.now() > until) throw new Error(`the embedded Postgres left running on ${dir} (pid ${pid}) does not stop`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (!(await waitWhile(ours, timeoutMs))) throw new Error(`the embedded Postgres left running on ${dir} (pid ${pid}) does not stop`);
   return true;
 }
