@@ -62,7 +62,7 @@ function medianRatio(ratios: number[]): MedianRatio {
 export interface Sample {
   t: number;
   delivered: number;
-  /** Record workflows running in Temporal (null: the server did not answer). */
+  /** Record workflows running in Temporal (null: not asked at this look, or the server did not answer). */
   openWorkflows: number | null;
   /** Accepted records whose workflow is not started yet: the backlog kept in Postgres. */
   waiting: number;

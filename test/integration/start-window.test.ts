@@ -1,8 +1,9 @@
 // The start window's read against real Postgres: the never-started records a source's window lets
 // in, and whether more wait beyond it (what tells the API which sources have a backlog).
+import { WINDOW_STAGE } from '../../src/contracts/gate';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { unstartedInWindow } from '../../src/db/queries';
-import { claimStarts, pendingStarts } from '../../src/db/relay-queries';
+import { claimStarts, PENDING_STARTS_SQL, pendingStarts } from '../../src/db/relay-queries';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let db: TestDb;
@@ -65,5 +66,48 @@ describe('unstartedInWindow', () => {
       null,
     );
     expect(await unstartedInWindow(db.pool, 'w2', 4)).toEqual({ seqs: [], beyond: false });
+  });
+});
+
+describe('pendingStarts at a deep backlog', () => {
+  // The relay reads this every RELAY_INTERVAL_MS: its cost must follow the sources with work and
+  // their windows, not the records waiting behind the windows (a 100,000-record backlog).
+  it('reads what the windows let in without visiting the records waiting behind them', async () => {
+    for (let from = 0; from < 10_000; from += 1000) {
+      const items = Array.from({ length: 1000 }, (_, i) => ({ id: `d${from + i + 1}`, payload: {}, hash: `h${from + i + 1}` }));
+      const res = await checkpointRecords(db.pool, 'deep', items);
+      if (!res.ok) throw new Error('conflict');
+    }
+    await submit('older-epoch', 3);
+    await claimStarts(db.pool, [{ source_id: 'older-epoch', seq: 2 }], { name: 'east', epoch: 1 }, null);
+    await db.pool.query(`UPDATE records SET accepted_at = now() - interval '1 minute' WHERE source_id IN ('deep', 'older-epoch')`);
+    // The first 100 delivered, inbound's watermark at 100: 9,900 wait behind the window.
+    await db.pool.query(`UPDATE records SET status = 'delivered', epoch = 1, region = 'east', started_at = now(), finished_at = now()
+                          WHERE source_id = 'deep' AND seq <= 100`);
+    await db.pool.query(`UPDATE watermarks SET watermark = 100 WHERE source_id = 'deep'`);
+    await db.pool.query('ANALYZE records');
+
+    const pending = (await pendingStarts(db.pool, 2, 1000, 4)).filter((r) => ['deep', 'older-epoch'].includes(r.source_id));
+    // deep: 101 to 104 (inbound at 100, a window of 4); older-epoch: 1 and 3 within its window, 2 started at epoch 1.
+    expect(pending.map((r) => [r.source_id, r.seq, r.epoch])).toEqual([
+      ['deep', 101, null],
+      ['deep', 102, null],
+      ['deep', 103, null],
+      ['deep', 104, null],
+      ['older-epoch', 1, null],
+      ['older-epoch', 2, 1],
+      ['older-epoch', 3, null],
+    ]);
+    // Without a window, every never-started record counts, up to the limit.
+    expect(await pendingStarts(db.pool, 2, 10, 0)).toHaveLength(10);
+
+    const { rows } = await db.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${PENDING_STARTS_SQL}`,
+      [2, 1000, 4, WINDOW_STAGE],
+    );
+    const plan = rows[0]['QUERY PLAN'][0].Plan;
+    // Visiting the 9,900 waiting records costs tens of thousands of buffer reads; the sources'
+    // windows, a few hundred at most.
+    expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(1000);
   });
 });
