@@ -38,23 +38,31 @@ export interface PendingStart {
 }
 
 /**
- * Open records without a workflow in the current epoch, for the relay: never started ones (after
- * the submit path's own chance, and within their source's start window; 0: no window), and those
- * started at an older epoch. Parameters: epoch, limit, window, the window's stage.
- *
- * Read every RELAY_INTERVAL_MS, so it visits the sources with a never-started record (one index
- * probe each: a loose scan of records_open_epoch), each one's window, and the records of older
- * epochs, never the backlog waiting behind the windows: filtering every open record instead cost
- * half a second per pass at 100 sources x 1,000.
+ * `WITH RECURSIVE waiting (source_id)`: the sources with a never-started record, one index probe
+ * each (a loose scan of records_open_epoch, whose rows with a NULL epoch are the never-started
+ * ones): what the backlog behind the start windows costs a read, instead of a visit per record.
+ * The last row is a NULL.
  */
-export const PENDING_STARTS_SQL = `WITH RECURSIVE waiting (source_id) AS (
+export const WAITING_SOURCES = `WITH RECURSIVE waiting (source_id) AS (
         (SELECT source_id FROM records WHERE epoch IS NULL AND status = 'accepted' ORDER BY epoch, source_id LIMIT 1)
       UNION ALL
         SELECT (SELECT r.source_id FROM records r
                  WHERE r.epoch IS NULL AND r.status = 'accepted' AND r.source_id > w.source_id
                  ORDER BY r.epoch, r.source_id LIMIT 1)
           FROM waiting w WHERE w.source_id IS NOT NULL
-     )
+     )`;
+
+/**
+ * Open records without a workflow in the current epoch, for the relay: never started ones (after
+ * the submit path's own chance, and within their source's start window; 0: no window), and those
+ * started at an older epoch. Parameters: epoch, limit, window, the window's stage.
+ *
+ * Read every RELAY_INTERVAL_MS, so it visits the sources with a never-started record
+ * (WAITING_SOURCES), each one's window, and the records of older epochs, never the backlog waiting
+ * behind the windows: filtering every open record instead cost half a second per pass at 100
+ * sources x 1,000.
+ */
+export const PENDING_STARTS_SQL = `${WAITING_SOURCES}
      SELECT u.source_id, u.seq, u.epoch
        FROM waiting s
        -- the source's window end, as windowEnd (contracts/gate.ts) computes it; no window: no end

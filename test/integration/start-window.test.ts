@@ -4,6 +4,7 @@ import { WINDOW_STAGE } from '../../src/contracts/gate';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { unstartedInWindow } from '../../src/db/queries';
 import { claimStarts, PENDING_STARTS_SQL, pendingStarts } from '../../src/db/relay-queries';
+import { relayBacklog } from '../../src/db/stats';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 let db: TestDb;
@@ -109,5 +110,15 @@ describe('pendingStarts at a deep backlog', () => {
     // Visiting the 9,900 waiting records costs tens of thousands of buffer reads; the sources'
     // windows, a few hundred at most.
     expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(1000);
+
+    // The scrapes' gauge of it agrees with its plain definition, here and over every test's records.
+    const { rows: plain } = await db.pool.query<{ count: number; oldest: number }>(
+      `SELECT count(*)::int AS count, extract(epoch FROM now() - min(r.accepted_at))::float8 AS oldest
+         FROM records r, regions g WHERE g.active AND r.status IN ('accepted', 'processing') AND r.epoch IS DISTINCT FROM g.epoch`,
+    );
+    const gauge = await relayBacklog(db.pool);
+    expect(gauge.count).toBe(plain[0].count);
+    expect(gauge.count).toBeGreaterThan(9_900);
+    expect(gauge.oldestSeconds).toBeCloseTo(plain[0].oldest, 0);
   });
 });
