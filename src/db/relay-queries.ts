@@ -1,5 +1,6 @@
 // The relay and the gate's sweeper: which records to start, which are marked started, which to nudge.
 import { WINDOW_STAGE } from '../contracts/gate';
+import { STAGES } from '../contracts/names';
 import type { Pool } from './pool';
 
 export interface NudgeTarget {
@@ -38,51 +39,58 @@ export interface PendingStart {
 }
 
 /**
- * `WITH RECURSIVE waiting (source_id)`: the sources with a never-started record, one index probe
- * each (a loose scan of records_open_epoch, whose rows with a NULL epoch are the never-started
- * ones): what the backlog behind the start windows costs a read, instead of a visit per record.
- * The last row is a NULL.
+ * `behind (source_id, done, window_from, last_seq)`: the sources with an unfinished record, with
+ * their outbound watermark (every record up to it is finished) and the start window's stage's.
+ * A read of the records without a workflow visits these sources and, in each, only the seqs past
+ * `done`: a cost that follows the sources and their open records, whatever the planner's
+ * statistics say. (A loose index scan of the open records was cheaper with fresh statistics and
+ * took 4 s a pass with the statistics of an empty table, right after a bulk submit.)
  */
-export const WAITING_SOURCES = `WITH RECURSIVE waiting (source_id) AS (
-        (SELECT source_id FROM records WHERE epoch IS NULL AND status = 'accepted' ORDER BY epoch, source_id LIMIT 1)
-      UNION ALL
-        SELECT (SELECT r.source_id FROM records r
-                 WHERE r.epoch IS NULL AND r.status = 'accepted' AND r.source_id > w.source_id
-                 ORDER BY r.epoch, r.source_id LIMIT 1)
-          FROM waiting w WHERE w.source_id IS NOT NULL
+export const SOURCES_BEHIND = `behind AS MATERIALIZED (
+       SELECT s.source_id, lo.watermark AS done, win.watermark AS window_from, s.last_seq
+         FROM sources s
+         JOIN watermarks lo ON lo.source_id = s.source_id AND lo.stage = '${STAGES[STAGES.length - 1]}'
+         JOIN watermarks win ON win.source_id = s.source_id AND win.stage = '${WINDOW_STAGE}'
+        WHERE s.last_seq > lo.watermark
      )`;
 
 /**
  * Open records without a workflow in the current epoch, for the relay: never started ones (after
  * the submit path's own chance, and within their source's start window; 0: no window), and those
- * started at an older epoch. Parameters: epoch, limit, window, the window's stage.
+ * started at an older epoch. Parameters: epoch, limit, window.
  *
- * Read every RELAY_INTERVAL_MS, so it visits the sources with a never-started record
- * (WAITING_SOURCES), each one's window, and the records of older epochs, never the backlog waiting
- * behind the windows: filtering every open record instead cost half a second per pass at 100
- * sources x 1,000.
+ * Read every RELAY_INTERVAL_MS, so it visits each source behind (SOURCES_BEHIND) up to its window's
+ * end, and the records of other epochs, never the backlog waiting past the windows: filtering every
+ * open record instead cost half a second per pass at 100 sources x 1,000.
  */
-export const PENDING_STARTS_SQL = `${WAITING_SOURCES}
-     SELECT u.source_id, u.seq, u.epoch
-       FROM waiting s
-       -- the source's window end, as windowEnd (contracts/gate.ts) computes it; no window: no end
-       CROSS JOIN LATERAL (
-            SELECT CASE WHEN $3 = 0 THEN 9223372036854775807 ELSE (
-              SELECT least(w.watermark, coalesce((SELECT min(b.seq) - 1 FROM records b
-                                                   WHERE b.source_id = s.source_id AND b.status = 'blocked'), w.watermark)) + $3
-                FROM watermarks w WHERE w.source_id = s.source_id AND w.stage = $4) END AS bound) wb
-       CROSS JOIN LATERAL (
-            SELECT r.source_id, r.seq, r.epoch FROM records r
-             WHERE r.source_id = s.source_id AND r.seq <= wb.bound AND r.status = 'accepted' AND r.epoch IS NULL
-               -- leave just-accepted records to the submit path's own start
-               AND r.accepted_at < now() - interval '3 seconds') u
-     UNION ALL
-     SELECT source_id, seq, epoch FROM records
-      WHERE status IN ('accepted', 'processing') AND (epoch < $1 OR epoch > $1)
+export const PENDING_STARTS_SQL = `WITH ${SOURCES_BEHIND}
+     SELECT source_id, seq, epoch FROM (
+       SELECT u.source_id, u.seq, u.epoch
+         FROM behind s
+         -- the source's window end, as windowEnd (contracts/gate.ts) computes it; no window: no end
+         CROSS JOIN LATERAL (
+              SELECT CASE WHEN $3 = 0 THEN s.last_seq ELSE least(s.window_from, coalesce(
+                (SELECT min(b.seq) - 1 FROM records b WHERE b.source_id = s.source_id AND b.status = 'blocked'), s.window_from)) + $3 END AS bound) wb
+         -- a subquery with a LIMIT is not merged into the join: the seq range stays an index condition
+         CROSS JOIN LATERAL (
+              SELECT r.source_id, r.seq, r.epoch FROM records r
+               WHERE r.source_id = s.source_id AND r.seq > s.done AND r.seq <= wb.bound
+                 AND r.status IN ('accepted', 'processing') AND r.epoch IS NULL
+                 -- leave just-accepted records to the submit path's own start
+                 AND r.accepted_at < now() - interval '3 seconds'
+               ORDER BY r.seq LIMIT $2) u
+       UNION ALL
+       -- started at an older (or, after a switch back, a newer) epoch, in records_open_epoch's order
+       (SELECT source_id, seq, epoch FROM records
+         WHERE status IN ('accepted', 'processing') AND epoch < $1 ORDER BY epoch, source_id, seq LIMIT $2)
+       UNION ALL
+       (SELECT source_id, seq, epoch FROM records
+         WHERE status IN ('accepted', 'processing') AND epoch > $1 ORDER BY epoch, source_id, seq LIMIT $2)
+     ) pending
      ORDER BY source_id, seq LIMIT $2`;
 
 export async function pendingStarts(pool: Pool, epoch: number, limit: number, startWindow: number): Promise<PendingStart[]> {
-  const { rows } = await pool.query<PendingStart>(PENDING_STARTS_SQL, [epoch, limit, startWindow, WINDOW_STAGE]);
+  const { rows } = await pool.query<PendingStart>(PENDING_STARTS_SQL, [epoch, limit, startWindow]);
   return rows;
 }
 

@@ -1,7 +1,7 @@
 // Read queries behind GET /v1/stats and the pipeline metrics: per stage in flight and oldest
 // waiting, per source summaries, recent totals. All derived from the watermarks (the gate's truth).
 import { STAGES, type Stage } from '../contracts/names';
-import { WAITING_SOURCES } from './relay-queries';
+import { SOURCES_BEHIND } from './relay-queries';
 import { stageTable } from './stages';
 import type { Pool } from './pool';
 
@@ -158,26 +158,28 @@ export async function recentTotals(pool: Pool, seconds: number): Promise<{ accep
 
 /**
  * Open records without a workflow in the active region's epoch: what the relay still has to start.
- * The never-started ones are counted from the index of open records and the oldest found among
- * each waiting source's first; the active epoch is a scalar (a join with regions misestimated the
- * rows a hundredfold, and Postgres spent 0.7 s compiling the query at a 100,000-record backlog).
+ * The never-started ones are read per source behind (SOURCES_BEHIND), past what it finished; the
+ * active epoch is a scalar (a join with regions misestimated the rows a hundredfold, and Postgres
+ * spent 0.7 s compiling the query at a 100,000-record backlog).
  */
 export async function relayBacklog(pool: Pool): Promise<{ count: number; oldestSeconds: number | null }> {
   const { rows } = await pool.query<{ count: number; oldest: number | null }>(
-    `${WAITING_SOURCES},
+    `WITH ${SOURCES_BEHIND},
+     never AS (
+       SELECT sum(c.n) AS n, min(c.oldest) AS oldest
+         FROM behind s CROSS JOIN LATERAL (
+              SELECT count(*) AS n, min(r.accepted_at) AS oldest FROM records r
+               WHERE r.source_id = s.source_id AND r.seq > s.done AND r.seq <= s.last_seq
+                 AND r.status IN ('accepted', 'processing') AND r.epoch IS NULL) c
+     ),
      active AS MATERIALIZED (SELECT epoch FROM regions WHERE active),
      older AS (
        SELECT count(*) AS n, min(accepted_at) AS oldest FROM records
         WHERE status IN ('accepted', 'processing')
           AND (epoch < (SELECT epoch FROM active) OR epoch > (SELECT epoch FROM active))
      )
-     SELECT ((SELECT count(*) FROM records WHERE epoch IS NULL AND status IN ('accepted', 'processing', 'blocked'))
-             + (SELECT n FROM older))::int AS count,
-            extract(epoch FROM now() - least(
-              (SELECT min(f.accepted_at) FROM waiting s CROSS JOIN LATERAL (
-                 SELECT r.accepted_at FROM records r WHERE r.epoch IS NULL AND r.status = 'accepted' AND r.source_id = s.source_id
-                  ORDER BY r.epoch, r.source_id, r.seq LIMIT 1) f),
-              (SELECT oldest FROM older)))::float8 AS oldest`,
+     SELECT (coalesce(never.n, 0) + older.n)::int AS count, extract(epoch FROM now() - least(never.oldest, older.oldest))::float8 AS oldest
+       FROM never, older`,
   );
   return { count: rows[0].count, oldestSeconds: rows[0].oldest };
 }

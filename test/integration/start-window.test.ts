@@ -1,6 +1,5 @@
 // The start window's read against real Postgres: the never-started records a source's window lets
 // in, and whether more wait beyond it (what tells the API which sources have a backlog).
-import { WINDOW_STAGE } from '../../src/contracts/gate';
 import { checkpointRecords } from '../../src/db/checkpoint';
 import { unstartedInWindow } from '../../src/db/queries';
 import { claimStarts, PENDING_STARTS_SQL, pendingStarts } from '../../src/db/relay-queries';
@@ -71,6 +70,23 @@ describe('unstartedInWindow', () => {
 });
 
 describe('pendingStarts at a deep backlog', () => {
+  it('still finds a record whose start was reported failed but whose run went on past inbound', async () => {
+    // The claim given back (epoch NULL), the run's inbound write then made it processing: the relay
+    // starts it again (the start finds the run), as for any record without a workflow in the epoch.
+    await submit('ambiguous', 3);
+    await db.pool.query(
+      `UPDATE records SET status = 'processing', accepted_at = now() - interval '1 minute' WHERE source_id = 'ambiguous'`,
+    );
+    await db.pool.query(`UPDATE records SET status = 'accepted' WHERE source_id = 'ambiguous' AND seq > 1`);
+    await db.pool.query(`UPDATE watermarks SET watermark = 1 WHERE source_id = 'ambiguous' AND stage = 'inbound'`);
+    const pending = (await pendingStarts(db.pool, 1, 1000, 4)).filter((r) => r.source_id === 'ambiguous');
+    expect(pending.map((r) => [r.seq, r.epoch])).toEqual([
+      [1, null],
+      [2, null],
+      [3, null],
+    ]);
+  });
+
   // The relay reads this every RELAY_INTERVAL_MS: its cost must follow the sources with work and
   // their windows, not the records waiting behind the windows (a 100,000-record backlog).
   it('reads what the windows let in without visiting the records waiting behind them', async () => {
@@ -86,7 +102,6 @@ describe('pendingStarts at a deep backlog', () => {
     await db.pool.query(`UPDATE records SET status = 'delivered', epoch = 1, region = 'east', started_at = now(), finished_at = now()
                           WHERE source_id = 'deep' AND seq <= 100`);
     await db.pool.query(`UPDATE watermarks SET watermark = 100 WHERE source_id = 'deep'`);
-    await db.pool.query('ANALYZE records');
 
     const pending = (await pendingStarts(db.pool, 2, 1000, 4)).filter((r) => ['deep', 'older-epoch'].includes(r.source_id));
     // deep: 101 to 104 (inbound at 100, a window of 4); older-epoch: 1 and 3 within its window, 2 started at epoch 1.
@@ -102,16 +117,24 @@ describe('pendingStarts at a deep backlog', () => {
     // Without a window, every never-started record counts, up to the limit.
     expect(await pendingStarts(db.pool, 2, 10, 0)).toHaveLength(10);
 
-    const { rows } = await db.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(
-      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${PENDING_STARTS_SQL}`,
-      [2, 1000, 4, WINDOW_STAGE],
-    );
-    const plan = rows[0]['QUERY PLAN'][0].Plan;
     // Visiting the 9,900 waiting records costs tens of thousands of buffer reads; the sources'
-    // windows, a few hundred at most.
-    expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(1000);
+    // windows, a few hundred at most. Both with the statistics of an empty table (as right after
+    // a bulk submit, or wherever autovacuum is off) and with fresh ones.
+    const buffers = async () => {
+      const { rows } = await db.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${PENDING_STARTS_SQL}`,
+        [2, 1000, 4],
+      );
+      const plan = rows[0]['QUERY PLAN'][0].Plan;
+      return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+    };
+    expect(await buffers()).toBeLessThan(1000);
+    await db.pool.query('ANALYZE records');
+    expect(await buffers()).toBeLessThan(1000);
 
-    // The scrapes' gauge of it agrees with its plain definition, here and over every test's records.
+    // The scrapes' gauge of it agrees with its plain definition, here and over every test's records
+    // (w1's watermarks were moved past records never started above, which no run does).
+    await db.pool.query(`UPDATE watermarks SET watermark = 0 WHERE source_id = 'w1' AND stage <> 'inbound'`);
     const { rows: plain } = await db.pool.query<{ count: number; oldest: number }>(
       `SELECT count(*)::int AS count, extract(epoch FROM now() - min(r.accepted_at))::float8 AS oldest
          FROM records r, regions g WHERE g.active AND r.status IN ('accepted', 'processing') AND r.epoch IS DISTINCT FROM g.epoch`,
